@@ -1,0 +1,52 @@
+"""Checking one unit: read its workbook, then run the catalogue's rules for its edition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .edition import rules
+from .read import UnreadableWorkbook, read_workbook
+from .report import Finding, Report, make_finding
+from .rules import RULES
+
+
+def check_report(report: Report) -> list[Finding]:
+    """The findings of every rule in RULES that the catalogue applies to the report's edition."""
+    catalogue, findings = rules(), []
+    for rule_id, rule in RULES.items():
+        editions = catalogue[rule_id].editions
+        if editions is None or report.edition.code in editions:
+            findings.extend(rule(report))
+    return findings
+
+
+@dataclass
+class Checked:
+    """One submitted file, read and checked. `report` is None when the file could not be read."""
+
+    path: Path
+    unit: str
+    report: Report | None
+    findings: list[Finding] = field(default_factory=list)
+    unreadable: str | None = None  # why the file is no workbook at all
+
+    @property
+    def errors(self) -> int:
+        return sum(f.is_error for f in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return len(self.findings) - self.errors
+
+
+def check_workbook(path: Path, year: int, unit: str) -> Checked:
+    """Read and check one department's workbook; never raises for what the file holds."""
+    try:
+        report, findings = read_workbook(path, year, unit)
+    except UnreadableWorkbook as error:
+        finding = make_finding("F0", unit, file=str(path), file_name=Path(path).name, reason=str(error))
+        return Checked(Path(path), unit, None, [finding], unreadable=str(error))
+    if not any(f.rule in ("F1", "F2") for f in findings):
+        findings += check_report(report)
+    return Checked(Path(path), unit, report, findings)

@@ -1,0 +1,141 @@
+"""The `nianbao` command. `check` and `template` never import prefect (clerks run them often)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+SEVERITY = {"error": "错误", "warning": "警告"}
+
+
+class UsageError(Exception):
+    """A call that cannot be carried out; the message is the one line the user sees (exit 2)."""
+
+
+def _year(text: str) -> int:
+    try:
+        year = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"年度应为四位数字，而不是 {text!r}") from None
+    from .edition import edition_for_year
+
+    try:
+        edition_for_year(year)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return year
+
+
+def _finding_line(f) -> str:
+    return f"  {SEVERITY[f.severity]} {f.rule} {f.message}"
+
+
+def cmd_check(args) -> int:
+    from .check import check_workbook
+
+    documents, worst = [], 0
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            raise UsageError(f"找不到文件：{path}")
+        checked = check_workbook(path, args.year, args.unit or path.stem)
+        if checked.unreadable:
+            worst = 2
+        elif checked.errors:
+            worst = max(worst, 1)
+        edition = checked.report.edition.code if checked.report else None
+        documents.append({"path": str(path), "edition": edition, "findings": [f.as_dict() for f in checked.findings]})
+        if not args.json:
+            verdict = "无法读取" if checked.unreadable else ("有错误" if checked.errors else "通过")
+            print(f"{path}（{edition or '—'} 版）：{verdict}，错误 {checked.errors} 个，警告 {checked.warnings} 个")
+            for f in checked.findings:
+                print(_finding_line(f))
+    if args.json:
+        print(json.dumps({"files": documents}, ensure_ascii=False, indent=2))
+    return worst
+
+
+def cmd_template(args) -> int:
+    from .edition import edition_for_year
+    from .template import write_workbook
+
+    edition = edition_for_year(args.year)
+    out = Path(args.output or f"nianbao-template-{args.year}.xlsx")
+    write_workbook(out, edition, args.year)
+    print(f"已生成 {args.year} 年度填报模板（{edition.code} 版格式）：{out}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .bureau import BureauConfigError
+
+    from .flow import annual_run  # imports prefect: only here
+
+    try:
+        outcome = annual_run(args.year, Path(args.sources), Path(args.outputs))
+    except BureauConfigError as error:
+        raise UsageError(str(error)) from None
+    print(summary(outcome))
+    return 0 if outcome.release else 1
+
+
+def summary(outcome) -> str:
+    """The verdict of a run, per department, in Chinese."""
+    per_unit = Counter((f.unit, f.severity) for f in outcome.findings)
+    names = {d.id: d.name for d in outcome.bureau.departments}
+    lines = [f"{outcome.bureau.name} {outcome.year} 年度：{len(outcome.checked)} 个部门报送"]
+    units = [d.id for d in outcome.bureau.departments] + sorted({f.unit for f in outcome.findings} - set(names))
+    for unit in units:
+        errors, warnings = per_unit[(unit, "error")], per_unit[(unit, "warning")]
+        status = "有错误" if errors else "通过"
+        lines.append(f"  {names.get(unit, unit)}（{unit}）：{status}，错误 {errors} 个，警告 {warnings} 个")
+    errors = outcome.errors
+    if errors:
+        lines.append(f"有 {len(errors)} 个错误，未发布：")
+        lines += [f"  [{f.unit}] {_finding_line(f).strip()}" for f in errors]
+    else:
+        lines.append(f"已发布：{outcome.release / 'datapackage.json'}")
+    return "\n".join(lines)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="nianbao", description="政府信息公开工作年度报告：检查、汇总、发布")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="运行年度流程：读取、检查、汇总各部门报表并发布数据包")
+    run.add_argument("year", type=_year)
+    run.add_argument("--sources", default="sources", help="报送目录（含 bureau.yaml 与 <年度>/ 子目录）")
+    run.add_argument("--outputs", default="outputs", help="发布目录")
+    run.set_defaults(handler=cmd_run)
+
+    check = sub.add_parser("check", help="检查部门报表，不发布")
+    check.add_argument("files", nargs="+")
+    check.add_argument("--year", type=_year, required=True)
+    check.add_argument("--unit", help="部门代码（默认取文件名）")
+    check.add_argument("--json", action="store_true", help="输出 JSON")
+    check.set_defaults(handler=cmd_check)
+
+    template = sub.add_parser("template", help="生成某年度的填报模板")
+    template.add_argument("year", type=_year)
+    template.add_argument("-o", "--output")
+    template.set_defaults(handler=cmd_template)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except UsageError as error:
+        print(f"nianbao: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"nianbao: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""The format as data: editions, table layouts, Table Schemas and the rule catalogue.
+
+Everything here is loaded from schemas/; the rest of the code asks an Edition for labels, codes and
+positions and never spells one out itself.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+TABLES = ("proactive_disclosure", "applications", "review_litigation")
+
+_SPACE = re.compile(r"\s+")
+_ENUMERATOR = re.compile(r"(?<=\d)[、，,]")  # "1、" and "1，" as typed for "1."
+_QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"'})
+
+
+@lru_cache(maxsize=1 << 16)  # the same template texts recur in every workbook
+def normalise_label(text: str) -> str:
+    """The comparable form of a label: half-width, no white space, one kind of quote and enumerator."""
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
+    return _ENUMERATOR.sub(".", _SPACE.sub("", text))
+
+
+@dataclass(frozen=True)
+class Label:
+    code: str
+    label: str
+    groups: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The label with the group labels printed above or before it, as a person names the cell."""
+        return " ".join((*self.groups, self.label)).strip()
+
+
+class Row(Label):
+    pass
+
+
+@dataclass(frozen=True)
+class Column(Label):
+    kind: str = "count"  # count (integer ≥ 0), signed (integer), amount (decimal ≥ 0)
+    unit: str = "件"
+    decimals: int = 0  # amounts are held as integers of 10**-decimals of their unit
+
+
+@dataclass(frozen=True)
+class Block:
+    caption: str | None
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    code: str
+    heading: str
+    note: str | None
+    row_header: str | None
+    columns: tuple[Column, ...]
+    rows: tuple[Row, ...]
+    blocks: tuple[Block, ...]
+
+    # Derived once: positions by code, and which cells the template has at all.
+    row_index: dict[str, int] = field(init=False, repr=False)
+    column_index: dict[str, int] = field(init=False, repr=False)
+    applicable: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        rows = {row.code: i for i, row in enumerate(self.rows)}
+        cols = {col.code: i for i, col in enumerate(self.columns)}
+        applicable = np.zeros((len(self.rows), len(self.columns)), dtype=bool)
+        for block in self.blocks:
+            for r in block.rows:
+                applicable[rows[r], [cols[c] for c in block.columns]] = True
+        applicable.flags.writeable = False
+        object.__setattr__(self, "row_index", rows)
+        object.__setattr__(self, "column_index", cols)
+        object.__setattr__(self, "applicable", applicable)
+
+    @property
+    def title(self) -> str:
+        return self.heading.split("、", 1)[-1]
+
+    def cell_name(self, row: str | None, column: str | None) -> str:
+        """The cell in words, as the clerk sees it in the template: 表 / 行 / 列."""
+        parts = [self.heading]
+        if row is not None and len(self.rows) > 1:
+            parts.append(self.rows[self.row_index[row]].path)
+        if column is not None:
+            parts.append(self.columns[self.column_index[column]].path)
+        return " / ".join(parts)
+
+
+@dataclass(frozen=True)
+class Edition:
+    code: str
+    issued_by: str
+    first_year: int
+    last_year: int | None
+    telltale: str
+    tables: dict[str, TableLayout]
+
+    def covers(self, year: int) -> bool:
+        return year >= self.first_year and (self.last_year is None or year <= self.last_year)
+
+    def schema(self, table: str) -> dict:
+        """The Frictionless Table Schema of a table in this edition (a fresh copy)."""
+        return json.loads((SCHEMAS / self.code / f"{table}.schema.json").read_text("utf-8"))
+
+
+def _labels(cls, spec: dict) -> tuple:
+    return tuple(
+        cls(
+            code=code,
+            label=item["label"],
+            groups=tuple(item.get("groups", ())),
+            aliases=tuple(item.get("aliases", ())),
+            **{k: item[k] for k in ("kind", "unit", "decimals") if k in item},
+        )
+        for code, item in spec.items()
+    )
+
+
+def _table(code: str, spec: dict) -> TableLayout:
+    columns, rows = _labels(Column, spec["columns"]), _labels(Row, spec["rows"])
+    blocks = tuple(
+        Block(
+            caption=b.get("caption"),
+            rows=tuple(r.code for r in rows) if b["rows"] == "all" else tuple(b["rows"]),
+            columns=tuple(c.code for c in columns) if b["columns"] == "all" else tuple(b["columns"]),
+        )
+        for b in spec["blocks"]
+    )
+    return TableLayout(code, spec["heading"], spec.get("note"), spec.get("row_header"), columns, rows, blocks)
+
+
+@cache
+def editions() -> tuple[Edition, ...]:
+    found = []
+    for path in sorted(SCHEMAS.glob("*/layout.yaml")):
+        spec = yaml.safe_load(path.read_text("utf-8"))
+        first, last = spec["years"]
+        tables = {code: _table(code, spec["tables"][code]) for code in TABLES}
+        found.append(Edition(spec["edition"], spec["issued_by"], first, last, spec["telltale"], tables))
+    return tuple(found)
+
+
+def edition_named(code: str) -> Edition:
+    for edition in editions():
+        if edition.code == code:
+            return edition
+    raise KeyError(f"no edition {code!r} in {SCHEMAS}")
+
+
+def edition_for_year(year: int) -> Edition:
+    """The edition that the report year selects (rule F2)."""
+    for edition in editions():
+        if edition.covers(year):
+            return edition
+    raise ValueError(f"{year} 年度不在任何格式版本的适用范围内（最早为 {editions()[0].first_year} 年）")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str
+    title: str
+    title_en: str
+    message: str
+    message_en: str
+    editions: tuple[str, ...] | None
+
+
+@cache
+def rules() -> dict[str, Rule]:
+    spec = yaml.safe_load((SCHEMAS / "rules.yaml").read_text("utf-8"))["rules"]
+    return {
+        rule_id: Rule(
+            rule_id,
+            item["severity"],
+            item["title"],
+            item["title_en"],
+            item.get("message", item["title"] + "：{where}"),
+            item.get("message_en", item["title_en"] + ": {where}"),
+            tuple(item["editions"]) if "editions" in item else None,
+        )
+        for rule_id, item in spec.items()
+    }
+
+
+@cache
+def value_words() -> dict:
+    """Words and units that rule V2 normalises (schemas/values.yaml)."""
+    return yaml.safe_load((SCHEMAS / "values.yaml").read_text("utf-8"))

@@ -1,0 +1,276 @@
+"""A department's workbook → Report, finding each table by its labels wherever it stands.
+
+Knows spreadsheets and the edition's layout, not the accounting rules. Handles the project's own
+template and workbooks converted from the official Word table: one sheet per table or all stacked on
+one sheet, merged headers, labels broken by line breaks or spaces, full- or half-width punctuation,
+blank rows between blocks. Every value keeps its sheet, cell reference and raw content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
+
+from .edition import Block, Edition, Label, TableLayout, edition_for_year, editions, normalise_label
+from .report import Finding, Report, Source, cell_ref, make_finding
+from .values import expected_kind, parse_cell
+
+
+class UnreadableWorkbook(Exception):
+    """The file cannot be read as a workbook at all; the message says why, in Chinese."""
+
+
+@dataclass
+class Sheet:
+    """A sheet's cells as calamine reads them, and an index of its text by normalised label."""
+
+    name: str
+    rows: list[list]
+    top: int = 0  # calamine returns the used range; these place it back in the sheet
+    left: int = 0
+    labels: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for r, row in enumerate(self.rows):
+            for c, value in enumerate(row):
+                if isinstance(value, str) and value:
+                    self.labels.setdefault(normalise_label(value), []).append((r, c))
+
+    def value(self, r: int, c: int):
+        row = self.rows[r] if 0 <= r < len(self.rows) else ()
+        return row[c] if 0 <= c < len(row) else ""
+
+    def ref(self, r: int, c: int) -> str:
+        return cell_ref(r + self.top, c + self.left)
+
+
+def load_sheets(path: Path) -> list[Sheet]:
+    """The visible worksheets of a workbook, or UnreadableWorkbook saying why not."""
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        sheets = []
+        for index, meta in enumerate(workbook.sheets_metadata):
+            if meta.typ != SheetTypeEnum.WorkSheet or meta.visible != SheetVisibleEnum.Visible:
+                continue
+            sheet = workbook.get_sheet_by_index(index)
+            top, left = sheet.start or (0, 0)
+            sheets.append(Sheet(meta.name, sheet.to_python(), top, left))
+        workbook.close()
+    except PasswordError:
+        raise UnreadableWorkbook("工作簿设有密码保护，无法读取：请提交未加密的副本") from None
+    except (CalamineError, OSError, ValueError) as error:
+        raise UnreadableWorkbook(f"不是可读取的 Excel 工作簿（{type(error).__name__}: {error}）") from None
+    return sheets
+
+
+@dataclass
+class _Match:
+    sheet: Sheet
+    r: int
+    c: int
+    text: str  # the label as found, normalised
+
+
+class _Reader:
+    """Reads the tables of one edition from a workbook's sheets."""
+
+    def __init__(self, sheets: list[Sheet], edition: Edition, unit: str, year: int, path: str | None):
+        self.sheets, self.edition = sheets, edition
+        self.report = Report.zeros(unit, year, edition, file=path)
+        self.findings: list[Finding] = []
+
+    def finding(self, rule: str, **kwargs) -> None:
+        self.findings.append(make_finding(rule, self.report.unit, report=self.report, **kwargs))
+
+    # -- locating labels ------------------------------------------------------------------------
+    def _find_label(self, label: Label, sheet: Sheet | None, after: int) -> _Match | None:
+        """The first cell holding `label` (or an alias, or its groups followed by it) below row `after`."""
+        candidates = [normalise_label(label.label)] + [normalise_label(a) for a in label.aliases]
+        for sheet_ in [sheet] if sheet else self.sheets:
+            for text in candidates:
+                hits = [(r, c) for r, c in sheet_.labels.get(text, ()) if r > after]
+                if hits:
+                    return _Match(sheet_, *min(hits), text)
+            # A clerk may type the group and the label in one cell: "（三）不予公开 1.属于国家秘密".
+            own, groups = candidates[0], [normalise_label(g) for g in label.groups]
+            for text, cells in sheet_.labels.items():
+                if text.endswith(own) and text != own and _is_group_prefix(text[: -len(own)], groups):
+                    hits = [(r, c) for r, c in cells if r > after]
+                    if hits:
+                        return _Match(sheet_, *min(hits), text)
+        return None
+
+    def _match_row(self, table: TableLayout, code: str, sheet: Sheet | None, after: int) -> _Match | None:
+        row = table.rows[table.row_index[code]]
+        match = self._find_label(row, sheet, after)
+        if match is None:
+            self.finding("F1", table=table.code, r=table.row_index[code], expected=row.label, where=_where(table))
+        elif match.text in {normalise_label(a) for a in row.aliases}:
+            self._alias_used(table, row, match)
+        return match
+
+    def _alias_used(self, table: TableLayout, label: Label, match: _Match) -> None:
+        self.finding(
+            "F3",
+            table=table.code,
+            expected=label.label,
+            actual=match.sheet.value(match.r, match.c),
+            sheet=match.sheet.name,
+            cell=match.sheet.ref(match.r, match.c),
+            where=_where(table),
+        )
+
+    def _match_columns(
+        self, table: TableLayout, block: Block, sheet: Sheet, header_rows: range
+    ) -> tuple[dict[str, int], int]:
+        """Sheet column of each of the block's columns, from the leaf labels in `header_rows` read
+        left to right, and the lowest header row that holds one."""
+        wanted = [table.columns[table.column_index[code]] for code in block.columns]
+        texts = {normalise_label(t) for col in wanted for t in (col.label, *col.aliases)}
+        found: dict[int, tuple[int, str]] = {}  # sheet column → (sheet row, text); lowest row wins
+        for text in texts:
+            for r, c in sheet.labels.get(text, ()):
+                if r in header_rows and (c not in found or r > found[c][0]):
+                    found[c] = (r, text)
+        positions, i, last_row = {}, 0, header_rows.start
+        for c in sorted(found):
+            if i < len(wanted):
+                r, text = found[c]
+                column = wanted[i]
+                if text == normalise_label(column.label) or text in {normalise_label(a) for a in column.aliases}:
+                    if text != normalise_label(column.label):
+                        self._alias_used(table, column, _Match(sheet, r, c, text))
+                    positions[column.code], i, last_row = c, i + 1, max(last_row, r)
+        for column in wanted:
+            if column.code not in positions:
+                self.finding(
+                    "F1",
+                    table=table.code,
+                    c=table.column_index[column.code],
+                    expected=column.label,
+                    where=_where(table),
+                    sheet=sheet.name,
+                )
+        return positions, last_row
+
+    # -- reading values -------------------------------------------------------------------------
+    def _read_cells(self, table: TableLayout, sheet: Sheet, rows: dict[str, int], columns: dict[str, int]) -> None:
+        values, sources = self.report.values[table.code], self.report.sources[table.code]
+        for row_code, sr in rows.items():
+            r = table.row_index[row_code]
+            for col_code, sc in columns.items():
+                c = table.column_index[col_code]
+                raw, column = sheet.value(sr, sc), table.columns[c]
+                sources[(r, c)] = Source(sheet.name, sr + sheet.top, sc + sheet.left, raw)
+                parsed = parse_cell(raw, column)
+                if parsed.value is None:
+                    zh, en = expected_kind(column)
+                    self.finding("V1", table=table.code, r=r, c=c, raw=raw, expected=zh, expected_en=en)
+                    continue
+                values[r, c] = parsed.value
+                if parsed.reasons:
+                    self.finding(
+                        "V2",
+                        table=table.code,
+                        r=r,
+                        c=c,
+                        raw=raw,
+                        actual=parsed.value,
+                        reason="，".join(zh for zh, _ in parsed.reasons),
+                        reason_en=", ".join(en for _, en in parsed.reasons),
+                    )
+
+    def read_labelled(self, table: TableLayout) -> None:
+        """A table whose rows carry labels (二 and 三): block by block, rows in template order."""
+        for block in table.blocks:
+            first = self._match_row(table, block.rows[0], None, -1)
+            if first is None:
+                continue
+            sheet, rows, last = first.sheet, {block.rows[0]: first.r}, first.r
+            for code in block.rows[1:]:
+                match = self._match_row(table, code, sheet, last)
+                if match is not None:
+                    rows[code], last = match.r, match.r
+            depth = 1 + max(len(table.columns[table.column_index[c]].groups) for c in block.columns)
+            header = range(max(0, first.r - depth - 1), first.r)
+            columns, _ = self._match_columns(table, block, sheet, header)
+            self._read_cells(table, sheet, rows, columns)
+
+    def read_unlabelled(self, table: TableLayout) -> None:
+        """Table 四: no row labels; its one data row is the row under the header."""
+        (block,) = table.blocks
+        first_leaf = table.columns[table.column_index[block.columns[0]]]
+        anchor = self._find_label(first_leaf, None, -1)
+        if anchor is None:
+            self.finding("F1", table=table.code, expected=first_leaf.path, where=_where(table))
+            return
+        depth = max(len(table.columns[table.column_index[c]].groups) for c in block.columns)
+        columns, last_header_row = self._match_columns(table, block, anchor.sheet, range(anchor.r, anchor.r + depth))
+        self._read_cells(table, anchor.sheet, {block.rows[0]: last_header_row + 1}, columns)
+
+    def read(self) -> tuple[Report, list[Finding]]:
+        for table in self.edition.tables.values():
+            if len(table.rows) > 1:
+                self.read_labelled(table)
+            else:
+                self.read_unlabelled(table)
+        return self.report, self.findings
+
+
+def _is_group_prefix(prefix: str, groups: list[str]) -> bool:
+    for group in groups:
+        if prefix.startswith(group):
+            prefix = prefix[len(group) :]
+    return not prefix
+
+
+def _where(table: TableLayout) -> str:
+    return f"表{table.heading[0]}（{table.title}）"
+
+
+def read_tables(sheets: list[Sheet], edition: Edition, unit: str, year: int, path: str | None = None):
+    return _Reader(sheets, edition, unit, year, path).read()
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_workbook(path: Path, year: int, unit: str) -> tuple[Report, list[Finding]]:
+    """Read a department's workbook for `year`. Raises UnreadableWorkbook for a file that is none.
+
+    A workbook laid out in another edition than the year's gets one F2 error naming both editions,
+    not a cascade of F1 errors for every label the year's edition expects.
+    """
+    path = Path(path)
+    sheets = load_sheets(path)
+    expected = edition_for_year(year)
+    report, findings = read_tables(sheets, expected, unit, year, str(path))
+    report.sha256 = sha256_of(path)
+    if any(f.rule == "F1" for f in findings):
+        for other in editions():
+            if other is expected:
+                continue
+            other_report, other_findings = read_tables(sheets, other, unit, year, str(path))
+            if not any(f.rule == "F1" for f in other_findings):
+                other_report.sha256 = report.sha256
+                f2 = make_finding(
+                    "F2",
+                    unit,
+                    file=str(path),
+                    expected=expected.code,
+                    actual=other.code,
+                    year=year,
+                    found_telltale=other.telltale,
+                    expected_telltale=expected.telltale,
+                )
+                return other_report, [f2]
+    return report, findings
+

@@ -1,0 +1,157 @@
+"""A unit's figures for one year (Report) and what the checks say of them (Finding)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .edition import Edition, TableLayout, rules
+
+
+def cell_ref(row: int, col: int) -> str:
+    """Zero-based (row, col) → "C7"."""
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return f"{letters}{row + 1}"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a value was typed: sheet, zero-based row and column, and the raw content."""
+
+    sheet: str
+    row: int
+    col: int
+    raw: object
+
+    @property
+    def cell(self) -> str:
+        """The cell reference as Excel shows it, e.g. "C7"."""
+        return cell_ref(self.row, self.col)
+
+
+@dataclass
+class Report:
+    """One unit's three tables in the layout of its edition, with the provenance of each cell.
+
+    `values[table]` is an int64 matrix (rows × columns of the layout; amounts scaled, see values.py),
+    0 where the template has no cell. `sources[table][(r, c)]` says where each value was read.
+    """
+
+    unit: str
+    year: int
+    edition: Edition
+    values: dict[str, np.ndarray]
+    sources: dict[str, dict[tuple[int, int], Source]] = field(default_factory=dict)
+    file: str | None = None
+    sha256: str | None = None
+
+    @classmethod
+    def zeros(cls, unit: str, year: int, edition: Edition, **kwargs) -> Report:
+        values = {code: np.zeros(t.applicable.shape, dtype=np.int64) for code, t in edition.tables.items()}
+        return cls(unit, year, edition, values, {code: {} for code in edition.tables}, **kwargs)
+
+    def source(self, table: str, r: int, c: int) -> Source | None:
+        return self.sources.get(table, {}).get((r, c))
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    unit: str
+    table: str | None
+    row: str | None
+    column: str | None
+    sheet: str | None
+    cell: str | None
+    expected: str | None
+    actual: str | None
+    message: str
+    message_en: str
+    file: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _column_name(table: TableLayout, c: int) -> str:
+    column = table.columns[c]
+    if sum(other.label == column.label for other in table.columns) > 1 and column.groups:
+        return f"{column.groups[-1]} {column.label}"
+    return column.label
+
+
+def place(table: TableLayout, r: int | None, c: int | None) -> str:
+    """A cell in the clerk's words: 表三 （七）总计 / 自然人."""
+    parts = []
+    if r is not None and len(table.rows) > 1:
+        parts.append(table.rows[r].label)
+    if c is not None:
+        parts.append(_column_name(table, c))
+    return f"表{table.heading[0]} " + " / ".join(parts) if parts else table.heading
+
+
+class _Fields(dict):
+    """Message fields; one a template names but a finding lacks prints as nothing, not a crash."""
+
+    def __missing__(self, key):
+        return ""
+
+
+def make_finding(
+    rule_id: str,
+    unit: str,
+    *,
+    report: Report | None = None,
+    table: str | None = None,
+    r: int | None = None,
+    c: int | None = None,
+    expected=None,
+    actual=None,
+    file: str | None = None,
+    sheet: str | None = None,
+    cell: str | None = None,
+    **params,
+) -> Finding:
+    """A finding of a catalogue rule, its messages filled from the catalogue's templates.
+
+    Pass `report` with `table`, `r`, `c` to locate the cell and name it; `sheet`/`cell` override.
+    """
+    rule = rules()[rule_id]
+    layout = report.edition.tables[table] if report is not None and table else None
+    src = report.source(table, r, c) if report is not None and r is not None and c is not None else None
+    sheet = sheet or (src.sheet if src else None)
+    cell = cell or (src.cell if src else None)
+    where = params.pop("where", None) or (place(layout, r, c) if layout else "")
+    if sheet and cell:
+        where += f"（{sheet}!{cell}）"
+    elif sheet:
+        where += f"（工作表 {sheet}）"
+    difference = params.pop("difference", None)
+    if difference is None and isinstance(expected, int) and isinstance(actual, int):
+        difference = abs(expected - actual)
+    fields = _Fields(where=where, expected=expected, actual=actual, difference=difference, **params)
+    return Finding(
+        rule=rule_id,
+        severity=rule.severity,
+        unit=unit,
+        table=table,
+        row=layout.rows[r].code if layout and r is not None and len(layout.rows) > 1 else None,
+        column=layout.columns[c].code if layout and c is not None else None,
+        sheet=sheet,
+        cell=cell,
+        expected=None if expected is None else str(expected),
+        actual=None if actual is None else str(actual),
+        message=rule.message.format_map(fields),
+        message_en=rule.message_en.format_map(fields),
+        file=file or (report.file if report is not None else None),
+    )

@@ -1,0 +1,99 @@
+"""One cell's content as typed → the number it stands for (rules V1 and V2).
+
+Values are held as integers: counts as they are, amounts in 10**-decimals of the column's unit, so
+sums are exact and an auditor's re-addition gives the same figure to the last digit.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+
+from .edition import Column, value_words
+
+_NUMBER = re.compile(r"^(?P<sign>[+-]?)(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<fraction>\.\d+)?(?P<unit>\D*)$")
+_KIND_WORDS = {
+    "count": ("非负整数", "a whole number ≥ 0"),
+    "signed": ("整数（减少填负数）", "a whole number (negative for a decrease)"),
+    "amount": ("不小于 0 的金额", "an amount ≥ 0"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What a cell holds: `value` (scaled integer) or, for rule V1, `value is None`.
+
+    `reasons` say how text was normalised (rule V2); empty for a number typed as a number.
+    """
+
+    value: int | None
+    reasons: tuple[tuple[str, str], ...] = ()
+
+
+def expected_kind(column: Column) -> tuple[str, str]:
+    return _KIND_WORDS[column.kind]
+
+
+def _scaled(number: Decimal, column: Column) -> int | None:
+    scaled = number.scaleb(column.decimals)
+    if scaled != scaled.to_integral_value():
+        return None  # finer than the column holds: a fraction of a count, or below 0.01 元
+    if column.kind != "signed" and scaled < 0:
+        return None
+    return int(scaled)
+
+
+BLANK = Parsed(0, (("空白单元格", "blank cell"),))
+
+
+_WHOLE = [Parsed(n) for n in range(1000)]  # the common case, shared rather than built per cell
+
+
+def parse_cell(raw, column: Column) -> Parsed:
+    if type(raw) is float and raw.is_integer() and 0 <= raw < 1000 and not column.decimals:
+        return _WHOLE[int(raw)]
+    if isinstance(raw, float) or (isinstance(raw, int) and not isinstance(raw, bool)):
+        value = _scaled(Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw), column)
+        return Parsed(value)
+    if isinstance(raw, (bool, date, datetime, time, timedelta)):
+        return Parsed(None)
+    text = unicodedata.normalize("NFKC", str(raw)).strip().replace(" ", "")
+    if not text:
+        return BLANK
+    words = value_words()
+    if text in words["zero_words"]:
+        return Parsed(0, ((f"填写的是文字“{raw}”", f"text '{raw}'"),))
+    match = _NUMBER.match(text)
+    if not match:
+        return Parsed(None)
+    reasons = [(f"“{raw}”是以文本形式填写的数字", f"'{raw}' is a number typed as text")]
+    if "," in match["digits"]:
+        reasons.append(("去掉千位分隔符", "thousands separators removed"))
+    if match["sign"] == "+":
+        reasons.append(("去掉正号", "plus sign removed"))
+    try:
+        number = Decimal(match["sign"] + match["digits"].replace(",", "") + (match["fraction"] or ""))
+    except InvalidOperation:  # pragma: no cover - the pattern admits only decimal digits
+        return Parsed(None)
+    if unit := match["unit"]:
+        known = words["units"].get(unit)
+        own = words["units"].get(column.unit)
+        if known is None or own is None or known["kind"] != own["kind"]:
+            return Parsed(None)
+        if unit != column.unit:
+            number = number * known["factor"] / own["factor"]
+            reasons.append((f"由{unit}换算为{column.unit}", f"converted from {unit} to {column.unit}"))
+        else:
+            reasons.append((f"去掉单位“{unit}”", f"unit '{unit}' removed"))
+    return Parsed(_scaled(number, column), tuple(reasons))
+
+
+def format_value(value: int, column: Column) -> str:
+    """The published text of a scaled value: exact, no exponent, no trailing zeros."""
+    if not column.decimals:
+        return str(value)
+    text = format(Decimal(value).scaleb(-column.decimals), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
