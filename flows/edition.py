@@ -20,7 +20,9 @@ SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 TABLES = ("proactive_disclosure", "applications", "review_litigation")
 
 _SPACE = re.compile(r"\s+")
-_ENUMERATOR = re.compile(r"(?<=\d)[、，,]")  # "1、" and "1，" as typed for "1."
+# Enumerators as typed: "1、" or "1，" for "1."; "一，" or "一." for "一、".
+_DIGIT_ENUMERATOR = re.compile(r"(?<=\d)[、,]")
+_NUMERAL_ENUMERATOR = re.compile(r"(?<=[一二三四五六七八九十])[,.]")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"'})
 
 
@@ -28,7 +30,8 @@ _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": 
 def normalise_label(text: str) -> str:
     """The comparable form of a label: half-width, no white space, one kind of quote and enumerator."""
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    return _ENUMERATOR.sub(".", _SPACE.sub("", text))
+    text = _DIGIT_ENUMERATOR.sub(".", _SPACE.sub("", text))
+    return _NUMERAL_ENUMERATOR.sub("、", text)
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,8 @@ def build_package(merged: Merged, bureau: Bureau, findings: list[Finding]) -> di
             name = code if fmt == "csv" else f"{code}-json"
             description = f"{layout.heading}：{bureau.name}（unit_id = {bureau.id}，各部门之和）及各部门的数据；{edition.code} 版格式"
             resources.append(_resource(name, path, content, schema, layout.heading, description))
-    warnings = sorted((f for f in findings if not f.is_error), key=lambda f: (f.unit, f.rule, f.table or "", f.sheet or "", f.cell or ""))
+    # By unit; within a unit in the order they were found (reading order), which is deterministic.
+    warnings = sorted((f for f in findings if not f.is_error), key=lambda f: f.unit)
     content = _csv_bytes([n for n, _ in FINDING_FIELDS], [_finding_row(f) for f in warnings])
     files["data/findings.csv"] = content
     resources.append(_resource("findings", "data/findings.csv", content, _findings_schema(), "检查发现（警告）", "发布时仍存在的警告及其单元格位置"))
@@ -141,9 +142,8 @@ def build_package(merged: Merged, bureau: Bureau, findings: list[Finding]) -> di
 def _descriptor(merged: Merged, bureau: Bureau, resources: list[dict]) -> dict:
     meta, year, edition = bureau.metadata, merged.bureau.year, merged.bureau.edition
     contributors = [{"title": bureau.name, "roles": ["publisher"], **_contact(meta.get("publisher", {}))}]
-    contributors += [
-        {"title": d.name, "roles": ["provider"]} for d in bureau.departments if any(r.unit == d.id for r in merged.departments)
-    ]
+    names = {d.id: d.name for d in bureau.departments}
+    contributors += [{"title": names[r.unit], "roles": ["provider"]} for r in merged.departments]
     return {
         "$schema": PROFILE,
         "name": f"{bureau.id}-gov-info-disclosure-{year}",
@@ -156,10 +156,8 @@ def _descriptor(merged: Merged, bureau: Bureau, resources: list[dict]) -> dict:
         "created": created_timestamp(),
         "licenses": meta.get("licenses", []),
         "sources": [
-            {"title": f"{d.name} {year} 年度统计表（{r.file and Path(r.file).name}，sha256:{r.sha256}）"}
-            for d in bureau.departments
+            {"title": f"{names[r.unit]} {year} 年度统计表（{r.file and Path(r.file).name}，sha256:{r.sha256}）"}
             for r in merged.departments
-            if r.unit == d.id
         ],
         "contributors": contributors,
         "keywords": ["政府信息公开", "年度报告", str(year), bureau.name],

@@ -15,7 +15,7 @@ import xlsxwriter
 from flows.edition import Edition
 from flows.template import table_grid
 
-HALF_WIDTH = str.maketrans({"（": "(", "）": ")", "、": ",", "：": ":"})
+HALF_WIDTH = str.maketrans({"（": "(", "）": ")", "：": ":", "“": "\"", "”": "\""})
 
 
 def broken(label: str) -> str:

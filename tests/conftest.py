@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flows.edition import edition_for_year
+from flows.report import Report
+from flows.synth import synthetic_report
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = ROOT / "sources"
+SHARED = ROOT.parent / "shared"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+# Reproducible package timestamps in every test.
+os.environ.setdefault("SOURCE_DATE_EPOCH", "1612137600")  # 2021-02-01T00:00:00Z
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@pytest.fixture(params=[2020, 2021], ids=["edition2019", "edition2021"])
+def year(request) -> int:
+    return request.param
+
+
+@pytest.fixture
+def edition(year):
+    return edition_for_year(year)
+
+
+def valid_report(year: int, unit: str = "d1", seed: int = 0) -> Report:
+    return synthetic_report(edition_for_year(year), unit, year, np.random.default_rng(seed))
+
+
+@pytest.fixture
+def sources_copy(tmp_path) -> Path:
+    """A writable copy of the example bureau's sources."""
+    return Path(shutil.copytree(SOURCES, tmp_path / "sources"))

@@ -1,0 +1,123 @@
+"""The published package of the example bureau, checked the way a portal or auditor would:
+frictionless, the Data Package v2 profile, hashes, and the figures themselves."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+
+import frictionless
+import jsonschema
+import pytest
+
+from flows import annual
+from tests.conftest import GOLDEN, SHARED, SOURCES
+
+PROFILE = SHARED / "reference" / "datapackage-2.0" / "datapackage.json"
+
+
+def run_steps(year: int, sources: Path, outputs: Path) -> annual.Outcome:
+    """The flow's steps without Prefect (tests/test_flow.py runs the same through Prefect)."""
+    bureau = annual.load_bureau(sources)
+    submitted, findings = annual.discover(sources, year, bureau)
+    checked = [c for batch in annual.batches(submitted, 2) for c in annual.check_batch(batch, year)]
+    findings += [f for c in checked for f in c.findings]
+    merged = annual.merge_checked(bureau, checked)
+    findings += merged.findings if merged else []
+    outcome = annual.Outcome(year, bureau, checked, findings, merged=merged)
+    outcome.release = annual.publish_outcome(outcome, outputs)
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory) -> dict[int, Path]:
+    outputs = tmp_path_factory.mktemp("outputs")
+    return {year: run_steps(year, SOURCES, outputs).release for year in (2020, 2021)}
+
+
+def read_csv(path: Path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(path.read_text("utf-8"))))
+
+
+@pytest.mark.parametrize("year", [2020, 2021])
+def test_package_passes_frictionless(releases, year):
+    report = frictionless.validate(str(releases[year] / "datapackage.json"))
+    assert report.valid, report.flatten(["resourcePath", "type", "note"])
+    assert len(report.tasks) == 7
+
+
+@pytest.mark.parametrize("year", [2020, 2021])
+def test_descriptor_conforms_to_data_package_v2(releases, year):
+    descriptor = json.loads((releases[year] / "datapackage.json").read_text())
+    jsonschema.validate(descriptor, json.loads(PROFILE.read_text()))
+    assert descriptor["$schema"] == "https://datapackage.org/profiles/2.0/datapackage.json"
+    assert descriptor["name"] == f"yuanjiang-psb-example-gov-info-disclosure-{year}"
+    assert descriptor["created"] == "2021-02-01T00:00:00Z"
+    assert "虚构" in descriptor["description"]
+    for key in ("title", "version", "licenses", "sources", "contributors"):
+        assert descriptor[key], key
+    assert len(descriptor["sources"]) == 4 and all("sha256:" in s["title"] for s in descriptor["sources"])
+    for resource in descriptor["resources"]:
+        content = (releases[year] / resource["path"]).read_bytes()
+        assert resource["bytes"] == len(content)
+        assert resource["hash"] == "sha256:" + hashlib.sha256(content).hexdigest()
+
+
+@pytest.mark.parametrize("year", [2020, 2021])
+def test_json_copies_hold_the_csv_rows(releases, year):
+    for table in ("proactive_disclosure", "applications", "review_litigation"):
+        rows = read_csv(releases[year] / "data" / f"{table}.csv")
+        data = json.loads((releases[year] / "data" / f"{table}.json").read_text())
+        as_text = [{k: "" if v is None else str(v) for k, v in row.items()} for row in data]
+        assert as_text == rows
+
+
+def test_reference_figures_in_the_published_rows(releases):
+    rows = read_csv(releases[2020] / "data" / "proactive_disclosure.csv")
+    traffic = {r["row"]: r for r in rows if r["unit_id"] == "traffic"}
+    assert [traffic["licensing"][c] for c in ("previous_items", "change", "decisions")] == ["25", "0", "25"]
+    assert [traffic["penalties"][c] for c in ("previous_items", "change", "decisions")] == ["121", "0", "121"]
+    assert [traffic["enforcement"][c] for c in ("previous_items", "change", "decisions")] == ["31", "0", "31"]
+    assert (traffic["procurement"]["projects"], traffic["procurement"]["amount"]) == ("12", "4920735")
+    assert traffic["licensing"]["made"] == "" and traffic["procurement"]["change"] == ""
+    applications = [r for r in read_csv(releases[2020] / "data" / "applications.csv") if r["unit_id"] == "traffic"]
+    assert len(applications) == 23 and {v for r in applications for k, v in r.items() if k not in ("unit_id", "row")} == {"0"}
+
+
+@pytest.mark.parametrize("year", [2020, 2021])
+def test_bureau_rows_are_the_sum_of_department_rows(releases, year):
+    for table in ("proactive_disclosure", "applications", "review_litigation"):
+        rows = read_csv(releases[year] / "data" / f"{table}.csv")
+        bureau = [r for r in rows if r["unit_id"] == "yuanjiang-psb-example"]
+        departments = [r for r in rows if r["unit_id"] != "yuanjiang-psb-example"]
+        assert len(departments) == 4 * len(bureau)
+        for b in bureau:
+            parts = [d for d in departments if d.get("row") == b.get("row")]
+            for column, value in b.items():
+                if column not in ("unit_id", "row") and value != "":
+                    assert float(value) == pytest.approx(sum(float(p[column]) for p in parts), abs=1e-9), column
+
+
+def test_findings_resource_lists_the_warnings(releases):
+    findings = read_csv(releases[2020] / "data" / "findings.csv")
+    assert len(findings) == 174 and {f["rule"] for f in findings} == {"V2"}
+    assert {f["unit_id"] for f in findings} == {"traffic"} and {f["file"] for f in findings} == {"traffic.xlsx"}
+    assert all(f["sheet"] == "Sheet1" and f["cell"] for f in findings)
+    assert read_csv(releases[2021] / "data" / "findings.csv") == []
+
+
+@pytest.mark.parametrize("year", [2020, 2021])
+def test_published_tables_match_the_golden_files(releases, year):
+    """Golden files: any change of a published figure or layout shows here. To accept a change,
+    run with NIANBAO_UPDATE_GOLDEN=1 and review the diff."""
+    for name in ("proactive_disclosure.csv", "applications.csv", "review_litigation.csv", "findings.csv"):
+        produced = (releases[year] / "data" / name).read_bytes()
+        golden = GOLDEN / str(year) / name
+        if os.environ.get("NIANBAO_UPDATE_GOLDEN"):
+            golden.parent.mkdir(parents=True, exist_ok=True)
+            golden.write_bytes(produced)
+        assert produced == golden.read_bytes(), name

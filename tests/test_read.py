@@ -1,0 +1,180 @@
+"""Reading workbooks: the reference report, the template round trip, and the layouts departments
+really send, each cell keeping its sheet, reference and raw content."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from flows.edition import edition_for_year
+from flows.read import read_workbook
+from flows.template import write_workbook
+from tests.conftest import SOURCES, valid_report
+from tests.make_example_bureau import REFERENCE_2020
+from tests.official_layout import write_official_layout
+
+
+def cell(report, table, row, column):
+    layout = report.edition.tables[table]
+    return int(report.values[table][layout.row_index[row], layout.column_index[column]])
+
+
+# The reference report (shared/reference/, 2020) as published, figure by figure.
+PUBLISHED = {
+    ("proactive_disclosure", "licensing", "previous_items"): 25,
+    ("proactive_disclosure", "licensing", "change"): 0,
+    ("proactive_disclosure", "licensing", "decisions"): 25,
+    ("proactive_disclosure", "penalties", "previous_items"): 121,
+    ("proactive_disclosure", "penalties", "decisions"): 121,
+    ("proactive_disclosure", "enforcement", "previous_items"): 31,
+    ("proactive_disclosure", "enforcement", "decisions"): 31,
+    ("proactive_disclosure", "procurement", "projects"): 12,
+    ("proactive_disclosure", "procurement", "amount"): 4920735_00,  # 元, held in 分
+}
+
+
+def test_reference_report_reads_into_its_published_figures():
+    report, findings = read_workbook(SOURCES / "2020" / "traffic.xlsx", 2020, "traffic")
+    assert report.edition.code == "2019"
+    for (table, row, column), value in PUBLISHED.items():
+        assert cell(report, table, row, column) == value, (table, row, column)
+    # Everything else the brigade reported is zero: no applications, no review, no litigation.
+    for table in ("applications", "review_litigation"):
+        assert not report.values[table].any()
+    pd = report.values["proactive_disclosure"].copy()
+    layout = report.edition.tables["proactive_disclosure"]
+    for (table, row, column) in PUBLISHED:
+        pd[layout.row_index[row], layout.column_index[column]] = 0
+    assert not pd.any()
+    assert {f.rule for f in findings} == {"V2"}
+
+
+def test_reference_report_warns_of_each_normalised_cell_and_keeps_the_raw_text():
+    report, findings = read_workbook(SOURCES / "2020" / "traffic.xlsx", 2020, "traffic")
+    words = [f for f in findings if "不变" in f.message]
+    assert [(f.row, f.column) for f in words] == [
+        ("licensing", "change"), ("other_services", "change"), ("penalties", "change"), ("enforcement", "change")
+    ]
+    licensing = report.edition.tables["proactive_disclosure"]
+    source = report.source("proactive_disclosure", licensing.row_index["licensing"], licensing.column_index["change"])
+    assert (source.sheet, source.cell, source.raw) == ("Sheet1", words[0].cell, "不变")
+    blanks = [f for f in findings if "空白" in f.message]
+    typed = sum(1 for (t, _, _), v in REFERENCE_2020.items() if t != "proactive_disclosure")
+    assert len(blanks) == 161 + 15 - typed  # every blank cell of tables 三 and 四, once
+    assert all(f.severity == "warning" and f.sheet == "Sheet1" and f.cell for f in findings)
+
+
+def test_template_round_trip(tmp_path, year):
+    """template → filled → read → the same cells, from the cells the template drew."""
+    original = valid_report(year, seed=year)
+    path = write_workbook(tmp_path / "filled.xlsx", original.edition, year, original, "d1", "部门")
+    report, findings = read_workbook(path, year, "d1")
+    assert findings == []
+    for table in original.values:
+        np.testing.assert_array_equal(report.values[table], original.values[table])
+    src = report.source("applications", 0, 0)
+    assert src.sheet == "三、依申请公开" and src.raw == original.values["applications"][0, 0]
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {},
+        {"stacked": False},
+        {"half_width": True},
+        {"break_labels": False},
+        {"blank_rows": False, "preface": ()},
+        {"stacked": False, "half_width": True, "blank_rows": False},
+    ],
+    ids=["stacked", "sheet-per-table", "half-width", "unbroken-labels", "no-blank-rows", "mixed"],
+)
+def test_official_word_layouts(tmp_path, year, variant):
+    original = valid_report(year, seed=7)
+    edition = original.edition
+    typed = {}
+    for table, layout in edition.tables.items():
+        for r, row in enumerate(layout.rows):
+            for c, column in enumerate(layout.columns):
+                if layout.applicable[r, c]:
+                    value = int(original.values[table][r, c])
+                    typed[(table, row.code, column.code)] = value / 10**column.decimals if column.decimals else value
+    path = write_official_layout(tmp_path / "dept.xlsx", edition, typed, **variant)
+    report, findings = read_workbook(path, year, "d1")
+    assert findings == []
+    for table in original.values:
+        np.testing.assert_array_equal(report.values[table], original.values[table])
+
+
+def test_a_cell_typed_with_group_and_label_together_is_found(tmp_path):
+    """A clerk who types "（三）不予公开 1.属于国家秘密" in one cell still gets that row read."""
+    from openpyxl import load_workbook
+
+    edition = edition_for_year(2021)
+    report = valid_report(2021)
+    path = write_workbook(tmp_path / "f.xlsx", edition, 2021, report)
+    book = load_workbook(path)
+    sheet = book["三、依申请公开"]
+    for row in sheet.iter_rows():
+        for c in row:
+            if c.value == "1.属于国家秘密":
+                c.value = "（三）不予公开 1.属于国家秘密"
+    book.save(path)
+    again, findings = read_workbook(path, 2021, "d1")
+    assert findings == []
+    np.testing.assert_array_equal(again.values["applications"], report.values["applications"])
+
+
+def test_wrong_edition_is_one_f2_error_naming_both(tmp_path):
+    report_2021 = valid_report(2021)
+    path = write_workbook(tmp_path / "f.xlsx", report_2021.edition, 2021, report_2021)
+    report, findings = read_workbook(path, 2020, "d1")
+    assert [f.rule for f in findings] == ["F2"]
+    f2 = findings[0]
+    assert (f2.expected, f2.actual, f2.severity) == ("2019", "2021", "error")
+    assert "本年制发件数" in f2.message and "本年新制作数量" in f2.message and "2020" in f2.message
+    assert report.edition.code == "2021"
+
+
+def _edit(path, sheet_name, old, new):
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    for row in book[sheet_name].iter_rows():
+        for c in row:
+            if c.value == old:
+                c.value = new
+                book.save(path)
+                return c.coordinate
+    raise AssertionError(f"{old!r} not in {sheet_name}")
+
+
+def test_missing_row_is_f1_naming_the_label(tmp_path):
+    report = valid_report(2020)
+    path = write_workbook(tmp_path / "f.xlsx", report.edition, 2020, report)
+    _edit(path, "三、依申请公开", "2.重复申请", "2.重复")
+    _, findings = read_workbook(path, 2020, "d1")
+    f1 = [f for f in findings if f.rule == "F1"]
+    assert len(f1) == 1 and f1[0].row == "unprocessed_repeated" and "2.重复申请" in f1[0].message
+
+
+def test_near_miss_label_is_mapped_with_f3(tmp_path):
+    report = valid_report(2020)
+    path = write_workbook(tmp_path / "f.xlsx", report.edition, 2020, report)
+    ref = _edit(path, "三、依申请公开", "（六）其他处理", "六)其他处理")
+    again, findings = read_workbook(path, 2020, "d1")
+    assert [(f.rule, f.cell, f.actual, f.expected) for f in findings] == [("F3", ref, "六)其他处理", "（六）其他处理")]
+    np.testing.assert_array_equal(again.values["applications"], report.values["applications"])
+
+
+def test_text_in_a_count_cell_is_v1_at_that_cell(tmp_path):
+    report = valid_report(2021)
+    path = write_workbook(tmp_path / "f.xlsx", report.edition, 2021, report)
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    book["四、复议诉讼"]["B5"] = "两件"
+    book.save(path)
+    _, findings = read_workbook(path, 2021, "d1")
+    v1 = [f for f in findings if f.rule == "V1"]
+    assert [(f.sheet, f.cell, f.table, f.column) for f in v1] == [("四、复议诉讼", "B5", "review_litigation", "review_corrected")]
+    assert "两件" in v1[0].message and "非负整数" in v1[0].message
