@@ -70,14 +70,15 @@ def cmd_template(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .bureau import BureauConfigError
-
-    from .flow import annual_run  # imports prefect: only here
+    from .bureau import BureauConfigError, load_bureau
 
     try:
-        outcome = annual_run(args.year, Path(args.sources), Path(args.outputs))
+        load_bureau(Path(args.sources))  # a wrong folder is told at once, before Prefect starts
     except BureauConfigError as error:
         raise UsageError(str(error)) from None
+    from .flow import annual_run  # imports prefect: only here
+
+    outcome = annual_run(args.year, Path(args.sources), Path(args.outputs))
     print(summary(outcome))
     return 0 if outcome.release else 1
 
@@ -85,12 +86,14 @@ def cmd_run(args) -> int:
 def summary(outcome) -> str:
     """The verdict of a run, per department, in Chinese."""
     per_unit = Counter((f.unit, f.severity) for f in outcome.findings)
-    names = {d.id: d.name for d in outcome.bureau.departments}
+    missing = {f.unit for f in outcome.findings if f.rule == "E4"}
+    names = {d.id: d.name for d in outcome.bureau.departments} | {outcome.bureau.id: outcome.bureau.name}
     lines = [f"{outcome.bureau.name} {outcome.year} 年度：{len(outcome.checked)} 个部门报送"]
-    units = [d.id for d in outcome.bureau.departments] + sorted({f.unit for f in outcome.findings} - set(names))
+    departments = [d.id for d in outcome.bureau.departments]
+    units = departments + sorted({f.unit for f in outcome.findings} - set(departments))
     for unit in units:
         errors, warnings = per_unit[(unit, "error")], per_unit[(unit, "warning")]
-        status = "有错误" if errors else "通过"
+        status = "未报送" if unit in missing else "有错误" if errors else "通过"
         lines.append(f"  {names.get(unit, unit)}（{unit}）：{status}，错误 {errors} 个，警告 {warnings} 个")
     errors = outcome.errors
     if errors:
@@ -132,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"nianbao: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head`: not an error of ours
+        return 0
     except OSError as error:
         print(f"nianbao: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
         return 2

@@ -139,7 +139,7 @@ def make_finding(
     difference = params.pop("difference", None)
     if difference is None and isinstance(expected, int) and isinstance(actual, int):
         difference = abs(expected - actual)
-    fields = _Fields(where=where, expected=expected, actual=actual, difference=difference, **params)
+    fields = _Fields(unit=unit, where=where, expected=expected, actual=actual, difference=difference, **params)
     return Finding(
         rule=rule_id,
         severity=rule.severity,

@@ -1,0 +1,109 @@
+"""The `nianbao` command as clerks run it: exit statuses, the JSON document, the template."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from openpyxl import load_workbook
+
+from flows.cli import main
+from flows.template import write_workbook
+from tests.conftest import SOURCES, valid_report
+
+
+def test_check_passes_a_valid_workbook(capsys):
+    assert main(["check", str(SOURCES / "2021" / "household.xlsx"), "--year", "2021"]) == 0
+    assert "通过，错误 0 个，警告 0 个" in capsys.readouterr().out
+
+
+def test_check_json_document_and_exit_1_on_errors(tmp_path, capsys):
+    report = valid_report(2021)
+    report.values["review_litigation"][0, 0] += 1  # breaks B1 for 行政复议
+    path = write_workbook(tmp_path / "dept.xlsx", report.edition, 2021, report)
+    status = main(["check", str(path), str(SOURCES / "2020" / "traffic.xlsx"), "--year", "2021", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert status == 1
+    first, second = document["files"]
+    assert (first["path"], first["edition"]) == (str(path), "2021")
+    (finding,) = first["findings"]
+    assert {k: finding[k] for k in ("rule", "severity", "unit", "table", "row", "column", "sheet", "cell", "expected", "actual")} == {
+        "rule": "B1", "severity": "error", "unit": "dept", "table": "review_litigation", "row": None,
+        "column": "review_total", "sheet": "四、复议诉讼", "cell": "E5",
+        "expected": str(int(report.values["review_litigation"][0, :4].sum())),
+        "actual": str(int(report.values["review_litigation"][0, 4])),
+    }
+    assert "行政复议 总计" in finding["message"]
+    # The 2020 workbook checked as 2021: one F2 error naming the edition it was found in.
+    assert second["edition"] == "2019" and [f["rule"] for f in second["findings"]] == ["F2"]
+
+
+@pytest.mark.parametrize("content", [b"", b"%PDF-1.4 not a workbook", b"PK\x03\x04truncated zip"])
+def test_unreadable_file_exits_2_with_one_line(tmp_path, content):
+    path = tmp_path / "dept.xlsx"
+    path.write_bytes(content)
+    result = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "check", str(path), "--year", "2021"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "无法读取" in result.stdout and "F0" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["check", "no-such-file.xlsx", "--year", "2021"], "找不到文件"),
+        (["check", "x.xlsx", "--year", "20x1"], "年度应为四位数字"),
+        (["check", "x.xlsx", "--year", "2010"], "不在任何格式版本的适用范围内"),
+        (["run", "2021", "--sources", "/nonexistent"], "bureau.yaml"),
+    ],
+)
+def test_wrong_calls_exit_2_with_a_reason(argv, says):
+    result = subprocess.run([sys.executable, "-m", "flows.cli", *argv], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert says in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 3  # argparse adds its usage line
+
+
+def test_check_does_not_import_prefect():
+    code = (
+        "import sys; from flows.cli import main; "
+        f"status = main(['check', {str(SOURCES / '2021' / 'traffic.xlsx')!r}, '--year', '2021']); "
+        "assert 'prefect' not in sys.modules, 'prefect imported'; sys.exit(status)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_template_command_writes_a_protected_validated_workbook(tmp_path, capsys):
+    out = tmp_path / "t.xlsx"
+    assert main(["template", "2020", "-o", str(out)]) == 0
+    book = load_workbook(out)
+    assert book.sheetnames == ["填报说明", "二、主动公开", "三、依申请公开", "四、复议诉讼"]
+    info = book["填报说明"]
+    assert [info.cell(row=r, column=1).value for r in (3, 4, 5, 6)] == ["单位代码", "单位名称", "报告年度", "格式版本"]
+    assert info.cell(row=5, column=2).value == 2020 and info.cell(row=6, column=2).value == "2019"
+    assert any("只在白色单元格内填写数字" in str(c.value) for row in info.iter_rows() for c in row)
+
+    applications = book["三、依申请公开"]
+    assert applications.protection.sheet
+    merged = {str(r) for r in applications.merged_cells.ranges}
+    assert "E3:I3" in merged  # 法人或其他组织 over its five columns
+    assert "D3:D4" in merged and "J3:J4" in merged  # 自然人 and 总计 down two header rows
+    assert "A7:A26" in merged  # 三、本年度办理结果 beside its 20 rows, （一） to （七）总计 (2019)
+    value_cell = applications["D5"]
+    assert value_cell.protection.locked is False and applications["A5"].protection.locked is not False
+    rules = applications.data_validations.dataValidation
+    assert rules and all(v.type == "whole" for v in rules)
+    covered = {str(r) for v in rules for r in v.sqref.ranges}
+    assert len(covered) == 23 * 7
+
+    proactive = book["二、主动公开"]
+    validations = {str(r): v for v in proactive.data_validations.dataValidation for r in v.sqref.ranges}
+    assert proactive["C7"].value == "本年增/减" and proactive["A8"].value == "行政许可"
+    assert validations["C8"].operator in (None, "between") and int(validations["C8"].formula1) < 0  # signed
+    assert validations["B8"].operator == "greaterThanOrEqual" and validations["B8"].formula1 == "0"
+    assert proactive["A19"].value == "政府集中采购" and validations["C19:D19"].type == "decimal"  # 采购总金额

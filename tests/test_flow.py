@@ -1,0 +1,88 @@
+"""The annual run through Prefect (embedded server, test harness), as `nianbao run` does it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import frictionless
+import pytest
+from openpyxl import load_workbook
+
+from tests.conftest import SOURCES
+from tests.test_package import run_steps
+
+
+@pytest.fixture(scope="module")
+def prefect_server(tmp_path_factory):
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="module")
+def flow_outputs(prefect_server, tmp_path_factory):
+    from flows.flow import annual_run
+
+    outputs = tmp_path_factory.mktemp("outputs")
+    return outputs, {year: annual_run(year, SOURCES, outputs) for year in (2020, 2021)}
+
+
+@pytest.mark.parametrize("year", [2020, 2021])
+def test_flow_publishes_a_valid_package(flow_outputs, year):
+    outputs, outcomes = flow_outputs
+    outcome = outcomes[year]
+    assert outcome.release == outputs / str(year) and outcome.errors == []
+    assert [c.unit for c in outcome.checked] == ["exit_entry", "household", "public_order", "traffic"]
+    report = frictionless.validate(str(outcome.release / "datapackage.json"))
+    assert report.valid, report.flatten(["resourcePath", "type", "note"])
+
+
+@pytest.mark.parametrize("year", [2020, 2021])
+def test_flow_and_plain_steps_publish_the_same_bytes(flow_outputs, tmp_path, year):
+    outputs, _ = flow_outputs
+    plain = run_steps(year, SOURCES, tmp_path).release
+    files = sorted(p.relative_to(plain) for p in plain.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(outputs / str(year)) for p in (outputs / str(year)).rglob("*") if p.is_file())
+    for name in files:
+        assert (plain / name).read_bytes() == (outputs / str(year) / name).read_bytes(), name
+
+
+def _break_a_total(path: Path) -> str:
+    book = load_workbook(path)
+    sheet = book["三、依申请公开"]
+    for row in sheet.iter_rows():
+        for c in row:
+            if c.value == "（七）总计":
+                target = sheet.cell(row=c.row, column=4)  # 自然人
+                target.value = (target.value or 0) + 1
+                book.save(path)
+                return target.coordinate
+    raise AssertionError("no （七）总计 row")
+
+
+def test_errors_block_publication_and_the_summary_names_them(prefect_server, sources_copy, tmp_path, capsys):
+    from flows.cli import main
+
+    outputs = tmp_path / "outputs"
+    (outputs / "2021").mkdir(parents=True)
+    (outputs / "2021" / "previous.txt").write_text("the last release")
+    cell = _break_a_total(sources_copy / "2021" / "household.xlsx")
+    (sources_copy / "2021" / "public_order.xlsx").unlink()
+    shutil.copy(sources_copy / "2021" / "traffic.xlsx", sources_copy / "2021" / "unknown.xlsx")
+
+    status = main(["run", "2021", "--sources", str(sources_copy), "--outputs", str(outputs)])
+
+    out = capsys.readouterr().out
+    assert status == 1
+    assert "未发布" in out
+    assert f"A2 表三 （七）总计 / 自然人（三、依申请公开!{cell}）" in out
+    assert "治安管理大队（public_order）未报送 2021 年度报表" in out  # E4
+    assert "“unknown.xlsx”不对应 bureau.yaml 中的任何部门" in out  # E5
+    assert "户政管理大队（household）：有错误" in out and "交通警察大队（traffic）：通过" in out
+    # Nothing published: the previous release is untouched and no staging folder is left.
+    assert sorted(p.name for p in outputs.iterdir()) == ["2021"]
+    assert [p.name for p in (outputs / "2021").iterdir()] == ["previous.txt"]
