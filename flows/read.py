@@ -88,14 +88,16 @@ class _Reader:
     # -- locating labels ------------------------------------------------------------------------
     def _find_label(self, label: Label, sheet: Sheet | None, after: int) -> _Match | None:
         """The first cell holding `label` (or an alias, or its groups followed by it) below row `after`."""
+        sheets = [sheet] if sheet else self.sheets
         candidates = [normalise_label(label.label)] + [normalise_label(a) for a in label.aliases]
-        for sheet_ in [sheet] if sheet else self.sheets:
+        for sheet_ in sheets:
             for text in candidates:
                 hits = [(r, c) for r, c in sheet_.labels.get(text, ()) if r > after]
                 if hits:
                     return _Match(sheet_, *min(hits), text)
-            # A clerk may type the group and the label in one cell: "（三）不予公开 1.属于国家秘密".
-            own, groups = candidates[0], [normalise_label(g) for g in label.groups]
+        # Rarely: a clerk typed the group and the label in one cell, "（三）不予公开 1.属于国家秘密".
+        own, groups = candidates[0], [normalise_label(g) for g in label.groups]
+        for sheet_ in sheets:
             for text, cells in sheet_.labels.items():
                 if text.endswith(own) and text != own and _is_group_prefix(text[: -len(own)], groups):
                     hits = [(r, c) for r, c in cells if r > after]
