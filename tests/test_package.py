@@ -15,9 +15,9 @@ import jsonschema
 import pytest
 
 from flows import annual
-from tests.conftest import GOLDEN, SHARED, SOURCES
+from tests.conftest import DATA, GOLDEN, SOURCES
 
-PROFILE = SHARED / "reference" / "datapackage-2.0" / "datapackage.json"
+PROFILE = DATA / "datapackage-2.0" / "datapackage.json"
 
 
 def run_steps(year: int, sources: Path, outputs: Path) -> annual.Outcome:

@@ -11,10 +11,10 @@ import pytest
 
 from flows.edition import TABLES, editions, rules
 from flows.rules import RULES
-from tests.conftest import SHARED
+from tests.conftest import DATA, SHARED
 
 SPEC = SHARED / "spec" / "report-format.md"
-PROFILES = SHARED / "reference" / "datapackage-2.0"
+PROFILES = DATA / "datapackage-2.0"
 
 
 def test_editions_cover_their_years():
