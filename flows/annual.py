@@ -5,32 +5,75 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .bureau import Bureau, discover, load_bureau
-from .check import Checked, check_workbook
+from .bureau import EXCEPTIONS, NIL_RETURNS, Bureau, discover, load_bureau, load_year_file
+from .check import Checked, check_report, check_workbook
+from .edition import edition_for_year
+from .exceptions import Accepted, apply_exceptions
 from .merge import Merged, merge
+from .previous import previous_release
 from .publish import build_package, write_release
-from .report import Finding
+from .read import sha256_of
+from .report import Finding, Report, make_finding
+from .rules import Context, rule_e2, rule_e3
+
+
+@dataclass
+class Inputs:
+    """What a run starts from: the bureau, who submitted what, and last year's published reports."""
+
+    year: int
+    sources: Path
+    bureau: Bureau
+    submitted: dict[str, Path]
+    findings: list[Finding]  # of discovery: E4, E5
+    previous: dict[str, Report]  # unit → its report of year - 1 ({} when none was published)
+
+
+def prepare(sources: Path, outputs: Path, year: int) -> Inputs:
+    """Discover the submissions and load last year's release. Raises BureauConfigError or
+    PreviousYearError for inputs that cannot be used at all."""
+    bureau = load_bureau(sources)
+    submitted, findings = discover(sources, year, bureau)
+    return Inputs(year, Path(sources), bureau, submitted, findings, previous_release(outputs, year))
 
 
 @dataclass
 class Outcome:
-    """What a run did: each department's check, the findings of the whole run, the release if any."""
+    """What a run did: each department's check, every finding, what was accepted, the release."""
 
     year: int
     bureau: Bureau
     checked: list[Checked]
-    findings: list[Finding]  # all of them: departments', submission and merge findings
+    findings: list[Finding]  # all of them: discovery, departments, bureau, stale exceptions
+    accepted: list[Accepted] = field(default_factory=list)
     release: Path | None = None
     merged: Merged | None = field(default=None, repr=False)
 
     @property
     def errors(self) -> list[Finding]:
-        return [f for f in self.findings if f.is_error]
+        """The errors that block publication: those not accepted in exceptions.yaml."""
+        accepted = {a.finding for a in self.accepted}
+        return [f for f in self.findings if f.is_error and f not in accepted]
 
 
-def check_batch(batch: list[tuple[str, Path]], year: int) -> list[Checked]:
-    """Read and check a batch of (department id, file) submissions."""
-    return [check_workbook(path, year, unit) for unit, path in batch]
+def _no_previous(unit: str, year: int) -> Finding:
+    return make_finding("D0", unit, previous_year=year - 1)
+
+
+def check_batch(batch: list[tuple[str, Path]], year: int, level: str | None, previous: dict[str, Report]) -> list[Checked]:
+    """Read and check a batch of (department id, file) submissions; a nil return is all zeros."""
+    checked = []
+    for unit, path in batch:
+        context = Context(level, previous.get(unit))
+        if path.name == NIL_RETURNS:
+            report = Report.zeros(unit, year, edition_for_year(year), file=str(path), sha256=sha256_of(path))
+            result = Checked(path, unit, report, check_report(report, context))
+        else:
+            result = check_workbook(path, year, unit, context)
+        if context.previous is None:
+            result.findings.append(_no_previous(unit, year))
+        checked.append(result)
+    return checked
 
 
 def batches(submitted: dict[str, Path], size: int) -> list[list[tuple[str, Path]]]:
@@ -39,18 +82,47 @@ def batches(submitted: dict[str, Path], size: int) -> list[list[tuple[str, Path]
 
 
 def merge_checked(bureau: Bureau, checked: list[Checked]) -> Merged | None:
-    """The bureau's report, when every department was read without error; else None."""
-    if not checked or any(c.report is None or c.errors for c in checked):
+    """The bureau's report, when every department's tables were read in the year's edition."""
+    reports = [c.report for c in checked]
+    if not reports or any(r is None for r in reports) or len({r.edition.code for r in reports}) > 1:
         return None
-    return merge(bureau.id, [c.report for c in checked])
+    if any(f.rule in ("F1", "F2") for c in checked for f in c.findings):
+        return None
+    return merge(bureau.id, reports)
+
+
+def check_bureau(inputs: Inputs, merged: Merged) -> list[Finding]:
+    """The bureau's own findings: totals of the merge (E1), across years (D1–D4, E2), E3."""
+    findings = list(merged.findings)
+    bureau = merged.bureau
+    previous = inputs.previous.get(inputs.bureau.id)
+    if previous is None:
+        findings.append(_no_previous(bureau.unit, inputs.year))
+    else:
+        findings += check_report(bureau, Context(previous=previous), only=("D1", "D2", "D3", "D4"))
+    if inputs.previous:
+        last_units = set(inputs.previous) - {inputs.bureau.id}
+        findings += rule_e2(bureau, {d.unit for d in merged.departments}, last_units, inputs.year - 1)
+    if bureau.edition.code == "2019":
+        findings += rule_e3(bureau, merged.departments)
+    return findings
+
+
+def settle(inputs: Inputs, checked: list[Checked], merged: Merged | None) -> Outcome:
+    """Gather every finding of the run and apply the accepted exceptions."""
+    findings = list(inputs.findings)
+    for c in checked:
+        findings += c.findings
+    if merged is not None:
+        findings += check_bureau(inputs, merged)
+    entries = load_year_file(inputs.sources, inputs.year, EXCEPTIONS)
+    accepted, stale = apply_exceptions(findings, entries, inputs.sources / str(inputs.year) / EXCEPTIONS, inputs.bureau.id)
+    return Outcome(inputs.year, inputs.bureau, checked, findings + stale, accepted, merged=merged)
 
 
 def publish_outcome(outcome: Outcome, outputs: Path) -> Path | None:
     """Publish `outputs/<year>/` unless an error blocks it."""
     if outcome.errors or outcome.merged is None:
         return None
-    files = build_package(outcome.merged, outcome.bureau, outcome.findings)
+    files = build_package(outcome.merged, outcome.bureau, outcome.findings, outcome.accepted)
     return write_release(files, Path(outputs) / str(outcome.year))
-
-
-__all__ = ["Outcome", "batches", "check_batch", "discover", "load_bureau", "merge_checked", "publish_outcome"]

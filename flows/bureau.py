@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
+import jsonschema
 import yaml
 
+from .edition import SCHEMAS
 from .report import Finding, make_finding
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+EXCEPTIONS, NIL_RETURNS = "exceptions.yaml", "nil_returns.yaml"
 # Files a year's folder may hold besides workbooks; they are not submissions.
-AUXILIARY = {"exceptions.yaml", "report.md", "README.md"}
+AUXILIARY = {EXCEPTIONS, NIL_RETURNS, "report.md", "README.md"}
 
 
 @dataclass(frozen=True)
@@ -51,21 +56,58 @@ def load_bureau(sources: Path) -> Bureau:
     return bureau
 
 
+def load_year_file(sources: Path, year: int, name: str) -> list[dict]:
+    """A list file of the year's folder (exceptions.yaml, nil_returns.yaml), checked against its
+    JSON Schema in schemas/; [] when absent. Raises BureauConfigError naming the entry at fault."""
+    path = Path(sources) / str(year) / name
+    if not path.is_file():
+        return []
+    schema = json.loads((SCHEMAS / name.replace(".yaml", ".schema.json")).read_text("utf-8"))
+    try:
+        entries = _dates_as_text(yaml.safe_load(path.read_text("utf-8")) or [])
+        jsonschema.validate(entries, schema)
+    except yaml.YAMLError as error:
+        raise BureauConfigError(f"{path} 不是有效的 YAML：{error}") from None
+    except jsonschema.ValidationError as error:
+        where = "/".join(str(p) for p in error.absolute_path) or "整个文件"
+        raise BureauConfigError(f"{path} 第 {where} 项有误：{error.message}") from None
+    return entries
+
+
+def _dates_as_text(value):
+    if isinstance(value, list):
+        return [_dates_as_text(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dates_as_text(v) for k, v in value.items()}
+    return value.isoformat() if isinstance(value, date) else value
+
+
 def discover(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path], list[Finding]]:
     """Each department's submitted file for `year`, and findings for what is missing or unexpected.
 
-    A department with no file is E4; a file that names no department, or a second file for one, is E5.
+    A department with neither a file nor a nil return (nil_returns.yaml) is E4; a file or nil return
+    that names no department, or a second submission for one, is E5. A nil return maps to the
+    nil_returns.yaml file itself.
     """
     folder = Path(sources) / str(year)
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in AUXILIARY) if folder.is_dir() else []
     submitted: dict[str, Path] = {}
     findings = []
+    for entry in load_year_file(sources, year, NIL_RETURNS):
+        unit, path = entry["unit"], folder / NIL_RETURNS
+        if bureau.department(unit) is None:
+            findings.append(_e5(bureau.id, path, f"中的“{unit}”不是 bureau.yaml 中的部门", f"nil return for unknown unit {unit}"))
+        elif unit in submitted:
+            findings.append(_e5(unit, path, f"重复登记了“{unit}”的零报告", f"a second nil return for {unit}"))
+        else:
+            submitted[unit] = path
     for path in files:
         unit = path.stem
         if path.suffix.lower() not in WORKBOOK_SUFFIXES or bureau.department(unit) is None:
             findings.append(_e5(bureau.id, path, "不对应 bureau.yaml 中的任何部门：文件名应为“部门代码.xlsx”", "names no department of bureau.yaml"))
         elif unit in submitted:
-            findings.append(_e5(unit, path, f"与“{submitted[unit].name}”重复：每个部门只能报送一个文件", f"a second file for {unit}"))
+            first = submitted[unit].name
+            findings.append(_e5(unit, path, f"与“{first}”重复：每个部门只能报送一份报表（或一份零报告）", f"a second submission for {unit}"))
         else:
             submitted[unit] = path
     for department in bureau.departments:

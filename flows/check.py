@@ -8,16 +8,17 @@ from pathlib import Path
 from .edition import rules
 from .read import UnreadableWorkbook, read_workbook
 from .report import Finding, Report, make_finding
-from .rules import RULES
+from .rules import RULES, Context
 
 
-def check_report(report: Report) -> list[Finding]:
-    """The findings of every rule in RULES that the catalogue applies to the report's edition."""
+def check_report(report: Report, context: Context = Context(), only: tuple[str, ...] | None = None) -> list[Finding]:
+    """The findings of every rule in RULES (or `only` those) that the catalogue applies to the
+    report's edition."""
     catalogue, findings = rules(), []
     for rule_id, rule in RULES.items():
         editions = catalogue[rule_id].editions
-        if editions is None or report.edition.code in editions:
-            findings.extend(rule(report))
+        if (only is None or rule_id in only) and (editions is None or report.edition.code in editions):
+            findings.extend(rule(report, context))
     return findings
 
 
@@ -40,7 +41,7 @@ class Checked:
         return len(self.findings) - self.errors
 
 
-def check_workbook(path: Path, year: int, unit: str) -> Checked:
+def check_workbook(path: Path, year: int, unit: str, context: Context = Context()) -> Checked:
     """Read and check one department's workbook; never raises for what the file holds."""
     try:
         report, findings = read_workbook(path, year, unit)
@@ -48,5 +49,5 @@ def check_workbook(path: Path, year: int, unit: str) -> Checked:
         finding = make_finding("F0", unit, file=str(path), file_name=Path(path).name, reason=str(error))
         return Checked(Path(path), unit, None, [finding], unreadable=str(error))
     if not any(f.rule in ("F1", "F2") for f in findings):
-        findings += check_report(report)
+        findings += check_report(report, context)
     return Checked(Path(path), unit, report, findings)

@@ -184,6 +184,10 @@ class Rule:
     message: str
     message_en: str
     editions: tuple[str, ...] | None
+    params: dict  # the rule's own thresholds and word lists, as the catalogue gives them
+
+
+_RULE_KEYS = {"severity", "title", "title_en", "message", "message_en", "editions"}
 
 
 @cache
@@ -198,6 +202,7 @@ def rules() -> dict[str, Rule]:
             item.get("message", item["title"] + "：{where}"),
             item.get("message_en", item["title_en"] + ": {where}"),
             tuple(item["editions"]) if "editions" in item else None,
+            {k: v for k, v in item.items() if k not in _RULE_KEYS},
         )
         for rule_id, item in spec.items()
     }

@@ -22,20 +22,23 @@ BATCH_SIZE = 200
 
 # Inputs are reports and paths, not worth hashing for a cache key on every call.
 @task(name="discover submissions", cache_policy=NONE)
-def discover_task(sources: Path, year: int):
-    bureau = annual.load_bureau(sources)
-    submitted, findings = annual.discover(sources, year, bureau)
-    return bureau, submitted, findings
+def prepare_task(sources: Path, outputs: Path, year: int) -> annual.Inputs:
+    return annual.prepare(sources, outputs, year)
 
 
 @task(name="read and check", cache_policy=NONE)
-def check_task(batch, year: int):
-    return annual.check_batch(batch, year)
+def check_task(batch, year: int, level, previous):
+    return annual.check_batch(batch, year, level, previous)
 
 
 @task(name="merge", cache_policy=NONE)
 def merge_task(bureau, checked):
     return annual.merge_checked(bureau, checked)
+
+
+@task(name="settle findings", cache_policy=NONE)
+def settle_task(inputs, checked, merged):
+    return annual.settle(inputs, checked, merged)
 
 
 @task(name="publish", cache_policy=NONE)
@@ -47,18 +50,15 @@ def publish_task(outcome, outputs: Path):
 def annual_run(year: int, sources: Path = Path("sources"), outputs: Path = Path("outputs")) -> annual.Outcome:
     """Read and check every department's workbook, merge them into the bureau's, publish."""
     logger = get_run_logger()
-    bureau, submitted, findings = discover_task(Path(sources), year)
-    futures = [check_task.submit(batch, year) for batch in annual.batches(submitted, BATCH_SIZE)]
+    inputs = prepare_task(Path(sources), Path(outputs), year)
+    level = inputs.bureau.metadata.get("level")
+    futures = [check_task.submit(b, year, level, inputs.previous) for b in annual.batches(inputs.submitted, BATCH_SIZE)]
     checked = [c for future in futures for c in future.result()]
-    for c in checked:
-        findings = findings + c.findings
-    merged = merge_task(bureau, checked)
-    if merged is not None:
-        findings = findings + merged.findings
-    outcome = annual.Outcome(year, bureau, checked, findings, merged=merged)
+    merged = merge_task(inputs.bureau, checked)
+    outcome = settle_task(inputs, checked, merged)
     outcome.release = publish_task(outcome, Path(outputs))
     logger.info(
-        "%s %d: %d departments, %d errors, %d warnings, release: %s",
-        bureau.name, year, len(checked), len(outcome.errors), len(findings) - len(outcome.errors), outcome.release,
+        "%s %d: %d departments, %d blocking errors, %d findings, release: %s",
+        inputs.bureau.name, year, len(checked), len(outcome.errors), len(outcome.findings), outcome.release,
     )
     return outcome

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .bureau import Bureau
+from .exceptions import Accepted
 from .edition import TableLayout
 from .merge import Merged
 from .report import Finding, Report
@@ -73,9 +74,12 @@ def _json_bytes(schema: dict, rows: list[dict]) -> bytes:
     return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-def _findings_schema() -> dict:
+EXCEPTION_FIELDS = FINDING_FIELDS + (("reason", "接受理由"), ("accepted_by", "接受人"), ("date", "接受日期"))
+
+
+def _findings_schema(fields=FINDING_FIELDS) -> dict:
     return {
-        "fields": [{"name": name, "type": "string", "title": title} for name, title in FINDING_FIELDS],
+        "fields": [{"name": name, "type": "string", "title": title} for name, title in fields],
         "missingValues": [""],
     }
 
@@ -85,6 +89,10 @@ def _finding_row(finding: Finding) -> dict:
     row["unit_id"] = row.pop("unit")
     row["file"] = Path(row["file"]).name if row["file"] else None
     return {name: row[name] for name, _ in FINDING_FIELDS}
+
+
+def _exception_row(accepted: Accepted) -> dict:
+    return _finding_row(accepted.finding) | {"reason": accepted.reason, "accepted_by": accepted.accepted_by, "date": accepted.date}
 
 
 def created_timestamp() -> str:
@@ -113,7 +121,7 @@ def _resource(name: str, path: str, content: bytes, schema: dict, title: str, de
     }
 
 
-def build_package(merged: Merged, bureau: Bureau, findings: list[Finding]) -> dict[str, bytes]:
+def build_package(merged: Merged, bureau: Bureau, findings: list[Finding], accepted: list[Accepted] = ()) -> dict[str, bytes]:
     """Every file of the release, by its path in the release, datapackage.json last."""
     edition, year = merged.bureau.edition, merged.bureau.year
     units = (merged.bureau, *merged.departments)
@@ -135,6 +143,11 @@ def build_package(merged: Merged, bureau: Bureau, findings: list[Finding]) -> di
     content = _csv_bytes([n for n, _ in FINDING_FIELDS], [_finding_row(f) for f in warnings])
     files["data/findings.csv"] = content
     resources.append(_resource("findings", "data/findings.csv", content, _findings_schema(), "检查发现（警告）", "发布时仍存在的警告及其单元格位置"))
+    rows = [_exception_row(a) for a in sorted(accepted, key=lambda a: a.finding.unit) if a.finding.is_error]
+    content = _csv_bytes([n for n, _ in EXCEPTION_FIELDS], rows)
+    files["data/exceptions.csv"] = content
+    resources.append(_resource("exceptions", "data/exceptions.csv", content, _findings_schema(EXCEPTION_FIELDS),
+                               "已接受的例外", "经本机关记录理由后接受、不再阻止发布的错误"))
     files["datapackage.json"] = (json.dumps(_descriptor(merged, bureau, resources), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     return files
 
@@ -161,6 +174,8 @@ def _descriptor(merged: Merged, bureau: Bureau, resources: list[dict]) -> dict:
         ],
         "contributors": contributors,
         "keywords": ["政府信息公开", "年度报告", str(year), bureau.name],
+        # What nianbao needs to read the release back (the rules across years use it).
+        "nianbao": {"year": year, "edition": edition.code, "bureau": bureau.id},
         "resources": resources,
     }
 

@@ -9,12 +9,14 @@ blank rows between blocks. Every value keeps its sheet, cell reference and raw c
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
-from .edition import Block, Edition, Label, TableLayout, edition_for_year, editions, normalise_label
+from .edition import Block, Column, Edition, Label, TableLayout, edition_for_year, editions, normalise_label, value_words
 from .report import Finding, Report, Source, cell_ref, make_finding
 from .values import expected_kind, parse_cell
 
@@ -81,6 +83,7 @@ class _Reader:
         self.sheets, self.edition = sheets, edition
         self.report = Report.zeros(unit, year, edition, file=path)
         self.findings: list[Finding] = []
+        self.header_units: dict[tuple[str, str], str | None] = {}  # (table, column) → unit its header states
 
     def finding(self, rule: str, **kwargs) -> None:
         self.findings.append(make_finding(rule, self.report.unit, report=self.report, **kwargs))
@@ -131,7 +134,7 @@ class _Reader:
         """Sheet column of each of the block's columns, from the leaf labels in `header_rows` read
         left to right, and the lowest header row that holds one."""
         wanted = [table.columns[table.column_index[code]] for code in block.columns]
-        texts = {normalise_label(t) for col in wanted for t in (col.label, *col.aliases)}
+        texts = {text for col in wanted for text in header_texts(col)}
         found: dict[int, tuple[int, str]] = {}  # sheet column → (sheet row, text); lowest row wins
         for text in texts:
             for r, c in sheet.labels.get(text, ()):
@@ -142,9 +145,12 @@ class _Reader:
             if i < len(wanted):
                 r, text = found[c]
                 column = wanted[i]
-                if text == normalise_label(column.label) or text in {normalise_label(a) for a in column.aliases}:
-                    if text != normalise_label(column.label):
+                known = header_texts(column).get(text)
+                if known is not None:
+                    unit, is_alias = known
+                    if is_alias:
                         self._alias_used(table, column, _Match(sheet, r, c, text))
+                    self.header_units[(table.code, column.code)] = unit
                     positions[column.code], i, last_row = c, i + 1, max(last_row, r)
         for column in wanted:
             if column.code not in positions:
@@ -167,7 +173,10 @@ class _Reader:
                 c = table.column_index[col_code]
                 raw, column = sheet.value(sr, sc), table.columns[c]
                 sources[(r, c)] = Source(sheet.name, sr + sheet.top, sc + sheet.left, raw)
-                parsed = parse_cell(raw, column)
+                header_unit = self.header_units.get((table.code, col_code))
+                parsed = parse_cell(raw, column, header_unit)
+                if column.kind == "amount" and header_unit is None and parsed.unit is None and raw != "":
+                    self.report.unitless.add((table.code, r, c))
                 if parsed.value is None:
                     zh, en = expected_kind(column)
                     self.finding("V1", table=table.code, r=r, c=c, raw=raw, expected=zh, expected_en=en)
@@ -220,6 +229,28 @@ class _Reader:
             else:
                 self.read_unlabelled(table)
         return self.report, self.findings
+
+
+_UNIT_IN_LABEL = re.compile(r"\((?:单位:)?(?P<unit>[^()]+)\)$")
+
+
+@lru_cache(maxsize=None)
+def header_texts(column: Column) -> dict[str, tuple[str | None, bool]]:
+    """The header texts that name `column` (normalised) → (the unit they state, whether an alias).
+
+    An amount's header may state its unit: "采购总金额（万元）", "本年收费金额（单位：元）".
+    """
+    official = normalise_label(column.label)
+    stated = _UNIT_IN_LABEL.search(official)
+    texts = {official: (stated["unit"] if stated else None, False)}
+    texts.update({normalise_label(a): (None, True) for a in column.aliases})
+    if column.kind == "amount":
+        base = _UNIT_IN_LABEL.sub("", official)
+        for unit, spec in value_words()["units"].items():
+            if spec["kind"] == "money":
+                texts.setdefault(f"{base}({unit})", (unit, False))
+                texts.setdefault(f"{base}(单位:{unit})", (unit, False))
+    return texts
 
 
 def _is_group_prefix(prefix: str, groups: list[str]) -> bool:

@@ -49,6 +49,8 @@ class Report:
     sources: dict[str, dict[tuple[int, int], Source]] = field(default_factory=dict)
     file: str | None = None
     sha256: str | None = None
+    # Amount cells whose unit was stated neither in the cell nor in its header (rule C5).
+    unitless: set[tuple[str, int, int]] = field(default_factory=set)
 
     @classmethod
     def zeros(cls, unit: str, year: int, edition: Edition, **kwargs) -> Report:

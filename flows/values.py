@@ -31,6 +31,7 @@ class Parsed:
 
     value: int | None
     reasons: tuple[tuple[str, str], ...] = ()
+    unit: str | None = None  # the unit typed in the cell, if any
 
 
 def expected_kind(column: Column) -> tuple[str, str]:
@@ -52,12 +53,27 @@ BLANK = Parsed(0, (("空白单元格", "blank cell"),))
 _WHOLE = [Parsed(n) for n in range(1000)]  # the common case, shared rather than built per cell
 
 
-def parse_cell(raw, column: Column) -> Parsed:
+def _converted(number: Decimal, unit: str, column: Column) -> tuple[Decimal, tuple[str, str]] | None:
+    """`number` in `unit` expressed in the column's unit, with the V2 reason; None if not money."""
+    units = value_words()["units"]
+    known, own = units.get(unit), units.get(column.unit)
+    if known is None or own is None or known["kind"] != own["kind"]:
+        return None
+    if unit == column.unit:
+        return number, (f"去掉单位“{unit}”", f"unit '{unit}' removed")
+    return number * known["factor"] / own["factor"], (f"由{unit}换算为{column.unit}", f"converted from {unit} to {column.unit}")
+
+
+def parse_cell(raw, column: Column, header_unit: str | None = None) -> Parsed:
+    """`header_unit`: the unit the column's header states, when it is not the column's own."""
     if type(raw) is float and raw.is_integer() and 0 <= raw < 1000 and not column.decimals:
         return _WHOLE[int(raw)]
     if isinstance(raw, float) or (isinstance(raw, int) and not isinstance(raw, bool)):
-        value = _scaled(Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw), column)
-        return Parsed(value)
+        number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+        if header_unit and header_unit != column.unit:
+            number, reason = _converted(number, header_unit, column)
+            return Parsed(_scaled(number, column), (reason,))
+        return Parsed(_scaled(number, column))
     if isinstance(raw, (bool, date, datetime, time, timedelta)):
         return Parsed(None)
     text = unicodedata.normalize("NFKC", str(raw)).strip().replace(" ", "")
@@ -78,17 +94,14 @@ def parse_cell(raw, column: Column) -> Parsed:
         number = Decimal(match["sign"] + match["digits"].replace(",", "") + (match["fraction"] or ""))
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimal digits
         return Parsed(None)
-    if unit := match["unit"]:
-        known = words["units"].get(unit)
-        own = words["units"].get(column.unit)
-        if known is None or own is None or known["kind"] != own["kind"]:
+    unit = match["unit"] or None
+    if unit or (header_unit and header_unit != column.unit):
+        converted = _converted(number, unit or header_unit, column)
+        if converted is None:
             return Parsed(None)
-        if unit != column.unit:
-            number = number * known["factor"] / own["factor"]
-            reasons.append((f"由{unit}换算为{column.unit}", f"converted from {unit} to {column.unit}"))
-        else:
-            reasons.append((f"去掉单位“{unit}”", f"unit '{unit}' removed"))
-    return Parsed(_scaled(number, column), tuple(reasons))
+        number, reason = converted
+        reasons.append(reason)
+    return Parsed(_scaled(number, column), tuple(reasons), unit)
 
 
 def format_value(value: int, column: Column) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from flows.check import check_workbook
 from flows.edition import edition_for_year
 from flows.read import read_workbook
 from flows.template import write_workbook
@@ -34,7 +35,8 @@ PUBLISHED = {
 
 
 def test_reference_report_reads_into_its_published_figures():
-    report, findings = read_workbook(SOURCES / "2020" / "traffic.xlsx", 2020, "traffic")
+    checked = check_workbook(SOURCES / "2020" / "traffic.xlsx", 2020, "traffic")
+    report, findings = checked.report, checked.findings
     assert report.edition.code == "2019"
     for (table, row, column), value in PUBLISHED.items():
         assert cell(report, table, row, column) == value, (table, row, column)
@@ -46,7 +48,10 @@ def test_reference_report_reads_into_its_published_figures():
     for (table, row, column) in PUBLISHED:
         pd[layout.row_index[row], layout.column_index[column]] = 0
     assert not pd.any()
-    assert {f.rule for f in findings} == {"V2"}
+    # What the spec observed in this very report: blanks and "不变" (V2), an amount without unit
+    # (C5), decisions equal to item counts on every row (W1). Nothing else.
+    assert {f.rule for f in findings} == {"V2", "C5", "W1"}
+    assert [f.cell for f in findings if f.rule == "C5"] == [report.source("proactive_disclosure", 7, 7).cell]
 
 
 def test_reference_report_warns_of_each_normalised_cell_and_keeps_the_raw_text():
@@ -61,7 +66,7 @@ def test_reference_report_warns_of_each_normalised_cell_and_keeps_the_raw_text()
     blanks = [f for f in findings if "空白" in f.message]
     typed = sum(1 for (t, _, _), v in REFERENCE_2020.items() if t != "proactive_disclosure")
     assert len(blanks) == 161 + 15 - typed  # every blank cell of tables 三 and 四, once
-    assert all(f.severity == "warning" and f.sheet == "Sheet1" and f.cell for f in findings)
+    assert all(f.severity == "warning" and f.sheet == "Sheet1" for f in findings)
 
 
 def test_template_round_trip(tmp_path, year):

@@ -1,0 +1,38 @@
+"""Accepted exceptions (sources/<year>/exceptions.yaml): errors a bureau accepts with a reason.
+
+An accepted error no longer blocks publication and is published with its reason; an entry that
+matches no finding is itself reported (X1), so stale entries do not linger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .report import Finding, make_finding
+
+KEYS = ("rule", "unit", "table", "row", "column")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    finding: Finding
+    reason: str
+    accepted_by: str
+    date: str
+
+
+def _matches(entry: dict, finding: Finding) -> bool:
+    return all(entry[key] == getattr(finding, key) for key in KEYS if key in entry)
+
+
+def apply_exceptions(findings: list[Finding], entries: list[dict], path: Path, bureau_id: str) -> tuple[list[Accepted], list[Finding]]:
+    """The findings `entries` accept, and an X1 warning for each entry that matches none."""
+    accepted, stale = [], []
+    for number, entry in enumerate(entries, start=1):
+        matched = [f for f in findings if _matches(entry, f)]
+        accepted += [Accepted(f, entry["reason"], entry["accepted_by"], entry["date"]) for f in matched]
+        if not matched:
+            stale.append(make_finding("X1", entry.get("unit", bureau_id), file=str(path), entry=number,
+                                      **{f"entry_{key}": entry.get(key, "*") for key in KEYS}))
+    return accepted, stale
