@@ -10,6 +10,7 @@ from .check import Checked, check_report, check_workbook
 from .edition import edition_for_year
 from .exceptions import Accepted, apply_exceptions
 from .merge import Merged, merge
+from .pages import status_of, write_check_pages
 from .previous import previous_release
 from .publish import build_package, write_release
 from .read import sha256_of
@@ -118,6 +119,20 @@ def settle(inputs: Inputs, checked: list[Checked], merged: Merged | None) -> Out
     entries = load_year_file(inputs.sources, inputs.year, EXCEPTIONS)
     accepted, stale = apply_exceptions(findings, entries, inputs.sources / str(inputs.year) / EXCEPTIONS, inputs.bureau.id)
     return Outcome(inputs.year, inputs.bureau, checked, findings + stale, accepted, merged=merged)
+
+
+def write_pages(outcome: Outcome, outputs: Path) -> Path:
+    """Each department's check report and the bureau's index, blocked or not: outputs/checks/<year>/."""
+    return write_check_pages(outcome, Path(outputs) / "checks" / str(outcome.year))
+
+
+def status_rows(outcome: Outcome) -> list[dict]:
+    """One row per department: its status and counts (the run's verdict, as a table)."""
+    names = {d.id: d.name for d in outcome.bureau.departments}
+    return [
+        {"department": names.get(c.unit, c.unit), "unit": c.unit, "status": status_of(c), "errors": c.errors, "warnings": c.warnings}
+        for c in sorted(outcome.checked, key=lambda c: c.unit)
+    ]
 
 
 def publish_outcome(outcome: Outcome, outputs: Path) -> Path | None:

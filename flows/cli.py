@@ -35,13 +35,23 @@ def _finding_line(f) -> str:
 
 def cmd_check(args) -> int:
     from .check import check_workbook
+    from .pages import write_department
+    from .previous import PreviousYearError, load_previous
+    from .rules import Context
 
     documents, worst = [], 0
     for name in args.files:
         path = Path(name)
         if not path.is_file():
             raise UsageError(f"找不到文件：{path}")
-        checked = check_workbook(path, args.year, args.unit or path.stem)
+        unit = args.unit or path.stem
+        try:
+            previous = load_previous(Path(args.previous), args.year, unit) if args.previous else None
+        except PreviousYearError as error:
+            raise UsageError(str(error)) from None
+        checked = check_workbook(path, args.year, unit, Context(args.level, previous))
+        if args.html:
+            write_department(Path(args.html), checked, unit, args.year)
         if checked.unreadable:
             worst = 2
         elif checked.errors:
@@ -71,6 +81,7 @@ def cmd_template(args) -> int:
 
 def cmd_run(args) -> int:
     from .bureau import BureauConfigError, load_bureau
+    from .previous import PreviousYearError
 
     try:
         load_bureau(Path(args.sources))  # a wrong folder is told at once, before Prefect starts
@@ -78,8 +89,12 @@ def cmd_run(args) -> int:
         raise UsageError(str(error)) from None
     from .flow import annual_run  # imports prefect: only here
 
-    outcome = annual_run(args.year, Path(args.sources), Path(args.outputs))
+    try:
+        outcome = annual_run(args.year, Path(args.sources), Path(args.outputs))
+    except (BureauConfigError, PreviousYearError) as error:
+        raise UsageError(str(error)) from None
     print(summary(outcome))
+    print(f"检查报告：{Path(args.outputs) / 'checks' / str(args.year) / 'index.html'}")
     return 0 if outcome.release else 1
 
 
@@ -95,6 +110,8 @@ def summary(outcome) -> str:
         errors, warnings = per_unit[(unit, "error")], per_unit[(unit, "warning")]
         status = "未报送" if unit in missing else "有错误" if errors else "通过"
         lines.append(f"  {names.get(unit, unit)}（{unit}）：{status}，错误 {errors} 个，警告 {warnings} 个")
+    if outcome.accepted:
+        lines.append(f"已接受的例外 {len(outcome.accepted)} 个（见 exceptions.yaml），不阻止发布")
     errors = outcome.errors
     if errors:
         lines.append(f"有 {len(errors)} 个错误，未发布：")
@@ -119,6 +136,9 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--year", type=_year, required=True)
     check.add_argument("--unit", help="部门代码（默认取文件名）")
     check.add_argument("--json", action="store_true", help="输出 JSON")
+    check.add_argument("--previous", help="上年报表（工作簿）或上年发布包（目录或 datapackage.json），用于跨年度核对")
+    check.add_argument("--level", choices=["province", "prefecture", "county", "township"], help="本机关层级（规则 C3）")
+    check.add_argument("--html", metavar="DIR", help="把检查报告（HTML 与 JSON）写入该目录")
     check.set_defaults(handler=cmd_check)
 
     template = sub.add_parser("template", help="生成某年度的填报模板")

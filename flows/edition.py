@@ -74,6 +74,7 @@ class TableLayout:
     columns: tuple[Column, ...]
     rows: tuple[Row, ...]
     blocks: tuple[Block, ...]
+    heading_aliases: tuple[str, ...] = ()
 
     # Derived once: positions by code, and which cells the template has at all.
     row_index: dict[str, int] = field(init=False, repr=False)
@@ -146,7 +147,10 @@ def _table(code: str, spec: dict) -> TableLayout:
         )
         for b in spec["blocks"]
     )
-    return TableLayout(code, spec["heading"], spec.get("note"), spec.get("row_header"), columns, rows, blocks)
+    return TableLayout(
+        code, spec["heading"], spec.get("note"), spec.get("row_header"), columns, rows, blocks,
+        tuple(spec.get("heading_aliases", ())),
+    )
 
 
 @cache
@@ -184,10 +188,11 @@ class Rule:
     message: str
     message_en: str
     editions: tuple[str, ...] | None
+    variants: dict  # name → {message, message_en}: the same rule worded for another case
     params: dict  # the rule's own thresholds and word lists, as the catalogue gives them
 
 
-_RULE_KEYS = {"severity", "title", "title_en", "message", "message_en", "editions"}
+_RULE_KEYS = {"severity", "title", "title_en", "message", "message_en", "editions", "variants"}
 
 
 @cache
@@ -202,6 +207,7 @@ def rules() -> dict[str, Rule]:
             item.get("message", item["title"] + "：{where}"),
             item.get("message_en", item["title_en"] + ": {where}"),
             tuple(item["editions"]) if "editions" in item else None,
+            item.get("variants", {}),
             {k: v for k, v in item.items() if k not in _RULE_KEYS},
         )
         for rule_id, item in spec.items()

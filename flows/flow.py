@@ -13,6 +13,7 @@ from pathlib import Path
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
 from prefect.cache_policies import NONE  # noqa: E402
 
 from . import annual  # noqa: E402
@@ -41,6 +42,11 @@ def settle_task(inputs, checked, merged):
     return annual.settle(inputs, checked, merged)
 
 
+@task(name="check reports", cache_policy=NONE)
+def pages_task(outcome, outputs: Path) -> Path:
+    return annual.write_pages(outcome, outputs)
+
+
 @task(name="publish", cache_policy=NONE)
 def publish_task(outcome, outputs: Path):
     return annual.publish_outcome(outcome, outputs)
@@ -57,8 +63,20 @@ def annual_run(year: int, sources: Path = Path("sources"), outputs: Path = Path(
     merged = merge_task(inputs.bureau, checked)
     outcome = settle_task(inputs, checked, merged)
     outcome.release = publish_task(outcome, Path(outputs))
+    index = pages_task(outcome, Path(outputs))
+    _artifacts(outcome, index)
     logger.info(
         "%s %d: %d departments, %d blocking errors, %d findings, release: %s",
         inputs.bureau.name, year, len(checked), len(outcome.errors), len(outcome.findings), outcome.release,
     )
     return outcome
+
+
+def _artifacts(outcome: annual.Outcome, index: Path) -> None:
+    """The run's verdict where the Prefect UI shows it: a table by department and a summary."""
+    key = f"nianbao-{outcome.year}"
+    create_table_artifact(annual.status_rows(outcome), key=f"{key}-departments", description="各部门检查结果")
+    verdict = f"已发布 `{outcome.release}`" if outcome.release else f"**未发布**：{len(outcome.errors)} 个错误"
+    lines = [f"# {outcome.bureau.name} {outcome.year} 年度", "", verdict, "", f"检查报告：`{index}`", ""]
+    lines += [f"- {f.unit} {f.rule}：{f.message}" for f in outcome.errors[:50]]
+    create_markdown_artifact("\n".join(lines), key=f"{key}-summary", description="年度流程结论")

@@ -16,7 +16,18 @@ from pathlib import Path
 
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
-from .edition import Block, Column, Edition, Label, TableLayout, edition_for_year, editions, normalise_label, value_words
+from .edition import (
+    Block,
+    Column,
+    Edition,
+    Label,
+    TableLayout,
+    edition_for_year,
+    edition_named,
+    editions,
+    normalise_label,
+    value_words,
+)
 from .report import Finding, Report, Source, cell_ref, make_finding
 from .values import expected_kind, parse_cell
 
@@ -209,6 +220,62 @@ class _Reader:
             header = range(max(0, first.r - depth - 1), first.r)
             columns, _ = self._match_columns(table, block, sheet, header)
             self._read_cells(table, sheet, rows, columns)
+            if columns:
+                self._other_rows(table, sheet, rows, columns)
+
+    def _other_rows(self, table: TableLayout, sheet: Sheet, rows: dict[str, int], columns: dict[str, int]) -> None:
+        """Rows among or right after a block's that the template does not have: a subtotal row is
+        checked against its sub-rows and dropped (F3, or an error if it disagrees); any other row
+        with a label or figures is an unknown row (F1). Nothing is ignored without a word."""
+        matched, left = set(rows.values()), min(columns.values())
+        candidates = [r for r in range(min(matched), max(matched)) if r not in matched]
+        r = max(matched) + 1
+        while r < len(sheet.rows) and any(v not in ("", None) for v in sheet.rows[r]):
+            if set(_texts(sheet, r, len(sheet.rows[r]))) & known_texts(self.edition):
+                break  # the next block, table or heading
+            candidates.append(r)
+            r += 1
+        for r in candidates:
+            texts = _texts(sheet, r, left)
+            label = "".join(texts)
+            figures = {code: sheet.value(r, c) for code, c in columns.items() if sheet.value(r, c) not in ("", None)}
+            if not figures and set(_texts(sheet, r, len(sheet.rows[r]))) <= known_texts(self.edition):
+                continue  # a group label, caption or header standing on its own row
+            subrows = _subrows(table, label)
+            if subrows and figures:
+                self._subtotal(table, sheet, r, label, subrows, columns)
+            elif label or figures:
+                first = next(c for c, v in enumerate(sheet.rows[r]) if v not in ("", None))
+                cell = sheet.ref(r, first)
+                self.finding("F1", variant="unknown_row", table=table.code, where=_where(table), sheet=sheet.name, cell=cell,
+                             actual=label or "（无标签）")
+
+    def _subtotal(self, table: TableLayout, sheet: Sheet, r: int, label: str, subrows: list[int], columns: dict[str, int]) -> None:
+        values = self.report.values[table.code]
+        agrees = True
+        for code, c in columns.items():
+            j = table.column_index[code]
+            parsed = parse_cell(sheet.value(r, c), table.columns[j])
+            expected = int(values[subrows, j].sum())
+            if parsed.value != expected:
+                agrees = False
+                self.finding("A2", variant="subtotal", table=table.code, c=j, sheet=sheet.name, cell=sheet.ref(r, c),
+                             expected=expected, actual=sheet.value(r, c), label=label)
+        if agrees:
+            self.finding("F3", variant="subtotal", table=table.code, where=_where(table), sheet=sheet.name,
+                         cell=sheet.ref(r, 0), actual=label)
+
+    def _check_heading(self, table: TableLayout) -> None:
+        """A section heading worded as some reports word it is mapped with F3."""
+        official = normalise_label(table.heading)
+        if any(official in sheet.labels for sheet in self.sheets):
+            return
+        for alias in table.heading_aliases:
+            for sheet in self.sheets:
+                for r, c in sheet.labels.get(normalise_label(alias), ())[:1]:
+                    self.finding("F3", table=table.code, where=_where(table), expected=table.heading,
+                                 actual=sheet.value(r, c), sheet=sheet.name, cell=sheet.ref(r, c))
+                    return
 
     def read_unlabelled(self, table: TableLayout) -> None:
         """Table 四: no row labels; its one data row is the row under the header."""
@@ -224,6 +291,7 @@ class _Reader:
 
     def read(self) -> tuple[Report, list[Finding]]:
         for table in self.edition.tables.values():
+            self._check_heading(table)
             if len(table.rows) > 1:
                 self.read_labelled(table)
             else:
@@ -251,6 +319,36 @@ def header_texts(column: Column) -> dict[str, tuple[str | None, bool]]:
                 texts.setdefault(f"{base}({unit})", (unit, False))
                 texts.setdefault(f"{base}(单位:{unit})", (unit, False))
     return texts
+
+
+def _texts(sheet: Sheet, r: int, width: int) -> list[str]:
+    """The normalised texts of row `r`, left of column `width`, in order."""
+    return [normalise_label(v) for v in sheet.rows[r][:width] if isinstance(v, str) and v.strip()]
+
+
+def known_texts(edition: Edition) -> frozenset[str]:
+    """Every text the edition's tables print: headings, notes, captions, labels and groups."""
+    return _known_texts(edition.code)
+
+
+@lru_cache(maxsize=None)
+def _known_texts(code: str) -> frozenset[str]:
+    edition = edition_named(code)
+    texts = set()
+    for table in edition.tables.values():
+        texts |= {table.heading, *table.heading_aliases, table.note or "", table.row_header or ""}
+        texts |= {block.caption or "" for block in table.blocks}
+        for label in (*table.rows, *table.columns):
+            texts |= {label.label, *label.aliases, *label.groups}
+        texts |= {t for column in table.columns for t in header_texts(column)}
+    return frozenset(normalise_label(t) for t in texts if t)
+
+
+def _subrows(table: TableLayout, label: str) -> list[int]:
+    """The rows under a group label (a subtotal row's label), by index; [] for any other label."""
+    return [i for i, row in enumerate(table.rows) if row.groups and label and any(
+        normalise_label(g) == label or label.endswith(normalise_label(g)) and _is_group_prefix(
+            label[: -len(normalise_label(g))], [normalise_label(x) for x in row.groups]) for g in row.groups[-1:])]
 
 
 def _is_group_prefix(prefix: str, groups: list[str]) -> bool:

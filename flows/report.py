@@ -122,13 +122,16 @@ def make_finding(
     file: str | None = None,
     sheet: str | None = None,
     cell: str | None = None,
+    variant: str | None = None,
     **params,
 ) -> Finding:
     """A finding of a catalogue rule, its messages filled from the catalogue's templates.
 
     Pass `report` with `table`, `r`, `c` to locate the cell and name it; `sheet`/`cell` override.
+    `variant` picks the catalogue's wording of the rule for another case.
     """
     rule = rules()[rule_id]
+    wording = rule.variants[variant] if variant else {"message": rule.message, "message_en": rule.message_en}
     layout = report.edition.tables[table] if report is not None and table else None
     src = report.source(table, r, c) if report is not None and r is not None and c is not None else None
     sheet = sheet or (src.sheet if src else None)
@@ -153,7 +156,7 @@ def make_finding(
         cell=cell,
         expected=None if expected is None else str(expected),
         actual=None if actual is None else str(actual),
-        message=rule.message.format_map(fields),
-        message_en=rule.message_en.format_map(fields),
+        message=wording["message"].format_map(fields),
+        message_en=wording["message_en"].format_map(fields),
         file=file or (report.file if report is not None else None),
     )

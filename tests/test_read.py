@@ -156,10 +156,13 @@ def _edit(path, sheet_name, old, new):
 def test_missing_row_is_f1_naming_the_label(tmp_path):
     report = valid_report(2020)
     path = write_workbook(tmp_path / "f.xlsx", report.edition, 2020, report)
-    _edit(path, "三、依申请公开", "2.重复申请", "2.重复")
+    ref = _edit(path, "三、依申请公开", "2.重复申请", "2.重复")
     _, findings = read_workbook(path, 2020, "d1")
-    f1 = [f for f in findings if f.rule == "F1"]
-    assert len(f1) == 1 and f1[0].row == "unprocessed_repeated" and "2.重复申请" in f1[0].message
+    missing, unknown = [f for f in findings if f.rule == "F1"]
+    assert missing.row == "unprocessed_repeated" and "未找到“2.重复申请”" in missing.message
+    # The row that is there instead is named, not skipped: its figures would otherwise be lost.
+    assert (unknown.sheet, unknown.cell, unknown.actual) == ("三、依申请公开", ref, "2.重复")
+    assert "“2.重复”这一行不是本年度格式中的行" in unknown.message
 
 
 def test_near_miss_label_is_mapped_with_f3(tmp_path):

@@ -1,0 +1,180 @@
+"""Check reports for people: per department an HTML page (its three tables as submitted, the cells
+with findings highlighted, expected against actual, what to do) and a JSON document; for the
+bureau an index page of every department's status. Standalone files, everything escaped."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from html import escape
+from pathlib import Path
+
+from .check import Checked
+from .report import Finding, Report
+from .template import table_grid
+
+SEVERITY = {"error": "错误", "warning": "警告"}
+STYLE = """
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:1.5em;color:#222;max-width:80em}
+h1{font-size:1.4em} h2{font-size:1.15em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.5em 0} th,td{border:1px solid #999;padding:.25em .45em;font-size:.9em}
+th{background:#f0f0f0;font-weight:normal} td.value{text-align:right;min-width:3em}
+td.error{background:#f8c8c8;outline:2px solid #c00} td.warning{background:#fff0b3}
+.status-error{color:#b00;font-weight:bold} .status-ok{color:#070;font-weight:bold}
+.findings td{vertical-align:top} .wrap{overflow-x:auto}
+@media print{body{margin:0} .wrap{overflow:visible}}
+"""
+
+
+def status_of(checked: Checked) -> str:
+    if checked.unreadable:
+        return "无法读取"
+    return "有错误" if checked.errors else "通过"
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f'<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _raw_text(raw) -> str:
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    return "" if raw is None else str(raw)
+
+
+def _table_html(report: Report, table: str, findings: list[Finding], numbers: dict[int, int]) -> str:
+    """The table in the template's layout, each value cell showing what was typed."""
+    layout = report.edition.tables[table]
+    by_cell = defaultdict(list)
+    for f in findings:
+        if f.table == table and f.column:
+            by_cell[(f.row or layout.rows[0].code, f.column)].append(f)
+    spans = table_grid(layout)
+    rows = defaultdict(list)
+    for span in spans:
+        rows[span.r0].append(span)
+    html = []
+    for r in sorted(rows):
+        cells = []
+        for span in sorted(rows[r], key=lambda s: s.c0):
+            extent = ""
+            if span.r1 > span.r0:
+                extent += f' rowspan="{span.r1 - span.r0 + 1}"'
+            if span.c1 > span.c0:
+                extent += f' colspan="{span.c1 - span.c0 + 1}"'
+            if span.kind == "label":
+                cells.append(f"<th{extent}>{escape(span.text)}</th>")
+                continue
+            row_code, col_code = span.cell
+            source = report.source(table, layout.row_index[row_code], layout.column_index[col_code])
+            text = escape(_raw_text(source.raw)) if source else ""
+            found = by_cell.get((row_code, col_code), [])
+            css = "value" + (" error" if any(f.is_error for f in found) else " warning" if found else "")
+            marks = "".join(f'<sup><a href="#f{numbers[id(f)]}">{numbers[id(f)]}</a></sup>' for f in found)
+            tip = escape(" ".join(f.message for f in found), quote=True)
+            attrs = f' data-row="{row_code}" data-column="{col_code}"' + (f' title="{tip}"' if found else "")
+            cells.append(f'<td class="{css}"{extent}{attrs}>{text}{marks}</td>')
+        html.append("<tr>" + "".join(cells) + "</tr>")
+    return f'<h2>{escape(layout.heading)}</h2>\n<div class="wrap"><table data-table="{table}">\n' + "\n".join(html) + "\n</table></div>"
+
+
+def _findings_html(findings: list[Finding], numbers: dict[int, int]) -> str:
+    if not findings:
+        return "<p>没有发现问题。</p>"
+    rows = "".join(
+        f'<tr id="f{numbers[id(f)]}" class="{f.severity}"><td>{numbers[id(f)]}</td><td>{SEVERITY[f.severity]}</td>'
+        f"<td>{escape(f.rule)}</td><td>{escape(f'{f.sheet}!{f.cell}' if f.cell else '')}</td>"
+        f"<td>{escape(f.expected or '')}</td><td>{escape(f.actual or '')}</td><td>{escape(f.message)}</td></tr>"
+        for f in findings
+    )
+    return (
+        '<table class="findings"><tr><th>#</th><th>严重程度</th><th>规则</th><th>单元格</th><th>应为</th>'
+        f"<th>实填</th><th>说明与修改方法</th></tr>{rows}</table>"
+    )
+
+
+def department_page(checked: Checked, name: str, year: int) -> str:
+    findings = sorted(checked.findings, key=lambda f: not f.is_error)
+    numbers = {id(f): i for i, f in enumerate(findings, start=1)}
+    status = status_of(checked)
+    css = "status-ok" if status == "通过" else "status-error"
+    title = f"{name}（{checked.unit}）{year} 年度报表检查结果"
+    body = [
+        f"<h1>{escape(title)}</h1>",
+        f'<p>结论：<span class="{css}" id="status">{status}</span>，错误 {checked.errors} 个，警告 {checked.warnings} 个。'
+        f"文件：{escape(checked.path.name)}"
+        + (f"（{escape(checked.report.edition.code)} 版格式，SHA-256 {escape(checked.report.sha256 or '')}）" if checked.report else "")
+        + "</p>",
+        "<p>红色单元格为错误（须修改后重新报送），黄色为警告（请核对）；鼠标悬停可看说明，上标数字对应下方清单。</p>",
+    ]
+    if checked.report is not None:
+        body += [_table_html(checked.report, t, findings, numbers) for t in checked.report.edition.tables]
+    body += ["<h2>检查发现</h2>", _findings_html(findings, numbers)]
+    return _page(title, "\n".join(body))
+
+
+def department_json(checked: Checked, name: str) -> dict:
+    return {
+        "unit": checked.unit,
+        "name": name,
+        "file": checked.path.name,
+        "sha256": checked.report.sha256 if checked.report else None,
+        "edition": checked.report.edition.code if checked.report else None,
+        "status": status_of(checked),
+        "findings": [f.as_dict() | {"file": Path(f.file).name if f.file else None} for f in checked.findings],
+    }
+
+
+def safe_name(unit: str) -> str:
+    """A file name for a unit id that cannot leave its folder or hide."""
+    return re.sub(r"[^0-9A-Za-z_.-]", "_", unit).lstrip(".") or "_"
+
+
+def index_page(outcome) -> str:
+    names = {d.id: d.name for d in outcome.bureau.departments}
+    verdict = f"已发布：{outcome.release.name}/datapackage.json" if outcome.release else f"未发布：有 {len(outcome.errors)} 个错误"
+    rows = []
+    for c in sorted(outcome.checked, key=lambda c: c.unit):
+        status = status_of(c)
+        css = "status-ok" if status == "通过" else "status-error"
+        rows.append(
+            f'<tr data-unit="{escape(c.unit)}"><td>{escape(names.get(c.unit, c.unit))}</td><td>{escape(c.unit)}</td>'
+            f'<td class="{css}">{status}</td><td>{c.errors}</td><td>{c.warnings}</td>'
+            f'<td><a href="{safe_name(c.unit)}.html">检查报告</a></td></tr>'
+        )
+    checked_units = {c.unit for c in outcome.checked}
+    others = [f for f in outcome.findings if f.unit not in checked_units]
+    numbers = {id(f): i for i, f in enumerate(others, start=1)}
+    title = f"{outcome.bureau.name} {outcome.year} 年度报表检查汇总"
+    body = (
+        f"<h1>{escape(title)}</h1><p id=\"verdict\">{escape(verdict)}</p>"
+        "<table><tr><th>部门</th><th>代码</th><th>状态</th><th>错误</th><th>警告</th><th></th></tr>"
+        + "".join(rows)
+        + "</table><h2>本机关及报送情况的检查发现</h2>"
+        + _findings_html(others, numbers)
+    )
+    return _page(title, body)
+
+
+def write_department(folder: Path, checked: Checked, name: str, year: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = safe_name(checked.unit)
+    (folder / f"{stem}.json").write_text(json.dumps(department_json(checked, name), ensure_ascii=False, indent=1), "utf-8")
+    path = folder / f"{stem}.html"
+    path.write_text(department_page(checked, name, year), "utf-8")
+    return path
+
+
+def write_check_pages(outcome, folder: Path) -> Path:
+    """Every department's check report and the bureau's index into `folder`; the index's path."""
+    names = {d.id: d.name for d in outcome.bureau.departments}
+    for checked in outcome.checked:
+        write_department(folder, checked, names.get(checked.unit, checked.unit), outcome.year)
+    index = folder / "index.html"
+    index.write_text(index_page(outcome), "utf-8")
+    return index
