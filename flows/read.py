@@ -29,7 +29,7 @@ from .edition import (
     value_words,
 )
 from .report import Finding, Report, Source, cell_ref, make_finding
-from .values import expected_kind, parse_cell
+from .values import expected_kind, format_value, parse_cell
 
 
 class UnreadableWorkbook(Exception):
@@ -259,8 +259,9 @@ class _Reader:
             expected = int(values[subrows, j].sum())
             if parsed.value != expected:
                 agrees = False
+                typed = sheet.value(r, c) if parsed.value is None else format_value(parsed.value, table.columns[j])
                 self.finding("A2", variant="subtotal", table=table.code, c=j, sheet=sheet.name, cell=sheet.ref(r, c),
-                             expected=expected, actual=sheet.value(r, c), label=label)
+                             expected=expected, actual=typed, label=label)
         if agrees:
             self.finding("F3", variant="subtotal", table=table.code, where=_where(table), sheet=sheet.name,
                          cell=sheet.ref(r, 0), actual=label)

@@ -186,3 +186,89 @@ def test_text_in_a_count_cell_is_v1_at_that_cell(tmp_path):
     v1 = [f for f in findings if f.rule == "V1"]
     assert [(f.sheet, f.cell, f.table, f.column) for f in v1] == [("四、复议诉讼", "B5", "review_litigation", "review_corrected")]
     assert "两件" in v1[0].message and "非负整数" in v1[0].message
+
+
+# -- issue 3: near-miss labels (F3), subtotal rows, units stated in headers --------------------------
+def _official(tmp_path, year, seed=3, **variant):
+    report = valid_report(year, seed=seed)
+    edition = report.edition
+    typed = {}
+    for table, layout in edition.tables.items():
+        for r, row in enumerate(layout.rows):
+            for c, column in enumerate(layout.columns):
+                if layout.applicable[r, c]:
+                    value = int(report.values[table][r, c])
+                    typed[(table, row.code, column.code)] = value / 10**column.decimals if column.decimals else value
+    return report, write_official_layout(tmp_path / "dept.xlsx", edition, typed, **variant)
+
+
+@pytest.mark.parametrize(
+    "year, sheet_text, typed, expected",
+    [
+        (2021, "行政规范性文件", "规范性文件", "行政规范性文件"),
+        (2021, "本年制\n发件数", "本年新 制发数量", "本年制发件数"),
+        (2020, "三、收到和处理政府信息公开申请情况", "三、行政机关收到和处理政府信息公开申请情况", "三、收到和处理政府信息公开申请情况"),
+    ],
+)
+def test_near_miss_labels_seen_in_real_reports(tmp_path, year, sheet_text, typed, expected):
+    report, path = _official(tmp_path, year)
+    ref = _edit(path, "Sheet1", sheet_text, typed)
+    again, findings = read_workbook(path, year, "d1")
+    assert [(f.rule, f.severity, f.cell, f.expected) for f in findings] == [("F3", "warning", ref, expected)]
+    for table in report.values:
+        np.testing.assert_array_equal(again.values[table], report.values[table])
+
+
+def _insert_subtotal(path, group_label, values_by_column):
+    """Insert a row above the group's first sub-row holding the group label and `values`."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    sheet = book["三、依申请公开"]
+    first = next(c.row for row in sheet.iter_rows() for c in row if c.value == group_label)
+    for rng in list(sheet.merged_cells.ranges):  # openpyxl does not move merges: drop them
+        sheet.unmerge_cells(str(rng))
+    sheet.insert_rows(first)
+    sheet.cell(row=first, column=2, value=group_label)
+    for column, value in values_by_column.items():
+        sheet.cell(row=first, column=column, value=value)
+    book.save(path)
+    return first
+
+
+def test_subtotal_row_is_checked_then_dropped(tmp_path):
+    report = valid_report(2021, seed=12)
+    path = write_workbook(tmp_path / "f.xlsx", report.edition, 2021, report)
+    layout = report.edition.tables["applications"]
+    withheld = [i for i, row in enumerate(layout.rows) if row.groups[-1:] == ("（三）不予公开",)]
+    sums = report.values["applications"][withheld].sum(axis=0)
+    row = _insert_subtotal(path, "（三）不予公开", {4 + c: int(v) for c, v in enumerate(sums)})
+    again, findings = read_workbook(path, 2021, "d1")
+    assert [(f.rule, f.severity, f.cell) for f in findings] == [("F3", "warning", f"A{row}")]
+    assert "小计行" in findings[0].message
+    np.testing.assert_array_equal(again.values["applications"], report.values["applications"])
+
+
+def test_subtotal_row_that_disagrees_is_an_error_at_its_cell(tmp_path):
+    report = valid_report(2021, seed=12)
+    path = write_workbook(tmp_path / "f.xlsx", report.edition, 2021, report)
+    layout = report.edition.tables["applications"]
+    withheld = [i for i, row in enumerate(layout.rows) if row.groups[-1:] == ("（三）不予公开",)]
+    sums = [int(v) for v in report.values["applications"][withheld].sum(axis=0)]
+    sums[0] += 1
+    row = _insert_subtotal(path, "（三）不予公开", {4 + c: v for c, v in enumerate(sums)})
+    _, findings = read_workbook(path, 2021, "d1")
+    (error,) = [f for f in findings if f.is_error]
+    assert (error.rule, error.cell, error.column, error.expected, error.actual) == (
+        "A2", f"D{row}", "natural_person", str(sums[0] - 1), str(sums[0]))
+
+
+@pytest.mark.parametrize("header, typed, read_as", [("采购总金额（万元）", 492.0735, 4920735_00), ("采购总金额(元)", 4920735, 4920735_00)])
+def test_amount_header_states_its_unit(tmp_path, header, typed, read_as):
+    cells = dict(REFERENCE_2020)
+    cells[("proactive_disclosure", "procurement", "amount")] = typed
+    path = write_official_layout(tmp_path / "t.xlsx", edition_for_year(2020), cells)
+    _edit(path, "Sheet1", "采购总金额", header)
+    checked = check_workbook(path, 2020, "traffic")
+    assert cell(checked.report, "proactive_disclosure", "procurement", "amount") == read_as
+    assert "C5" not in {f.rule for f in checked.findings}  # the unit is stated: nothing to warn of
