@@ -107,3 +107,50 @@ def test_template_command_writes_a_protected_validated_workbook(tmp_path, capsys
     assert validations["C8"].operator in (None, "between") and int(validations["C8"].formula1) < 0  # signed
     assert validations["B8"].operator == "greaterThanOrEqual" and validations["B8"].formula1 == "0"
     assert proactive["A19"].value == "政府集中采购" and validations["C19:D19"].type == "decimal"  # 采购总金额
+
+
+def test_check_against_last_years_workbook_and_release(tmp_path, capsys):
+    """--previous takes last year's workbook or a published release; D1 holds across editions."""
+    from tests.test_package import run_steps
+
+    this = SOURCES / "2021" / "household.xlsx"
+    assert main(["check", str(this), "--year", "2021", "--previous", str(SOURCES / "2020" / "household.xlsx")]) == 0
+    release = run_steps(2020, SOURCES, tmp_path / "outputs").release
+    assert main(["check", str(this), "--year", "2021", "--previous", str(release)]) == 0
+    capsys.readouterr()
+
+    # Last year carried over what this year does not carry in.
+    from flows.read import read_workbook
+
+    report, _ = read_workbook(this, 2021, "household")
+    layout = report.edition.tables["applications"]
+    for row in ("carried_in", "carried_over"):
+        for column in ("natural_person", "total"):
+            report.values["applications"][layout.row_index[row], layout.column_index[column]] += 2
+    changed = write_workbook(tmp_path / "household.xlsx", report.edition, 2021, report)
+    status = main(["check", str(changed), "--year", "2021", "--previous", str(release / "datapackage.json"), "--json"])
+    findings = json.loads(capsys.readouterr().out)["files"][0]["findings"]
+    assert status == 1
+    assert [(f["rule"], f["row"], f["column"]) for f in findings] == [
+        ("D1", "carried_in", "natural_person"), ("D1", "carried_in", "total")]
+    assert "2020 年度“四、结转下年度继续办理”" in findings[0]["message"]
+
+
+def test_check_with_a_previous_release_of_the_wrong_year_exits_2(tmp_path, capsys):
+    from tests.test_package import run_steps
+
+    release = run_steps(2021, SOURCES, tmp_path / "outputs").release
+    status = main(["check", str(SOURCES / "2021" / "traffic.xlsx"), "--year", "2021", "--previous", str(release)])
+    assert status == 2 and "是 2021 年度的发布包，而上年应为 2020 年度" in capsys.readouterr().err
+
+
+def test_check_level_enables_c3(tmp_path, capsys):
+    report = valid_report(2021)
+    layout = report.edition.tables["proactive_disclosure"]
+    report.values["proactive_disclosure"][layout.row_index["rules"], layout.column_index["issued"]] = 1
+    report.values["proactive_disclosure"][layout.row_index["rules"], layout.column_index["in_force"]] = 1
+    path = write_workbook(tmp_path / "d.xlsx", report.edition, 2021, report)
+    assert main(["check", str(path), "--year", "2021"]) == 0
+    assert "C3" not in capsys.readouterr().out
+    assert main(["check", str(path), "--year", "2021", "--level", "county"]) == 0  # a warning
+    assert capsys.readouterr().out.count("警告 C3") == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -41,14 +42,14 @@ def test_flow_publishes_a_valid_package(flow_outputs, year):
     assert report.valid, report.flatten(["resourcePath", "type", "note"])
 
 
-@pytest.mark.parametrize("year", [2020, 2021])
-def test_flow_and_plain_steps_publish_the_same_bytes(flow_outputs, tmp_path, year):
+def test_flow_and_plain_steps_publish_the_same_bytes(flow_outputs, tmp_path):
     outputs, _ = flow_outputs
-    plain = run_steps(year, SOURCES, tmp_path).release
-    files = sorted(p.relative_to(plain) for p in plain.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(outputs / str(year)) for p in (outputs / str(year)).rglob("*") if p.is_file())
-    for name in files:
-        assert (plain / name).read_bytes() == (outputs / str(year) / name).read_bytes(), name
+    for year in (2020, 2021):  # in order: 2021 is checked against the 2020 release
+        plain = run_steps(year, SOURCES, tmp_path).release
+        files = sorted(p.relative_to(plain) for p in plain.rglob("*") if p.is_file())
+        assert files == sorted(p.relative_to(outputs / str(year)) for p in (outputs / str(year)).rglob("*") if p.is_file())
+        for name in files:
+            assert (plain / name).read_bytes() == (outputs / str(year) / name).read_bytes(), (year, name)
 
 
 def _break_a_total(path: Path) -> str:
@@ -83,6 +84,23 @@ def test_errors_block_publication_and_the_summary_names_them(prefect_server, sou
     assert "治安管理大队（public_order）未报送 2021 年度报表" in out  # E4
     assert "“unknown.xlsx”不对应 bureau.yaml 中的任何部门" in out  # E5
     assert "户政管理大队（household）：有错误" in out and "交通警察大队（traffic）：通过" in out
-    # Nothing published: the previous release is untouched and no staging folder is left.
-    assert sorted(p.name for p in outputs.iterdir()) == ["2021"]
+    # Nothing published: the previous release is untouched and no staging folder is left; the
+    # check reports are written all the same, for the departments to act on.
+    assert sorted(p.name for p in outputs.iterdir()) == ["2021", "checks"]
     assert [p.name for p in (outputs / "2021").iterdir()] == ["previous.txt"]
+    assert "有错误" in (outputs / "checks" / "2021" / "household.html").read_text()
+    assert "检查报告：" in out
+
+
+def test_flow_shows_its_verdict_as_prefect_artifacts(flow_outputs):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["nianbao-2020-departments", "nianbao-2020-summary"])))
+    by_key = {a.key: a for a in found}
+    table = by_key["nianbao-2020-departments"]
+    rows = table.data if isinstance(table.data, list) else json.loads(table.data)
+    assert [(r["unit"], r["status"], r["errors"], r["warnings"]) for r in rows] == [
+        ("exit_entry", "通过", 0, 1), ("household", "通过", 0, 1), ("public_order", "通过", 0, 1), ("traffic", "通过", 0, 177)]
+    assert "已发布" in by_key["nianbao-2020-summary"].data
