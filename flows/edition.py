@@ -97,15 +97,6 @@ class TableLayout:
     def title(self) -> str:
         return self.heading.split("、", 1)[-1]
 
-    def cell_name(self, row: str | None, column: str | None) -> str:
-        """The cell in words, as the clerk sees it in the template: 表 / 行 / 列."""
-        parts = [self.heading]
-        if row is not None and len(self.rows) > 1:
-            parts.append(self.rows[self.row_index[row]].path)
-        if column is not None:
-            parts.append(self.columns[self.column_index[column]].path)
-        return " / ".join(parts)
-
 
 @dataclass(frozen=True)
 class Edition:

@@ -190,7 +190,7 @@ class _Reader:
                     self.report.unitless.add((table.code, r, c))
                 if parsed.value is None:
                     zh, en = expected_kind(column)
-                    self.finding("V1", table=table.code, r=r, c=c, raw=raw, expected=zh, expected_en=en)
+                    self.finding("V1", table=table.code, r=r, c=c, raw=raw, expected=zh, expected_en=en, actual=raw)
                     continue
                 values[r, c] = parsed.value
                 if parsed.reasons:
@@ -200,7 +200,7 @@ class _Reader:
                         r=r,
                         c=c,
                         raw=raw,
-                        actual=parsed.value,
+                        actual=format_value(parsed.value, column),
                         reason="，".join(zh for zh, _ in parsed.reasons),
                         reason_en=", ".join(en for _, en in parsed.reasons),
                     )
@@ -236,8 +236,7 @@ class _Reader:
             candidates.append(r)
             r += 1
         for r in candidates:
-            texts = _texts(sheet, r, left)
-            label = "".join(texts)
+            label = "".join(_texts(sheet, r, left))
             figures = {code: sheet.value(r, c) for code, c in columns.items() if sheet.value(r, c) not in ("", None)}
             if not figures and set(_texts(sheet, r, len(sheet.rows[r]))) <= known_texts(self.edition):
                 continue  # a group label, caption or header standing on its own row
@@ -346,10 +345,16 @@ def _known_texts(code: str) -> frozenset[str]:
 
 
 def _subrows(table: TableLayout, label: str) -> list[int]:
-    """The rows under a group label (a subtotal row's label), by index; [] for any other label."""
-    return [i for i, row in enumerate(table.rows) if row.groups and label and any(
-        normalise_label(g) == label or label.endswith(normalise_label(g)) and _is_group_prefix(
-            label[: -len(normalise_label(g))], [normalise_label(x) for x in row.groups]) for g in row.groups[-1:])]
+    """The rows under the group a subtotal row's label names, by index; [] for any other label.
+
+    The label is the group's own ("（三）不予公开"), or it preceded by its parents.
+    """
+    rows = []
+    for i, row in enumerate(table.rows):
+        groups = [normalise_label(g) for g in row.groups]
+        if label and groups and label.endswith(groups[-1]) and _is_group_prefix(label[: -len(groups[-1])], groups[:-1]):
+            rows.append(i)
+    return rows
 
 
 def _is_group_prefix(prefix: str, groups: list[str]) -> bool:

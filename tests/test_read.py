@@ -94,16 +94,7 @@ def test_template_round_trip(tmp_path, year):
     ids=["stacked", "sheet-per-table", "half-width", "unbroken-labels", "no-blank-rows", "mixed"],
 )
 def test_official_word_layouts(tmp_path, year, variant):
-    original = valid_report(year, seed=7)
-    edition = original.edition
-    typed = {}
-    for table, layout in edition.tables.items():
-        for r, row in enumerate(layout.rows):
-            for c, column in enumerate(layout.columns):
-                if layout.applicable[r, c]:
-                    value = int(original.values[table][r, c])
-                    typed[(table, row.code, column.code)] = value / 10**column.decimals if column.decimals else value
-    path = write_official_layout(tmp_path / "dept.xlsx", edition, typed, **variant)
+    original, path = _official(tmp_path, year, seed=7, **variant)
     report, findings = read_workbook(path, year, "d1")
     assert findings == []
     for table in original.values:
