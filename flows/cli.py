@@ -98,6 +98,24 @@ def cmd_run(args) -> int:
     return 0 if outcome.release else 1
 
 
+def cmd_verify(args) -> int:
+    from .verify import NotARelease, verify
+
+    try:
+        checks = verify(Path(args.path))
+    except NotARelease as error:
+        raise UsageError(str(error)) from None
+    for check in checks:
+        print(f"{'通过' if check.passed else '未通过'}  {check.name}")
+        for problem in check.problems[:50]:
+            print(f"    - {problem}")
+        if len(check.problems) > 50:
+            print(f"    - ……另有 {len(check.problems) - 50} 处")
+    failed = sum(not c.passed for c in checks)
+    print(f"核验结论：{'全部通过' if not failed else f'{failed} 项未通过'}（共 {len(checks)} 项）")
+    return 1 if failed else 0
+
+
 def summary(outcome) -> str:
     """The verdict of a run, per department, in Chinese."""
     per_unit = Counter((f.unit, f.severity) for f in outcome.findings)
@@ -140,6 +158,10 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--level", choices=["province", "prefecture", "county", "township"], help="本机关层级（规则 C3）")
     check.add_argument("--html", metavar="DIR", help="把检查报告（HTML 与 JSON）写入该目录")
     check.set_defaults(handler=cmd_check)
+
+    verify = sub.add_parser("verify", help="核验发布包：哈希、表结构、规则、汇总数与报送文件")
+    verify.add_argument("path", help="发布目录或其 zip")
+    verify.set_defaults(handler=cmd_verify)
 
     template = sub.add_parser("template", help="生成某年度的填报模板")
     template.add_argument("year", type=_year)

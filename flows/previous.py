@@ -37,9 +37,12 @@ def load_release(path: Path) -> tuple[int, dict[str, Report]]:
                     r = layout.row_index[row["row"]] if "row" in row else 0
                     for c, column in enumerate(layout.columns):
                         if row[column.code]:
-                            report.values[layout.code][r, c] = parse_cell(row[column.code], column).value
+                            value = parse_cell(row[column.code], column).value
+                            if value is None:
+                                raise ValueError(f"{resource['path']} 中 {unit} 的 {column.code} 为“{row[column.code]}”，不是合法数值")
+                            report.values[layout.code][r, c] = value
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise PreviousYearError(f"上年发布包 {descriptor_path} 无法读取（{type(error).__name__}: {error}）") from None
+        raise PreviousYearError(f"发布包 {descriptor_path} 无法读取（{type(error).__name__}: {error}）") from None
     return year, reports
 
 

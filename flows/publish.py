@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -95,6 +96,90 @@ def _exception_row(accepted: Accepted) -> dict:
     return _finding_row(accepted.finding) | {"reason": accepted.reason, "accepted_by": accepted.accepted_by, "date": accepted.date}
 
 
+# (name, type, title, description) of the long-form resources.
+CELL_FIELDS = (
+    ("unit_id", "string", "部门代码", "报送单位（部门）代码"),
+    ("table", "string", "表代码", "proactive_disclosure / applications / review_litigation"),
+    ("row", "string", "行代码", "表四只有一行，此处为空"),
+    ("column", "string", "列代码", "与该表 CSV 的列名相同"),
+    ("value", "number", "数值", "读取并规范化后的数值（金额按该列单位）"),
+    ("raw", "string", "填写原文", "单元格中原样填写的内容，空白即为空"),
+    ("file", "string", "来源文件", "submissions/ 中的文件名"),
+    ("sha256", "string", "文件 SHA-256", "来源文件的 SHA-256"),
+    ("sheet", "string", "工作表", "来源工作表"),
+    ("cell", "string", "单元格", "来源单元格，如 C7"),
+)
+SUBMISSION_FIELDS = (
+    ("unit_id", "string", "部门代码", "报送单位（部门）代码"),
+    ("file", "string", "文件", "本发布包 submissions/ 中的路径"),
+    ("original_name", "string", "原文件名", "报送时的文件名"),
+    ("bytes", "integer", "字节数", "文件大小"),
+    ("sha256", "string", "SHA-256", "文件内容的 SHA-256"),
+    ("received", "datetime", "收到时间", "文件在报送目录中的修改时间（UTC）"),
+)
+
+
+def _schema(fields) -> dict:
+    return {
+        "fields": [{"name": n, "type": t, "title": title, "description": d} for n, t, title, d in fields],
+        "missingValues": [""],
+    }
+
+
+def _raw_text(raw) -> str:
+    """What the clerk typed, as text: 25.0 read from a number cell is "25"."""
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    return "" if raw is None else str(raw)
+
+
+def _submissions(departments: tuple[Report, ...]) -> dict[str, tuple[Path, bytes]]:
+    """The submitted files to ship, by their path in the release: submissions/<unit><suffix>, and
+    one nil_returns.yaml for the departments that filed a nil return."""
+    shipped = {}
+    for report in departments:
+        if report.file is None:  # a report made in memory (tests): nothing was submitted
+            continue
+        path = Path(report.file)
+        name = f"submissions/{path.name}" if path.name == "nil_returns.yaml" else f"submissions/{report.unit}{path.suffix.lower()}"
+        shipped.setdefault(name, (path, path.read_bytes()))
+    return shipped
+
+
+def _shipped_name(report: Report, submitted: dict[str, tuple[Path, bytes]]) -> str:
+    return next((name for name, (path, _) in submitted.items() if str(path) == report.file), "")
+
+
+def cell_rows(departments: tuple[Report, ...], submitted: dict[str, tuple[Path, bytes]]) -> list[dict]:
+    """Every department cell the template has, in long form, with where it was typed."""
+    rows = []
+    for report in departments:
+        file = _shipped_name(report, submitted)
+        for code, layout in report.edition.tables.items():
+            for (r, c) in zip(*layout.applicable.nonzero()):
+                source = report.source(code, r, c)
+                rows.append({
+                    "unit_id": report.unit, "table": code, "row": layout.rows[r].code if len(layout.rows) > 1 else "",
+                    "column": layout.columns[c].code, "value": format_value(int(report.values[code][r, c]), layout.columns[c]),
+                    "raw": _raw_text(source.raw) if source else "", "file": file, "sha256": report.sha256,
+                    "sheet": source.sheet if source else "", "cell": source.cell if source else "",
+                })
+    return rows
+
+
+def _submission_rows(departments: tuple[Report, ...], submitted: dict[str, tuple[Path, bytes]]) -> list[dict]:
+    rows = []
+    for report in departments:
+        name = _shipped_name(report, submitted)
+        if not name:
+            continue
+        path, content = submitted[name]
+        received = datetime.fromtimestamp(int(path.stat().st_mtime), timezone.utc).isoformat().replace("+00:00", "Z")
+        rows.append({"unit_id": report.unit, "file": name, "original_name": path.name, "bytes": len(content),
+                     "sha256": report.sha256, "received": received})
+    return rows
+
+
 def created_timestamp() -> str:
     """When the release was made: SOURCE_DATE_EPOCH when set (reproducible builds), else now."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
@@ -148,8 +233,71 @@ def build_package(merged: Merged, bureau: Bureau, findings: list[Finding], accep
     files["data/exceptions.csv"] = content
     resources.append(_resource("exceptions", "data/exceptions.csv", content, _findings_schema(EXCEPTION_FIELDS),
                                "已接受的例外", "经本机关记录理由后接受、不再阻止发布的错误"))
+    submitted = _submissions(merged.departments)
+    files.update({name: content for name, (_, content) in submitted.items()})
+    for name, fields, rows, title, description in (
+        ("cells", CELL_FIELDS, cell_rows(merged.departments, submitted), "各部门单元格（长表）",
+         "各部门报表的每个单元格：数值、填写原文、来源文件（SHA-256）、工作表与单元格。本机关每个数字都等于对应各行之和"),
+        ("submissions", SUBMISSION_FIELDS, _submission_rows(merged.departments, submitted), "报送文件",
+         "各部门报送的原始文件（原样收录于 submissions/）及其大小与 SHA-256"),
+    ):
+        content = _csv_bytes([f[0] for f in fields], rows)
+        files[f"data/{name}.csv"] = content
+        resources.append(_resource(name, f"data/{name}.csv", content, _schema(fields), title, description))
+    files["README.md"] = _readme(merged, bureau).encode("utf-8")
     files["datapackage.json"] = (json.dumps(_descriptor(merged, bureau, resources), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     return files
+
+
+def _readme(merged: Merged, bureau: Bureau) -> str:
+    year, edition, n = merged.bureau.year, merged.bureau.edition, len(merged.departments)
+    return f"""# {bureau.name} {year} 年度政府信息公开工作年度报告统计数据
+
+本数据包收录{bureau.name}及其 {n} 个部门 {year} 年度政府信息公开工作年度报告的三张统计表
+（{edition.code} 版格式，{edition.issued_by}），由 nianbao 从各部门报送的工作簿读取、检查并汇总生成。
+{bureau.metadata.get("note", "")}
+
+- `data/proactive_disclosure.*`、`data/applications.*`、`data/review_litigation.*`：三张表，CSV 与 JSON
+  各一份；`unit_id` 为 `{bureau.id}` 的行是本机关汇总数（各部门之和），其余为各部门数据。
+- `data/cells.csv`：各部门每个单元格的数值、填写原文、来源文件及其 SHA-256、工作表与单元格。
+- `data/submissions.csv` 与 `submissions/`：各部门报送的原始文件，原样收录。
+- `data/findings.csv`：发布时仍存在的警告；`data/exceptions.csv`：经记录理由后接受的错误。
+
+## 如何核验
+
+1. 每个文件的 SHA-256 与字节数见 `datapackage.json` 的 `hash` 与 `bytes`（报送文件见 `submissions.csv`）。
+2. 本机关的每个数字等于各部门对应行之和，也等于 `cells.csv` 中对应行之和。
+3. `cells.csv` 的每个数值都可在对应报送文件的工作表和单元格中找到。
+4. 一条命令完成以上全部核验：`nianbao verify <本目录或其 zip>`。
+
+# {bureau.id}: government information disclosure statistics, {year}
+
+The three statistical tables of the {year} annual reports of {bureau.name} and its {n} departments
+(edition {edition.code}), read from the workbooks the departments submitted, checked against the
+format's rules and summed by nianbao. Rows with `unit_id` = `{bureau.id}` are the bureau's figures,
+the sum of its departments'. `data/cells.csv` traces every department figure to the file (by
+SHA-256), sheet and cell it was typed in; `submissions/` holds those files byte for byte. To verify:
+compare each file's SHA-256 and size with `datapackage.json`, re-add the department rows (or the
+`cells` rows) for each bureau figure, or run `nianbao verify <this folder or its zip>`.
+"""
+
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def zip_bytes(files: dict[str, bytes], root: str) -> bytes:
+    """The release as one zip under `root/`: sorted names and fixed timestamps, so the same files
+    always give the same bytes."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    stamp = datetime.fromtimestamp(int(epoch), timezone.utc).timetuple()[:6] if epoch else ZIP_EPOCH
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(f"{root}/{name}", date_time=max(stamp, ZIP_EPOCH))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name])
+    return out.getvalue()
 
 
 def _descriptor(merged: Merged, bureau: Bureau, resources: list[dict]) -> dict:
@@ -185,9 +333,13 @@ def _contact(publisher: dict) -> dict:
 
 
 def write_release(files: dict[str, bytes], target: Path) -> Path:
-    """Write `files` under `target` atomically: aside first, then swapped into place."""
+    """Write `files` under `target`, and their zip as `target`.zip, atomically: aside first, then
+    swapped into place."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    archive = target.with_name(target.name + ".zip")
+    staged_zip = target.with_name(f".{target.name}.zip.partial")
+    staged_zip.write_bytes(zip_bytes(files, target.name))
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         for name, content in files.items():
@@ -200,9 +352,11 @@ def write_release(files: dict[str, bytes], target: Path) -> Path:
             shutil.rmtree(previous, ignore_errors=True)
             target.rename(previous)
         staging.rename(target)
+        os.replace(staged_zip, archive)
         if previous is not None:
             shutil.rmtree(previous)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        staged_zip.unlink(missing_ok=True)
         raise
     return target

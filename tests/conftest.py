@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "sources"
 SHARED = ROOT.parent / "shared"  # the spec, beside the checkout (as in CI)
 GOLDEN = Path(__file__).resolve().parent / "golden"
-DATA = Path(__file__).resolve().parent / "data"  # official profiles, kept as test data
 
 # Reproducible package timestamps in every test.
 os.environ.setdefault("SOURCE_DATE_EPOCH", "1612137600")  # 2021-02-01T00:00:00Z

@@ -15,9 +15,10 @@ import jsonschema
 import pytest
 
 from flows import annual
-from tests.conftest import DATA, GOLDEN, SOURCES
+from flows.edition import SCHEMAS
+from tests.conftest import GOLDEN, SOURCES
 
-PROFILE = DATA / "datapackage-2.0" / "datapackage.json"
+PROFILE = SCHEMAS / "profiles" / "datapackage.json"
 
 
 def run_steps(year: int, sources: Path, outputs: Path) -> annual.Outcome:
@@ -45,7 +46,7 @@ def read_csv(path: Path) -> list[dict]:
 def test_package_passes_frictionless(releases, year):
     report = frictionless.validate(str(releases[year] / "datapackage.json"))
     assert report.valid, report.flatten(["resourcePath", "type", "note"])
-    assert len(report.tasks) == 8
+    assert len(report.tasks) == 10
 
 
 @pytest.mark.parametrize("year", [2020, 2021])

@@ -11,10 +11,11 @@ import pytest
 
 from flows.edition import TABLES, editions, rules
 from flows.rules import RULES
-from tests.conftest import DATA, SHARED
+from flows.edition import SCHEMAS
+from tests.conftest import SHARED
 
 SPEC = SHARED / "spec" / "report-format.md"
-PROFILES = DATA / "datapackage-2.0"
+PROFILES = SCHEMAS / "profiles"
 
 
 def test_editions_cover_their_years():

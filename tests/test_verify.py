@@ -1,0 +1,104 @@
+"""`nianbao verify`: a release passes as published, and each way of tampering with it is caught
+with a message that says what and where."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from flows.cli import main
+from flows.verify import verify
+from tests.conftest import SOURCES
+from tests.test_package import run_steps
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Path:
+    return run_steps(2020, SOURCES, tmp_path_factory.mktemp("outputs")).release
+
+
+@pytest.fixture
+def release(published, tmp_path) -> Path:
+    return Path(shutil.copytree(published, tmp_path / "2020"))
+
+
+def failed(path) -> dict[str, list[str]]:
+    return {c.name: c.problems for c in verify(path) if not c.passed}
+
+
+def edit_csv(path: Path, old: str, new: str) -> None:
+    text = path.read_text("utf-8")
+    assert text.count(old) >= 1, old
+    path.write_text(text.replace(old, new, 1), "utf-8")
+
+
+def rehash(release: Path, resource_path: str) -> None:
+    """What a forger does after editing a file: rewrite its hash and size to match."""
+    descriptor = json.loads((release / "datapackage.json").read_text())
+    content = (release / resource_path).read_bytes()
+    for resource in descriptor["resources"]:
+        if resource["path"] == resource_path:
+            resource["hash"] = "sha256:" + hashlib.sha256(content).hexdigest()
+            resource["bytes"] = len(content)
+    (release / "datapackage.json").write_text(json.dumps(descriptor, ensure_ascii=False, indent=2))
+
+
+def test_a_release_verifies_as_published(published, capsys):
+    assert failed(published) == {}
+    assert main(["verify", str(published)]) == 0
+    assert "核验结论：全部通过（共 9 项）" in capsys.readouterr().out
+    assert failed(published.with_name("2020.zip")) == {}
+
+
+def test_an_edited_cell_is_caught_by_hash_and_by_the_sums(release):
+    # traffic's 行政许可 上一年项目数量: 25 → 26
+    edit_csv(release / "data" / "proactive_disclosure.csv", "traffic,licensing,,,,25,", "traffic,licensing,,,,26,")
+    problems = failed(release)
+    assert any("data/proactive_disclosure.csv：SHA-256 应为" in p for p in problems["文件的 SHA-256 与字节数与 datapackage.json 一致"])
+    sums = problems["本机关每个数字等于各部门之和，也等于 cells.csv 中对应各行之和"]
+    assert any(p.startswith("表二 行政许可 / 上一年项目数量：本机关") for p in sums)
+    assert any("traffic 表二 行政许可 / 上一年项目数量：表格为 26，cells.csv 为 25" in p
+               for p in problems["各部门的表格行与 cells.csv 一致"])
+
+
+def test_a_rewritten_hash_does_not_hide_an_edit(release):
+    edit_csv(release / "data" / "applications.csv", "traffic,new,0,0,0,0,0,0,0", "traffic,new,1,0,0,0,0,0,1")
+    rehash(release, "data/applications.csv")
+    problems = failed(release)
+    assert "文件的 SHA-256 与字节数与 datapackage.json 一致" not in problems  # the forger fixed those
+    assert any("一、本年新收政府信息公开申请数量 / 自然人" in p for p in problems["本机关每个数字等于各部门之和，也等于 cells.csv 中对应各行之和"])
+    rules = problems["已发布的表格符合格式的各项规则（已接受的例外除外）"]
+    assert any(p.startswith("[traffic] A1") for p in rules)  # 1 new application went nowhere
+
+
+def test_a_removed_row_is_caught(release):
+    path = release / "data" / "review_litigation.csv"
+    lines = path.read_text("utf-8").splitlines(keepends=True)
+    path.write_text("".join(line for line in lines if not line.startswith("household,")), "utf-8")
+    rehash(release, "data/review_litigation.csv")
+    problems = failed(release)
+    assert problems["每张表中每个单位的各行齐全且不重复"] == ["review_litigation.csv：household 缺少其唯一一行"]
+    assert any(p.startswith("表四 行政复议 总计：本机关") for p in problems["本机关每个数字等于各部门之和，也等于 cells.csv 中对应各行之和"])
+
+
+def test_a_replaced_workbook_is_caught(release):
+    shutil.copy(SOURCES / "2020" / "household.xlsx", release / "submissions" / "exit_entry.xlsx")
+    problems = failed(release)
+    assert any(p.startswith("submissions/exit_entry.xlsx（exit_entry）：SHA-256 应为")
+               for p in problems["报送文件与 submissions.csv 的 SHA-256 一致"])
+    assert any(p.startswith("submissions/exit_entry.xlsx 表") and "cells.csv 为" in p
+               for p in problems["重新读取报送文件，每个单元格与 cells.csv 一致"])
+
+
+def test_a_zip_reaching_outside_its_folder_is_refused(tmp_path, capsys):
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("../../outside.txt", "x")
+    assert main(["verify", str(evil)]) == 2
+    assert "含有指向包外的路径" in capsys.readouterr().err
+    assert not (tmp_path.parent / "outside.txt").exists()
