@@ -12,7 +12,7 @@ from .exceptions import Accepted, apply_exceptions
 from .merge import Merged, merge
 from .pages import status_of, write_check_pages
 from .previous import previous_release
-from .publish import build_package, write_release
+from .release import Publication, publish
 from .read import sha256_of
 from .report import Finding, Report, make_finding
 from .rules import Context, rule_e2, rule_e3
@@ -47,8 +47,13 @@ class Outcome:
     checked: list[Checked]
     findings: list[Finding]  # all of them: discovery, departments, bureau, stale exceptions
     accepted: list[Accepted] = field(default_factory=list)
-    release: Path | None = None
+    publication: Publication | None = None
     merged: Merged | None = field(default=None, repr=False)
+
+    @property
+    def release(self) -> Path | None:
+        """The version folder published (or found unchanged), None when blocked."""
+        return self.publication.path if self.publication else None
 
     @property
     def errors(self) -> list[Finding]:
@@ -135,9 +140,8 @@ def status_rows(outcome: Outcome) -> list[dict]:
     ]
 
 
-def publish_outcome(outcome: Outcome, outputs: Path) -> Path | None:
-    """Publish `outputs/<year>/` unless an error blocks it."""
+def publish_outcome(outcome: Outcome, outputs: Path, reason: str | None = None) -> Publication | None:
+    """Publish a new version in `outputs/<year>/` unless an error blocks it (or nothing changed)."""
     if outcome.errors or outcome.merged is None:
         return None
-    files = build_package(outcome.merged, outcome.bureau, outcome.findings, outcome.accepted)
-    return write_release(files, Path(outputs) / str(outcome.year))
+    return publish(outcome.merged, outcome.bureau, outcome.findings, outcome.accepted, Path(outputs), reason)

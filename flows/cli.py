@@ -90,7 +90,7 @@ def cmd_run(args) -> int:
     from .flow import annual_run  # imports prefect: only here
 
     try:
-        outcome = annual_run(args.year, Path(args.sources), Path(args.outputs))
+        outcome = annual_run(args.year, Path(args.sources), Path(args.outputs), args.reason)
     except (BureauConfigError, PreviousYearError) as error:
         raise UsageError(str(error)) from None
     print(summary(outcome))
@@ -134,8 +134,10 @@ def summary(outcome) -> str:
     if errors:
         lines.append(f"有 {len(errors)} 个错误，未发布：")
         lines += [f"  [{f.unit}] {_finding_line(f).strip()}" for f in errors]
+    elif outcome.publication.new:
+        lines.append(f"已发布版本 {outcome.publication.version}：{outcome.release / 'datapackage.json'}")
     else:
-        lines.append(f"已发布：{outcome.release / 'datapackage.json'}")
+        lines.append(f"输入与已发布的版本 {outcome.publication.version} 相同，未发布新版本：{outcome.release}")
     return "\n".join(lines)
 
 
@@ -147,6 +149,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("year", type=_year)
     run.add_argument("--sources", default="sources", help="报送目录（含 bureau.yaml 与 <年度>/ 子目录）")
     run.add_argument("--outputs", default="outputs", help="发布目录")
+    run.add_argument("--reason", help="更正发布的原因（写入新版本的变更记录）")
     run.set_defaults(handler=cmd_run)
 
     check = sub.add_parser("check", help="检查部门报表，不发布")

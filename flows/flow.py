@@ -48,12 +48,14 @@ def pages_task(outcome, outputs: Path) -> Path:
 
 
 @task(name="publish", cache_policy=NONE)
-def publish_task(outcome, outputs: Path):
-    return annual.publish_outcome(outcome, outputs)
+def publish_task(outcome, outputs: Path, reason: str | None):
+    return annual.publish_outcome(outcome, outputs, reason)
 
 
 @flow(name="nianbao-annual", log_prints=True)
-def annual_run(year: int, sources: Path = Path("sources"), outputs: Path = Path("outputs")) -> annual.Outcome:
+def annual_run(
+    year: int, sources: Path = Path("sources"), outputs: Path = Path("outputs"), reason: str | None = None
+) -> annual.Outcome:
     """Read and check every department's workbook, merge them into the bureau's, publish."""
     logger = get_run_logger()
     inputs = prepare_task(Path(sources), Path(outputs), year)
@@ -62,7 +64,7 @@ def annual_run(year: int, sources: Path = Path("sources"), outputs: Path = Path(
     checked = [c for future in futures for c in future.result()]
     merged = merge_task(inputs.bureau, checked)
     outcome = settle_task(inputs, checked, merged)
-    outcome.release = publish_task(outcome, Path(outputs))
+    outcome.publication = publish_task(outcome, Path(outputs), reason)
     index = pages_task(outcome, Path(outputs))
     _artifacts(outcome, index)
     logger.info(

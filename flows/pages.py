@@ -137,7 +137,7 @@ def safe_name(unit: str) -> str:
 
 def index_page(outcome) -> str:
     names = {d.id: d.name for d in outcome.bureau.departments}
-    verdict = f"已发布：{outcome.release.name}/datapackage.json" if outcome.release else f"未发布：有 {len(outcome.errors)} 个错误"
+    verdict = f"已发布：版本 {outcome.publication.version}" if outcome.publication else f"未发布：有 {len(outcome.errors)} 个错误"
     rows = []
     for c in sorted(outcome.checked, key=lambda c: c.unit):
         status = status_of(c)

@@ -47,8 +47,8 @@ def load_release(path: Path) -> tuple[int, dict[str, Report]]:
 
 
 def previous_release(outputs: Path, year: int) -> dict[str, Report]:
-    """The units' reports published for `year - 1` in `outputs`, or {} when there is no release."""
-    path = Path(outputs) / str(year - 1) / "datapackage.json"
+    """The units' reports of the latest release of `year - 1` in `outputs`, or {} when there is none."""
+    path = Path(outputs) / str(year - 1) / "latest" / "datapackage.json"
     return load_release(path)[1] if path.is_file() else {}
 
 

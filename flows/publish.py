@@ -10,9 +10,7 @@ import hashlib
 import io
 import json
 import os
-import shutil
-import tempfile
-import zipfile
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -180,11 +178,16 @@ def _submission_rows(departments: tuple[Report, ...], submitted: dict[str, tuple
     return rows
 
 
-def created_timestamp() -> str:
-    """When the release was made: SOURCE_DATE_EPOCH when set (reproducible builds), else now."""
+def created_timestamp(departments: tuple[Report, ...] = ()) -> str:
+    """When the release was made, taken from its inputs so that the same inputs give the same
+    bytes: SOURCE_DATE_EPOCH when set, else the time the newest submission was last changed."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
-    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    if epoch:
+        seconds = int(epoch)
+    else:
+        times = [Path(r.file).stat().st_mtime for r in departments if r.file and Path(r.file).exists()]
+        seconds = int(max(times)) if times else int(datetime.now(timezone.utc).timestamp())
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def _resource(name: str, path: str, content: bytes, schema: dict, title: str, description: str) -> dict:
@@ -206,8 +209,32 @@ def _resource(name: str, path: str, content: bytes, schema: dict, title: str, de
     }
 
 
-def build_package(merged: Merged, bureau: Bureau, findings: list[Finding], accepted: list[Accepted] = ()) -> dict[str, bytes]:
-    """Every file of the release, by its path in the release, datapackage.json last."""
+TABLE_FILES = tuple(f"data/{t}.{fmt}" for t in ("proactive_disclosure", "applications", "review_litigation") for fmt in ("csv", "json"))
+CHANGE_FIELDS = (
+    ("unit_id", "string", "单位代码", "数值有变化的单位"),
+    ("table", "string", "表代码", "proactive_disclosure / applications / review_litigation"),
+    ("row", "string", "行代码", "表四只有一行，此处为空"),
+    ("column", "string", "列代码", "与该表 CSV 的列名相同"),
+    ("old", "string", "原值", "上一版本中的数值（空：上一版本无此单位）"),
+    ("new", "string", "新值", "本版本中的数值（空：本版本无此单位）"),
+)
+
+
+def build_package(
+    merged: Merged,
+    bureau: Bureau,
+    findings: list[Finding],
+    accepted: list[Accepted] = (),
+    *,
+    version: str = "1.0.0",
+    changes: list[dict] = (),
+    reason: str | None = None,
+    previous_version: str | None = None,
+) -> dict[str, bytes]:
+    """Every file of the release, by its path in the release, datapackage.json last.
+
+    `changes` are the cells that differ from `previous_version`, published with the `reason`.
+    """
     edition, year = merged.bureau.edition, merged.bureau.year
     units = (merged.bureau, *merged.departments)
     files: dict[str, bytes] = {}
@@ -240,13 +267,28 @@ def build_package(merged: Merged, bureau: Bureau, findings: list[Finding], accep
          "各部门报表的每个单元格：数值、填写原文、来源文件（SHA-256）、工作表与单元格。本机关每个数字都等于对应各行之和"),
         ("submissions", SUBMISSION_FIELDS, _submission_rows(merged.departments, submitted), "报送文件",
          "各部门报送的原始文件（原样收录于 submissions/）及其大小与 SHA-256"),
+        ("changes", CHANGE_FIELDS, list(changes), "与上一版本相比有变化的单元格",
+         f"相对于版本 {previous_version} 的变化" + (f"，原因：{reason}" if reason else "") if previous_version else "首次发布，无变化记录"),
     ):
         content = _csv_bytes([f[0] for f in fields], rows)
         files[f"data/{name}.csv"] = content
         resources.append(_resource(name, f"data/{name}.csv", content, _schema(fields), title, description))
     files["README.md"] = _readme(merged, bureau).encode("utf-8")
-    files["datapackage.json"] = (json.dumps(_descriptor(merged, bureau, resources), ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    files["CHANGELOG.md"] = _changelog(version, previous_version, reason, changes).encode("utf-8")
+    meta = {"version": version, "previous_version": previous_version, "reason": reason}
+    descriptor = _descriptor(merged, bureau, resources, meta)
+    files["datapackage.json"] = (json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     return files
+
+
+def _changelog(version: str, previous_version: str | None, reason: str | None, changes) -> str:
+    if previous_version is None:
+        return f"# 版本 {version}\n\n首次发布。\n"
+    lines = [f"# 版本 {version}（更正版本 {previous_version}）", "", f"原因：{reason or '未说明'}", "",
+             f"有变化的单元格 {len(changes)} 个（完整清单见 data/changes.csv）：", "",
+             "| 单位 | 表 | 行 | 列 | 原值 | 新值 |", "|---|---|---|---|---|---|"]
+    lines += [f"| {c['unit_id']} | {c['table']} | {c['row']} | {c['column']} | {c['old']} | {c['new']} |" for c in changes]
+    return "\n".join(lines) + "\n"
 
 
 def _readme(merged: Merged, bureau: Bureau) -> str:
@@ -282,81 +324,38 @@ compare each file's SHA-256 and size with `datapackage.json`, re-add the departm
 """
 
 
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-
-
-def zip_bytes(files: dict[str, bytes], root: str) -> bytes:
-    """The release as one zip under `root/`: sorted names and fixed timestamps, so the same files
-    always give the same bytes."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    stamp = datetime.fromtimestamp(int(epoch), timezone.utc).timetuple()[:6] if epoch else ZIP_EPOCH
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(f"{root}/{name}", date_time=max(stamp, ZIP_EPOCH))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, files[name])
-    return out.getvalue()
-
-
-def _descriptor(merged: Merged, bureau: Bureau, resources: list[dict]) -> dict:
-    meta, year, edition = bureau.metadata, merged.bureau.year, merged.bureau.edition
-    contributors = [{"title": bureau.name, "roles": ["publisher"], **_contact(meta.get("publisher", {}))}]
+def _descriptor(merged: Merged, bureau: Bureau, resources: list[dict], release: dict) -> dict:
+    config, year, edition = bureau.metadata, merged.bureau.year, merged.bureau.edition
     names = {d.id: d.name for d in bureau.departments}
+    name = f"{bureau.id}-gov-info-disclosure-{year}"
+    contributors = [{"title": bureau.name, "roles": ["publisher"], **_contact(config.get("publisher", {}))}]
     contributors += [{"title": names[r.unit], "roles": ["provider"]} for r in merged.departments]
     return {
         "$schema": PROFILE,
-        "name": f"{bureau.id}-gov-info-disclosure-{year}",
+        "name": name,  # stable across versions: the bureau's id and the year
+        "id": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'nianbao:' + name + ':' + release['version'])}",
         "title": f"{bureau.name}{year}年政府信息公开工作年度报告统计数据",
         "description": (
             f"{bureau.name}及其 {len(merged.departments)} 个部门 {year} 年度政府信息公开工作年度报告的三张统计表"
-            f"（{edition.code} 版格式，{edition.issued_by}）。{meta.get('note', '')}"
+            f"（{edition.code} 版格式，{edition.issued_by}）。{config.get('note', '')}"
         ).strip(),
-        "version": "1.0.0",
-        "created": created_timestamp(),
-        "licenses": meta.get("licenses", []),
+        "version": release["version"],
+        "created": created_timestamp(merged.departments),
+        "licenses": config.get("licenses", []),
         "sources": [
             {"title": f"{names[r.unit]} {year} 年度统计表（{r.file and Path(r.file).name}，sha256:{r.sha256}）"}
             for r in merged.departments
         ],
         "contributors": contributors,
-        "keywords": ["政府信息公开", "年度报告", str(year), bureau.name],
-        # What nianbao needs to read the release back (the rules across years use it).
-        "nianbao": {"year": year, "edition": edition.code, "bureau": bureau.id},
+        "keywords": ["政府信息公开", "年度报告", "政府信息公开工作年度报告", str(year), bureau.name],
+        # Not in the Data Package standard: what the release covers in time (as DCAT's dct:temporal)
+        # and what nianbao needs to read it back (the rules across years, verify).
+        "temporalCoverage": {"start": f"{year}-01-01", "end": f"{year}-12-31"},
+        "nianbao": {"year": year, "edition": edition.code, "bureau": bureau.id,
+                    **{k: release[k] for k in ("previous_version", "reason") if release.get(k)}},
         "resources": resources,
     }
 
 
 def _contact(publisher: dict) -> dict:
     return {k: publisher[k] for k in ("email", "path", "organization") if k in publisher}
-
-
-def write_release(files: dict[str, bytes], target: Path) -> Path:
-    """Write `files` under `target`, and their zip as `target`.zip, atomically: aside first, then
-    swapped into place."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    archive = target.with_name(target.name + ".zip")
-    staged_zip = target.with_name(f".{target.name}.zip.partial")
-    staged_zip.write_bytes(zip_bytes(files, target.name))
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        for name, content in files.items():
-            path = staging / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-        previous = None
-        if target.exists():
-            previous = target.with_name(f".{target.name}.previous")
-            shutil.rmtree(previous, ignore_errors=True)
-            target.rename(previous)
-        staging.rename(target)
-        os.replace(staged_zip, archive)
-        if previous is not None:
-            shutil.rmtree(previous)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        staged_zip.unlink(missing_ok=True)
-        raise
-    return target

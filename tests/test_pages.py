@@ -90,7 +90,7 @@ def test_bureau_index_lists_every_department(browser, tmp_path):
         "tr[data-unit]", "rows => rows.map(r => [r.dataset.unit, r.children[2].textContent, r.children[4].textContent])")
     assert rows == [["exit_entry", "通过", "1"], ["household", "通过", "1"], ["public_order", "通过", "1"],
                     ["traffic", "通过", "177"]]
-    assert page.text_content("#verdict") == "已发布：2020/datapackage.json"
+    assert page.text_content("#verdict") == "已发布：版本 1.0.0"
     page.click("tr[data-unit=traffic] a")
     assert page.text_content("h1") == "交通警察大队（traffic）2020 年度报表检查结果"
     assert len(cells(page, "td.value.warning")) == 174 + 1  # V2 cells and the unitless amount (C5)

@@ -69,7 +69,7 @@ def chain(tmp_path):
 def test_three_years_over_the_edition_change(chain):
     sources, outputs, _ = chain
     outcomes = {year: run_steps(year, sources, outputs) for year in (2020, 2021, 2022)}
-    assert all(o.release == outputs / str(y) for y, o in outcomes.items())
+    assert all(o.release == outputs / str(y) / "1.0.0" for y, o in outcomes.items())
     rules_by_year = {y: sorted({f.rule for f in o.findings}) for y, o in outcomes.items()}
     # 2020: first release, each unit told once there is no 2019 to compare with.
     assert sorted(f.unit for f in outcomes[2020].findings if f.rule == "D0") == ["a", "b", "bureau", "c"]
@@ -104,7 +104,7 @@ def test_a_broken_carry_over_blocks_until_accepted(chain):
 
     write_yaml(sources / "2022" / "exceptions.yaml", [entry, {**entry, "unit": "bureau"}])
     published = run_steps(2022, sources, outputs)
-    assert published.errors == [] and published.release == outputs / "2022"
+    assert published.errors == [] and published.release == outputs / "2022" / "1.0.0"
     accepted = rows(published.release, "exceptions.csv")
     assert sorted((r["unit_id"], r["rule"], r["column"]) for r in accepted) == [
         ("b", "D1", "natural_person"), ("b", "D1", "total"), ("bureau", "D1", "natural_person"), ("bureau", "D1", "total")]

@@ -1,0 +1,153 @@
+"""Releases on disk: every publication of a year is a version in its own folder, never overwritten.
+
+    outputs/<year>/<version>/       the release (a Data Package), and <version>.zip beside it
+    outputs/<year>/latest           a link to the newest version (and latest.zip to its zip)
+
+A re-run whose files equal the latest version's publishes nothing; one whose figures changed is a
+new minor version, any other change a patch version, each with the cells that changed and why.
+Writing is atomic: a release is written aside and moved into place, then `latest` is switched.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .bureau import Bureau
+from .exceptions import Accepted
+from .merge import Merged
+from .previous import load_release
+from .publish import TABLE_FILES, build_package
+from .report import Finding, Report
+from .values import format_value
+
+LATEST = "latest"
+FIRST_VERSION = "1.0.0"
+
+
+@dataclass(frozen=True)
+class Publication:
+    path: Path  # the version's folder
+    version: str
+    new: bool  # False when the inputs gave the latest version again: nothing was written
+
+
+def latest_release(year_folder: Path) -> Path | None:
+    link = Path(year_folder) / LATEST
+    return link.resolve() if link.is_dir() else None
+
+
+def next_version(version: str, figures_changed: bool) -> str:
+    major, minor, patch = (int(p) for p in version.split("."))
+    return f"{major}.{minor + 1}.0" if figures_changed else f"{major}.{minor}.{patch + 1}"
+
+
+def changed_cells(old: dict[str, Report], merged: Merged) -> list[dict]:
+    """Every published cell whose value differs from the previous version's, by unit."""
+    new = {r.unit: r for r in (merged.bureau, *merged.departments)}
+    rows = []
+    for unit in sorted(set(old) | set(new)):
+        before, after = old.get(unit), new.get(unit)
+        edition = (after or before).edition
+        for code, layout in edition.tables.items():
+            for r, c in zip(*layout.applicable.nonzero()):
+                column = layout.columns[c]
+                values = [format_value(int(x.values[code][r, c]), column) if x is not None else "" for x in (before, after)]
+                if values[0] != values[1]:
+                    rows.append({"unit_id": unit, "table": code, "row": layout.rows[r].code if len(layout.rows) > 1 else "",
+                                 "column": column.code, "old": values[0], "new": values[1]})
+    return rows
+
+
+def publish(
+    merged: Merged,
+    bureau: Bureau,
+    findings: list[Finding],
+    accepted: list[Accepted],
+    outputs: Path,
+    reason: str | None = None,
+) -> Publication:
+    """Publish the year's release as a new version, unless it equals the latest one."""
+    year_folder = Path(outputs) / str(merged.bureau.year)
+    latest = latest_release(year_folder)
+    if latest is None:
+        files = build_package(merged, bureau, findings, accepted, version=FIRST_VERSION)
+        return _write(files, year_folder, FIRST_VERSION)
+    current, meta = latest.name, _meta_of(latest)
+    again = build_package(merged, bureau, findings, accepted, version=current, changes=_changes_of(latest),
+                          reason=meta.get("reason"), previous_version=meta.get("previous_version"))
+    if again == _files_of(latest):
+        return Publication(latest, current, new=False)
+    figures_changed = any(again.get(name) != (latest / name).read_bytes() for name in TABLE_FILES)
+    version = next_version(current, figures_changed)
+    _, old = load_release(latest)
+    files = build_package(merged, bureau, findings, accepted, version=version, changes=changed_cells(old, merged),
+                          reason=reason, previous_version=current)
+    return _write(files, year_folder, version)
+
+
+def _files_of(release: Path) -> dict[str, bytes]:
+    return {p.relative_to(release).as_posix(): p.read_bytes() for p in sorted(release.rglob("*")) if p.is_file()}
+
+
+def _changes_of(release: Path) -> list[dict]:
+    with open(release / "data" / "changes.csv", encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _meta_of(release: Path) -> dict:
+    return json.loads((release / "datapackage.json").read_text("utf-8")).get("nianbao", {})
+
+
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def zip_bytes(files: dict[str, bytes], root: str) -> bytes:
+    """The release as one zip under `root/`: sorted names and fixed timestamps, so the same files
+    always give the same bytes."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    stamp = datetime.fromtimestamp(int(epoch), timezone.utc).timetuple()[:6] if epoch else ZIP_EPOCH
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(f"{root}/{name}", date_time=max(stamp, ZIP_EPOCH))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, files[name])
+    return out.getvalue()
+
+
+def _write(files: dict[str, bytes], year_folder: Path, version: str) -> Publication:
+    """Write the version aside, move it into place, then switch `latest`: a run killed at any point
+    leaves the previous release as it was and nothing half-written under a version's name."""
+    target = year_folder / version
+    if target.exists():
+        raise FileExistsError(f"{target} 已存在：已发布的版本不会被覆盖")
+    year_folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=year_folder))
+    try:
+        for name, content in files.items():
+            path = staging / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        (staging.parent / f".{version}.zip.partial").write_bytes(zip_bytes(files, version))
+        staging.rename(target)
+        os.replace(year_folder / f".{version}.zip.partial", year_folder / f"{version}.zip")
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        (year_folder / f".{version}.zip.partial").unlink(missing_ok=True)
+        raise
+    for link, points_to in ((LATEST, version), (f"{LATEST}.zip", f"{version}.zip")):
+        temporary = year_folder / f".{link}.new"
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(points_to)
+        os.replace(temporary, year_folder / link)
+    return Publication(target, version, new=True)

@@ -1,0 +1,111 @@
+"""Versions, never overwritten: a stable `latest`, no new version for the same inputs, a changelog
+of exactly which cells changed, byte-identical rebuilds, and atomic publication."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from flows.release import next_version
+from flows.template import write_workbook
+from flows.read import read_workbook
+from tests.test_package import run_steps
+
+
+@pytest.fixture
+def sources(sources_copy) -> Path:
+    return sources_copy
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def bump_figure(sources: Path, unit: str = "household", by: int = 3) -> None:
+    """A corrected workbook: more applications disclosed, and so handled, by natural persons."""
+    path = sources / "2021" / f"{unit}.xlsx"
+    report, _ = read_workbook(path, 2021, unit)
+    layout = report.edition.tables["applications"]
+    for row in ("new", "disclosed", "results_total"):
+        for column in ("natural_person", "total"):
+            report.values["applications"][layout.row_index[row], layout.column_index[column]] += by
+    write_workbook(path, report.edition, 2021, report)
+
+
+def test_semantic_versions():
+    assert next_version("1.0.0", figures_changed=True) == "1.1.0"
+    assert next_version("1.1.0", figures_changed=False) == "1.1.1"
+
+
+def test_versions_are_never_overwritten(sources, tmp_path):
+    outputs = tmp_path / "outputs"
+    first = run_steps(2021, sources, outputs).publication
+    assert (first.version, first.new) == ("1.0.0", True)
+    year = outputs / "2021"
+    assert (year / "latest").resolve() == first.path and (year / "latest.zip").resolve() == year / "1.0.0.zip"
+    before = snapshot(first.path)
+
+    again = run_steps(2021, sources, outputs).publication
+    assert (again.version, again.new, again.path) == ("1.0.0", False, first.path)
+    assert sorted(p.name for p in year.iterdir()) == ["1.0.0", "1.0.0.zip", "latest", "latest.zip"]
+
+    bump_figure(sources)
+    corrected = run_steps(2021, sources, outputs, reason="户政管理大队更正依申请公开数").publication
+    assert (corrected.version, corrected.new) == ("1.1.0", True)
+    assert (year / "latest").resolve() == corrected.path
+    assert snapshot(first.path) == before  # the old version stays untouched
+    with open(corrected.path / "data" / "changes.csv", encoding="utf-8") as handle:
+        changes = list(csv.DictReader(handle))
+    changed = {(c["unit_id"], c["row"], c["column"]) for c in changes}
+    assert changed == {(unit, row, column) for unit in ("household", "yuanjiang-psb-example")
+                       for row in ("new", "disclosed", "results_total") for column in ("natural_person", "total")}
+    assert all(int(c["new"]) - int(c["old"]) == 3 for c in changes)
+    changelog = (corrected.path / "CHANGELOG.md").read_text()
+    assert "版本 1.1.0（更正版本 1.0.0）" in changelog and "原因：户政管理大队更正依申请公开数" in changelog
+    assert "| household | applications | new | natural_person |" in changelog
+
+
+def test_a_change_of_warnings_only_is_a_patch(sources, tmp_path):
+    outputs = tmp_path / "outputs"
+    run_steps(2021, sources, outputs)
+    (sources / "2021" / "exceptions.yaml").write_text(
+        "- {rule: A1, unit: traffic, reason: 过时的例外条目, accepted_by: 王某, date: '2022-01-01'}\n", "utf-8")
+    patch = run_steps(2021, sources, outputs).publication
+    assert (patch.version, patch.new) == ("1.0.1", True)  # X1 joins the findings; no figure changed
+
+
+def test_rebuilding_the_same_inputs_gives_the_same_bytes(sources, tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")  # `created` then comes from the inputs themselves
+    twin = Path(shutil.copytree(sources, tmp_path / "twin"))  # copytree keeps modification times
+    one = run_steps(2021, sources, tmp_path / "one").publication
+    two = run_steps(2021, twin, tmp_path / "two").publication
+    assert snapshot(one.path) == snapshot(two.path)
+    assert (one.path.parent / "1.0.0.zip").read_bytes() == (two.path.parent / "1.0.0.zip").read_bytes()
+
+
+def test_a_publication_that_fails_midway_leaves_the_last_release(sources, tmp_path, monkeypatch):
+    outputs = tmp_path / "outputs"
+    first = run_steps(2021, sources, outputs).publication
+    before = snapshot(outputs / "2021")
+    bump_figure(sources)
+    written = []
+    real_write = Path.write_bytes
+
+    def disk_full(self, data):
+        written.append(self)
+        if len(written) > 5:
+            raise OSError(28, "No space left on device")
+        return real_write(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", disk_full)
+    with pytest.raises(OSError):
+        run_steps(2021, sources, outputs)
+    monkeypatch.undo()
+    assert snapshot(outputs / "2021") == before  # no 1.1.0, no staging folder, latest unchanged
+    assert sorted(os.listdir(outputs / "2021")) == ["1.0.0", "1.0.0.zip", "latest", "latest.zip"]
+    assert run_steps(2021, sources, outputs).publication.version == "1.1.0"  # and the next run completes
+    assert (outputs / "2021" / "latest").resolve() != first.path
