@@ -140,8 +140,8 @@ def status_rows(outcome: Outcome) -> list[dict]:
     ]
 
 
-def publish_outcome(outcome: Outcome, outputs: Path, reason: str | None = None) -> Publication | None:
+def publish_outcome(outcome: Outcome, outputs: Path, reason: str | None = None, key: Path | None = None) -> Publication | None:
     """Publish a new version in `outputs/<year>/` unless an error blocks it (or nothing changed)."""
     if outcome.errors or outcome.merged is None:
         return None
-    return publish(outcome.merged, outcome.bureau, outcome.findings, outcome.accepted, Path(outputs), reason)
+    return publish(outcome.merged, outcome.bureau, outcome.findings, outcome.accepted, Path(outputs), reason, key)

@@ -83,14 +83,18 @@ def cmd_run(args) -> int:
     from .bureau import BureauConfigError, load_bureau
     from .previous import PreviousYearError
 
-    try:
-        load_bureau(Path(args.sources))  # a wrong folder is told at once, before Prefect starts
-    except BureauConfigError as error:
+    from .sign import SigningKeyError, sign
+
+    try:  # what is wrong with the call is told at once, before Prefect starts
+        load_bureau(Path(args.sources))
+        if args.sign:
+            sign(b"", Path(args.sign))
+    except (BureauConfigError, SigningKeyError) as error:
         raise UsageError(str(error)) from None
     from .flow import annual_run  # imports prefect: only here
 
     try:
-        outcome = annual_run(args.year, Path(args.sources), Path(args.outputs), args.reason)
+        outcome = annual_run(args.year, Path(args.sources), Path(args.outputs), args.reason, args.sign and Path(args.sign))
     except (BureauConfigError, PreviousYearError) as error:
         raise UsageError(str(error)) from None
     print(summary(outcome))
@@ -98,12 +102,24 @@ def cmd_run(args) -> int:
     return 0 if outcome.release else 1
 
 
+def cmd_keygen(args) -> int:
+    from .sign import SigningKeyError, keygen
+
+    try:
+        private, public = keygen(Path(args.out))
+    except SigningKeyError as error:
+        raise UsageError(str(error)) from None
+    print(f"私钥（妥善保管，用于 nianbao run --sign）：{private}\n公钥（随发布公开，用于 nianbao verify --key）：{public}")
+    return 0
+
+
 def cmd_verify(args) -> int:
+    from .sign import SigningKeyError
     from .verify import NotARelease, verify
 
     try:
-        checks = verify(Path(args.path))
-    except NotARelease as error:
+        checks = verify(Path(args.path), Path(args.key) if args.key else None)
+    except (NotARelease, SigningKeyError) as error:
         raise UsageError(str(error)) from None
     for check in checks:
         print(f"{'通过' if check.passed else '未通过'}  {check.name}")
@@ -150,6 +166,7 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--sources", default="sources", help="报送目录（含 bureau.yaml 与 <年度>/ 子目录）")
     run.add_argument("--outputs", default="outputs", help="发布目录")
     run.add_argument("--reason", help="更正发布的原因（写入新版本的变更记录）")
+    run.add_argument("--sign", metavar="KEYFILE", help="用本机关的 Ed25519 私钥签署发布包的哈希清单")
     run.set_defaults(handler=cmd_run)
 
     check = sub.add_parser("check", help="检查部门报表，不发布")
@@ -164,6 +181,11 @@ def parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify", help="核验发布包：哈希、表结构、规则、汇总数与报送文件")
     verify.add_argument("path", help="发布目录或其 zip")
+    verify.add_argument("--key", metavar="PUBKEY", help="本机关的公钥：核验发布包的签名")
+
+    keys = sub.add_parser("keygen", help="生成用于签署发布包的 Ed25519 密钥对")
+    keys.add_argument("--out", default=".", help="写入密钥的目录")
+    keys.set_defaults(handler=cmd_keygen)
     verify.set_defaults(handler=cmd_verify)
 
     template = sub.add_parser("template", help="生成某年度的填报模板")

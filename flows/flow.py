@@ -48,13 +48,17 @@ def pages_task(outcome, outputs: Path) -> Path:
 
 
 @task(name="publish", cache_policy=NONE)
-def publish_task(outcome, outputs: Path, reason: str | None):
-    return annual.publish_outcome(outcome, outputs, reason)
+def publish_task(outcome, outputs: Path, reason: str | None, key: Path | None):
+    return annual.publish_outcome(outcome, outputs, reason, key)
 
 
 @flow(name="nianbao-annual", log_prints=True)
 def annual_run(
-    year: int, sources: Path = Path("sources"), outputs: Path = Path("outputs"), reason: str | None = None
+    year: int,
+    sources: Path = Path("sources"),
+    outputs: Path = Path("outputs"),
+    reason: str | None = None,
+    sign: Path | None = None,
 ) -> annual.Outcome:
     """Read and check every department's workbook, merge them into the bureau's, publish."""
     logger = get_run_logger()
@@ -64,7 +68,7 @@ def annual_run(
     checked = [c for future in futures for c in future.result()]
     merged = merge_task(inputs.bureau, checked)
     outcome = settle_task(inputs, checked, merged)
-    outcome.publication = publish_task(outcome, Path(outputs), reason)
+    outcome.publication = publish_task(outcome, Path(outputs), reason, sign)
     index = pages_task(outcome, Path(outputs))
     _artifacts(outcome, index)
     logger.info(

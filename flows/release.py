@@ -27,6 +27,7 @@ from .merge import Merged
 from .previous import load_release
 from .publish import TABLE_FILES, build_package
 from .report import Finding, Report
+from .sign import MANIFEST, SIGNATURE, manifest_bytes, sign
 from .values import format_value
 
 LATEST = "latest"
@@ -74,24 +75,35 @@ def publish(
     accepted: list[Accepted],
     outputs: Path,
     reason: str | None = None,
+    key: Path | None = None,
 ) -> Publication:
-    """Publish the year's release as a new version, unless it equals the latest one."""
+    """Publish the year's release as a new version, unless it equals the latest one; with `key`,
+    sign its manifest."""
     year_folder = Path(outputs) / str(merged.bureau.year)
     latest = latest_release(year_folder)
     if latest is None:
         files = build_package(merged, bureau, findings, accepted, version=FIRST_VERSION)
-        return _write(files, year_folder, FIRST_VERSION)
+        return _write(_sealed(files, key), year_folder, FIRST_VERSION)
     current, meta = latest.name, _meta_of(latest)
     again = build_package(merged, bureau, findings, accepted, version=current, changes=_changes_of(latest),
                           reason=meta.get("reason"), previous_version=meta.get("previous_version"))
-    if again == _files_of(latest):
+    if _sealed(again, key) == _files_of(latest):
         return Publication(latest, current, new=False)
     figures_changed = any(again.get(name) != (latest / name).read_bytes() for name in TABLE_FILES)
     version = next_version(current, figures_changed)
     _, old = load_release(latest)
     files = build_package(merged, bureau, findings, accepted, version=version, changes=changed_cells(old, merged),
                           reason=reason, previous_version=current)
-    return _write(files, year_folder, version)
+    return _write(_sealed(files, key), year_folder, version)
+
+
+def _sealed(files: dict[str, bytes], key: Path | None) -> dict[str, bytes]:
+    """The files with their manifest of hashes, and its signature when a key is given."""
+    manifest = manifest_bytes(files)
+    sealed = {**files, MANIFEST: manifest}
+    if key is not None:
+        sealed[SIGNATURE] = sign(manifest, key)
+    return sealed
 
 
 def _files_of(release: Path) -> dict[str, bytes]:

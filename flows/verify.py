@@ -26,6 +26,7 @@ from .edition import SCHEMAS
 from .previous import PreviousYearError, load_release
 from .read import UnreadableWorkbook, read_workbook
 from .report import Report, place
+from .sign import MANIFEST, SIGNATURE, parse_manifest, signature_valid
 from .values import format_value
 
 MAX_UNZIPPED = 2 << 30  # a release zip that inflates beyond this is refused, not extracted
@@ -224,6 +225,37 @@ def check_rows_complete(reports: dict[str, Report], folder: Path) -> Check:
     return check
 
 
+def check_manifest(folder: Path) -> Check:
+    """Every file of the release is in MANIFEST.sha256 with its hash, and nothing else is there."""
+    check = Check("每个文件与 MANIFEST.sha256 中的哈希一致，没有多出或缺少的文件")
+    try:
+        entries = parse_manifest((folder / MANIFEST).read_bytes())
+    except (OSError, ValueError) as error:
+        check.problems.append(f"{MANIFEST} 不可用：{error}")
+        return check
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST, SIGNATURE}
+    for name in sorted(set(entries) | present):
+        if name not in present:
+            check.problems.append(f"{name}：清单中有，发布包中缺失")
+        elif name not in entries:
+            check.problems.append(f"{name}：发布包中有，清单中没有")
+        elif hashlib.sha256((folder / name).read_bytes()).hexdigest() != entries[name]:
+            check.problems.append(f"{name}：SHA-256 与清单不符")
+    return check
+
+
+def check_signature(folder: Path, public_key: Path) -> Check:
+    check = Check(f"签名由 {public_key.name} 对应的私钥签署")
+    try:
+        manifest, signature = (folder / MANIFEST).read_bytes(), (folder / SIGNATURE).read_bytes()
+    except OSError:
+        check.problems.append(f"发布包没有签名（{SIGNATURE}）")
+        return check
+    if not signature_valid(manifest, signature, public_key):
+        check.problems.append(f"{SIGNATURE} 与 {MANIFEST} 不符：发布包在签署后被改动，或并非此公钥对应的私钥所签")
+    return check
+
+
 def check_profile(descriptor: dict) -> Check:
     import jsonschema
 
@@ -234,15 +266,19 @@ def check_profile(descriptor: dict) -> Check:
     return check
 
 
-def verify(path: Path) -> list[Check]:
-    """Every check of the release at `path` (a folder or its zip). Raises NotARelease."""
+def verify(path: Path, public_key: Path | None = None) -> list[Check]:
+    """Every check of the release at `path` (a folder or its zip), and its signature when a public
+    key is given. Raises NotARelease."""
     with _opened(Path(path)) as folder:
         try:
             descriptor = json.loads((folder / "datapackage.json").read_text("utf-8"))
             year, bureau_id = int(descriptor["nianbao"]["year"]), descriptor["nianbao"]["bureau"]
         except (OSError, ValueError, KeyError, TypeError) as error:
             raise NotARelease(f"{path} 中没有可用的 datapackage.json（{error}）") from None
-        checks = [check_profile(descriptor), check_hashes(folder, descriptor), check_schemas(folder), check_submissions(folder)]
+        checks = [check_profile(descriptor), check_hashes(folder, descriptor), check_manifest(folder)]
+        if public_key is not None:
+            checks.append(check_signature(folder, public_key))
+        checks += [check_schemas(folder), check_submissions(folder)]
         try:
             _, reports = load_release(folder)
         except PreviousYearError as error:

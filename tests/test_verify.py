@@ -51,7 +51,7 @@ def rehash(release: Path, resource_path: str) -> None:
 def test_a_release_verifies_as_published(published, capsys):
     assert failed(published) == {}
     assert main(["verify", str(published)]) == 0
-    assert "核验结论：全部通过（共 9 项）" in capsys.readouterr().out
+    assert "核验结论：全部通过（共 10 项）" in capsys.readouterr().out
     assert failed(published.parent / "latest.zip") == {}
 
 
@@ -102,3 +102,67 @@ def test_a_zip_reaching_outside_its_folder_is_refused(tmp_path, capsys):
     assert main(["verify", str(evil)]) == 2
     assert "含有指向包外的路径" in capsys.readouterr().err
     assert not (tmp_path.parent / "outside.txt").exists()
+
+
+def reseal(release: Path) -> None:
+    """What a thorough forger does last: rewrite the manifest to match the edited files."""
+    from flows.sign import MANIFEST, manifest_bytes
+
+    files = {p.relative_to(release).as_posix(): p.read_bytes() for p in release.rglob("*") if p.is_file()}
+    (release / MANIFEST).write_bytes(manifest_bytes(files))
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("keys")
+    assert main(["keygen", "--out", str(folder)]) == 0
+    return folder / "nianbao-signing.key", folder / "nianbao-signing.pub"
+
+
+@pytest.fixture(scope="module")
+def signed(keys, tmp_path_factory) -> Path:
+    from flows import annual
+
+    outputs = tmp_path_factory.mktemp("signed")
+    outcome = run_steps(2020, SOURCES, outputs)
+    shutil.rmtree(outputs / "2020")
+    outcome.publication = annual.publish_outcome(outcome, outputs, key=keys[0])
+    return outcome.release
+
+
+def test_keygen_keeps_the_private_key_private_and_never_overwrites(keys, capsys):
+    private, public = keys
+    assert oct(private.stat().st_mode & 0o777) == "0o600" and b"PUBLIC KEY" in public.read_bytes()
+    assert main(["keygen", "--out", str(private.parent)]) == 2
+    assert "已有密钥，不会覆盖" in capsys.readouterr().err
+
+
+def test_a_signed_release_verifies_with_the_bureaus_key(signed, keys, capsys):
+    assert (signed / "MANIFEST.sha256.sig").is_file()
+    assert main(["verify", str(signed), "--key", str(keys[1])]) == 0
+    assert "通过  签名由 nianbao-signing.pub 对应的私钥签署" in capsys.readouterr().out
+
+
+def test_an_altered_and_rehashed_release_fails_the_signature(signed, keys, tmp_path):
+    release = Path(shutil.copytree(signed, tmp_path / "1.0.0"))
+    edit_csv(release / "data" / "cells.csv", "traffic,proactive_disclosure,licensing,previous_items,25,25",
+             "traffic,proactive_disclosure,licensing,previous_items,26,26")
+    rehash(release, "data/cells.csv")
+    reseal(release)
+    problems = {c.name: c.problems for c in verify(release, keys[1]) if not c.passed}
+    assert "每个文件与 MANIFEST.sha256 中的哈希一致，没有多出或缺少的文件" not in problems
+    assert problems["签名由 nianbao-signing.pub 对应的私钥签署"] == [
+        "MANIFEST.sha256.sig 与 MANIFEST.sha256 不符：发布包在签署后被改动，或并非此公钥对应的私钥所签"]
+
+
+def test_another_key_does_not_verify(signed, tmp_path):
+    other = tmp_path / "other"
+    assert main(["keygen", "--out", str(other)]) == 0
+    problems = {c.name: c.problems for c in verify(signed, other / "nianbao-signing.pub") if not c.passed}
+    assert list(problems) == ["签名由 nianbao-signing.pub 对应的私钥签署"]
+
+
+def test_an_unlisted_file_is_caught(release):
+    (release / "submissions" / "extra.xlsx").write_bytes(b"slipped in")
+    assert failed(release)["每个文件与 MANIFEST.sha256 中的哈希一致，没有多出或缺少的文件"] == [
+        "submissions/extra.xlsx：发布包中有，清单中没有"]

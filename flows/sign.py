@@ -1,0 +1,79 @@
+"""A release's manifest of hashes, and the bureau's Ed25519 signature over it.
+
+MANIFEST.sha256 lists every file of the release (as `sha256sum` prints it), so that files
+datapackage.json does not describe (README, CHANGELOG, the submitted workbooks) are covered too.
+With a key, MANIFEST.sha256.sig holds the signature: no one can alter a release and re-hash it
+without the bureau's private key.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+MANIFEST, SIGNATURE = "MANIFEST.sha256", "MANIFEST.sha256.sig"
+
+
+class SigningKeyError(Exception):
+    """A key file that cannot be used; the message says why."""
+
+
+def manifest_bytes(files: dict[str, bytes]) -> bytes:
+    lines = [f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n" for name in sorted(files) if name not in (MANIFEST, SIGNATURE)]
+    return "".join(lines).encode("utf-8")
+
+
+def parse_manifest(content: bytes) -> dict[str, str]:
+    """path → sha256 of a manifest; raises ValueError on a malformed line."""
+    entries = {}
+    for number, line in enumerate(content.decode("utf-8").splitlines(), start=1):
+        digest, sep, name = line.partition("  ")
+        if not sep or len(digest) != 64:
+            raise ValueError(f"{MANIFEST} 第 {number} 行格式有误")
+        entries[name] = digest
+    return entries
+
+
+def keygen(folder: Path) -> tuple[Path, Path]:
+    """A new key pair in `folder`: the private key (mode 600) and the public key to hand out."""
+    folder.mkdir(parents=True, exist_ok=True)
+    private, public = folder / "nianbao-signing.key", folder / "nianbao-signing.pub"
+    if private.exists() or public.exists():
+        raise SigningKeyError(f"{folder} 中已有密钥，不会覆盖")
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    descriptor = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, public
+
+
+def _load(path: Path, loader, kind):
+    try:
+        key = loader(Path(path).read_bytes())
+    except (OSError, ValueError, TypeError) as error:
+        raise SigningKeyError(f"{path} 不是可用的 Ed25519 密钥（{error}）") from None
+    if not isinstance(key, kind):
+        raise SigningKeyError(f"{path} 不是 Ed25519 密钥")
+    return key
+
+
+def sign(manifest: bytes, private_key: Path) -> bytes:
+    key = _load(private_key, lambda b: serialization.load_pem_private_key(b, None), Ed25519PrivateKey)
+    return base64.b64encode(key.sign(manifest)) + b"\n"
+
+
+def signature_valid(manifest: bytes, signature: bytes, public_key: Path) -> bool:
+    key = _load(public_key, serialization.load_pem_public_key, Ed25519PublicKey)
+    try:
+        key.verify(base64.b64decode(signature.strip(), validate=True), manifest)
+    except (InvalidSignature, ValueError):
+        return False
+    return True
