@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .bureau import Bureau
+from .dcat import release_jsonld
 from .exceptions import Accepted
 from .edition import TableLayout
 from .merge import Merged
@@ -277,8 +278,15 @@ def build_package(
     files["CHANGELOG.md"] = _changelog(version, previous_version, reason, changes).encode("utf-8")
     meta = {"version": version, "previous_version": previous_version, "reason": reason}
     descriptor = _descriptor(merged, bureau, resources, meta)
+    files["dcat.jsonld"] = release_jsonld(descriptor, bureau, base_url(bureau))
     files["datapackage.json"] = (json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     return files
+
+
+def base_url(bureau: Bureau) -> str:
+    """Where the outputs folder is served (bureau.yaml `base_url`): the root of every IRI in the
+    DCAT metadata. Without one, IRIs are URNs that name the release but locate nothing."""
+    return bureau.metadata.get("base_url") or f"urn:nianbao:{bureau.id}"
 
 
 def _changelog(version: str, previous_version: str | None, reason: str | None, changes) -> str:

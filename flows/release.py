@@ -25,7 +25,8 @@ from .bureau import Bureau
 from .exceptions import Accepted
 from .merge import Merged
 from .previous import load_release
-from .publish import TABLE_FILES, build_package
+from .dcat import catalog_jsonld
+from .publish import TABLE_FILES, base_url, build_package
 from .report import Finding, Report
 from .sign import MANIFEST, SIGNATURE, manifest_bytes, sign
 from .values import format_value
@@ -83,7 +84,7 @@ def publish(
     latest = latest_release(year_folder)
     if latest is None:
         files = build_package(merged, bureau, findings, accepted, version=FIRST_VERSION)
-        return _write(_sealed(files, key), year_folder, FIRST_VERSION)
+        return _catalogued(_write(_sealed(files, key), year_folder, FIRST_VERSION), bureau)
     current, meta = latest.name, _meta_of(latest)
     again = build_package(merged, bureau, findings, accepted, version=current, changes=_changes_of(latest),
                           reason=meta.get("reason"), previous_version=meta.get("previous_version"))
@@ -94,7 +95,37 @@ def publish(
     _, old = load_release(latest)
     files = build_package(merged, bureau, findings, accepted, version=version, changes=changed_cells(old, merged),
                           reason=reason, previous_version=current)
-    return _write(_sealed(files, key), year_folder, version)
+    return _catalogued(_write(_sealed(files, key), year_folder, version), bureau)
+
+
+def _catalogued(publication: Publication, bureau: Bureau) -> Publication:
+    write_catalog(publication.path.parent.parent, bureau)
+    return publication
+
+
+def write_catalog(outputs: Path, bureau: Bureau) -> None:
+    """catalog.json and catalog.jsonld (DCAT-AP) in `outputs`: every year and version published."""
+    descriptors, releases = [], []
+    for path in sorted(Path(outputs).glob("*/*/datapackage.json")):
+        release = path.parent
+        if release.is_symlink() or not release.parent.name.isdigit():
+            continue
+        descriptor = json.loads(path.read_text("utf-8"))
+        latest = latest_release(release.parent) == release.resolve()
+        descriptors.append(descriptor)
+        releases.append({"year": int(release.parent.name), "version": release.name, "created": descriptor["created"],
+                         "path": f"{release.parent.name}/{release.name}/datapackage.json",
+                         "zip": f"{release.parent.name}/{release.name}.zip", "latest": latest})
+    releases.sort(key=lambda r: (r["year"], [int(p) for p in r["version"].split(".")]))
+    catalog = {"name": bureau.id, "title": f"{bureau.name}政府信息公开工作年度报告统计数据", "dcat": "catalog.jsonld",
+               "releases": releases}
+    for name, content in (
+        ("catalog.json", (json.dumps(catalog, ensure_ascii=False, indent=1) + "\n").encode("utf-8")),
+        ("catalog.jsonld", catalog_jsonld(descriptors, bureau, base_url(bureau))),
+    ):
+        partial = Path(outputs) / f".{name}.partial"
+        partial.write_bytes(content)
+        os.replace(partial, Path(outputs) / name)
 
 
 def _sealed(files: dict[str, bytes], key: Path | None) -> dict[str, bytes]:
