@@ -102,6 +102,24 @@ def cmd_run(args) -> int:
     return 0 if outcome.release else 1
 
 
+def cmd_publish(args) -> int:
+    import os
+
+    from .ckan import PortalError, push_release
+    from .release import latest_release
+
+    release = latest_release(Path(args.outputs) / str(args.year))
+    if release is None:
+        raise UsageError(f"{Path(args.outputs) / str(args.year)} 中没有已发布的版本：请先运行 nianbao run {args.year}")
+    try:
+        dataset = push_release(release, args.ckan, args.api_key or os.environ.get("CKAN_API_KEY"), args.org)
+    except PortalError as error:
+        print(f"nianbao: {error}", file=sys.stderr)
+        return 1
+    print(f"已推送版本 {release.name} 到 {args.ckan}：数据集 {dataset['name']}，资源 {len(dataset.get('resources', []))} 个")
+    return 0
+
+
 def cmd_keygen(args) -> int:
     from .sign import SigningKeyError, keygen
 
@@ -182,6 +200,14 @@ def parser() -> argparse.ArgumentParser:
     verify = sub.add_parser("verify", help="核验发布包：哈希、表结构、规则、汇总数与报送文件")
     verify.add_argument("path", help="发布目录或其 zip")
     verify.add_argument("--key", metavar="PUBKEY", help="本机关的公钥：核验发布包的签名")
+
+    push = sub.add_parser("publish", help="把某年度的最新版本推送到 CKAN 门户")
+    push.add_argument("year", type=_year)
+    push.add_argument("--ckan", required=True, metavar="URL", help="CKAN 门户地址")
+    push.add_argument("--outputs", default="outputs", help="发布目录")
+    push.add_argument("--api-key", help="CKAN API 密钥（默认取环境变量 CKAN_API_KEY）")
+    push.add_argument("--org", help="CKAN 组织（owner_org）")
+    push.set_defaults(handler=cmd_publish)
 
     keys = sub.add_parser("keygen", help="生成用于签署发布包的 Ed25519 密钥对")
     keys.add_argument("--out", default=".", help="写入密钥的目录")

@@ -23,20 +23,21 @@ from .report import Finding, Report
 from .values import format_value
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
+# (name, type, title, description) of the findings published with the release.
 FINDING_FIELDS = (
-    ("unit_id", "单位代码"),
-    ("rule", "规则"),
-    ("severity", "严重程度"),
-    ("table", "表代码"),
-    ("row", "行代码"),
-    ("column", "列代码"),
-    ("file", "来源文件"),
-    ("sheet", "工作表"),
-    ("cell", "单元格"),
-    ("expected", "应为"),
-    ("actual", "实填"),
-    ("message", "说明"),
-    ("message_en", "说明（英文）"),
+    ("unit_id", "string", "单位代码", "发现所属的单位：部门代码，或本机关代码"),
+    ("rule", "string", "规则", "规则编号，见 nianbao 的规则目录（schemas/rules.yaml）"),
+    ("severity", "string", "严重程度", "error（错误）或 warning（警告）"),
+    ("table", "string", "表代码", "proactive_disclosure / applications / review_litigation，空为不针对某表"),
+    ("row", "string", "行代码", "发现所在的行，空为不针对某行"),
+    ("column", "string", "列代码", "发现所在的列，空为不针对某列"),
+    ("file", "string", "来源文件", "发现所在的报送文件名"),
+    ("sheet", "string", "工作表", "发现所在的工作表"),
+    ("cell", "string", "单元格", "发现所在的单元格，如 C7"),
+    ("expected", "string", "应为", "按规则应有的值"),
+    ("actual", "string", "实填", "实际填写或读取的值"),
+    ("message", "string", "说明", "中文说明：问题与修改方法"),
+    ("message_en", "string", "说明（英文）", "英文说明"),
 )
 
 
@@ -74,21 +75,18 @@ def _json_bytes(schema: dict, rows: list[dict]) -> bytes:
     return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
 
 
-EXCEPTION_FIELDS = FINDING_FIELDS + (("reason", "接受理由"), ("accepted_by", "接受人"), ("date", "接受日期"))
-
-
-def _findings_schema(fields=FINDING_FIELDS) -> dict:
-    return {
-        "fields": [{"name": name, "type": "string", "title": title} for name, title in fields],
-        "missingValues": [""],
-    }
+EXCEPTION_FIELDS = FINDING_FIELDS + (
+    ("reason", "string", "接受理由", "本机关接受该错误的理由（exceptions.yaml）"),
+    ("accepted_by", "string", "接受人", "记录接受决定的人"),
+    ("date", "string", "接受日期", "接受的日期"),
+)
 
 
 def _finding_row(finding: Finding) -> dict:
     row = finding.as_dict()
     row["unit_id"] = row.pop("unit")
     row["file"] = Path(row["file"]).name if row["file"] else None
-    return {name: row[name] for name, _ in FINDING_FIELDS}
+    return {field[0]: row[field[0]] for field in FINDING_FIELDS}
 
 
 def _exception_row(accepted: Accepted) -> dict:
@@ -253,13 +251,13 @@ def build_package(
             resources.append(_resource(name, path, content, schema, layout.heading, description))
     # By unit; within a unit in the order they were found (reading order), which is deterministic.
     warnings = sorted((f for f in findings if not f.is_error), key=lambda f: f.unit)
-    content = _csv_bytes([n for n, _ in FINDING_FIELDS], [_finding_row(f) for f in warnings])
+    content = _csv_bytes([f[0] for f in FINDING_FIELDS], [_finding_row(f) for f in warnings])
     files["data/findings.csv"] = content
-    resources.append(_resource("findings", "data/findings.csv", content, _findings_schema(), "检查发现（警告）", "发布时仍存在的警告及其单元格位置"))
+    resources.append(_resource("findings", "data/findings.csv", content, _schema(FINDING_FIELDS), "检查发现（警告）", "发布时仍存在的警告及其单元格位置"))
     rows = [_exception_row(a) for a in sorted(accepted, key=lambda a: a.finding.unit) if a.finding.is_error]
-    content = _csv_bytes([n for n, _ in EXCEPTION_FIELDS], rows)
+    content = _csv_bytes([f[0] for f in EXCEPTION_FIELDS], rows)
     files["data/exceptions.csv"] = content
-    resources.append(_resource("exceptions", "data/exceptions.csv", content, _findings_schema(EXCEPTION_FIELDS),
+    resources.append(_resource("exceptions", "data/exceptions.csv", content, _schema(EXCEPTION_FIELDS),
                                "已接受的例外", "经本机关记录理由后接受、不再阻止发布的错误"))
     submitted = _submissions(merged.departments)
     files.update({name: content for name, (_, content) in submitted.items()})

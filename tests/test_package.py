@@ -128,3 +128,13 @@ def test_published_tables_match_the_golden_files(releases, year):
             golden.parent.mkdir(parents=True, exist_ok=True)
             golden.write_bytes(produced)
         assert produced == golden.read_bytes(), name
+
+
+@pytest.mark.parametrize("year", [2020, 2021])
+def test_every_field_has_a_chinese_title_and_description(releases, year):
+    descriptor = json.loads((releases[year] / "datapackage.json").read_text())
+    for resource in descriptor["resources"]:
+        assert resource["title"] and resource["description"], resource["name"]
+        for field in resource["schema"]["fields"]:
+            assert field.get("title") and field.get("description"), (resource["name"], field["name"])
+            assert any("\u4e00" <= ch <= "\u9fff" for ch in field["title"] + field["description"]), field["name"]
