@@ -1,7 +1,7 @@
 """Releases on disk: every publication of a year is a version in its own folder, never overwritten.
 
     outputs/<year>/<version>/       the release (a Data Package), and <version>.zip beside it
-    outputs/<year>/latest           a link to the newest version (and latest.zip to its zip)
+    outputs/<year>/latest           a link to the newest version: switching it publishes one
 
 A re-run whose files equal the latest version's publishes nothing; one whose figures changed is a
 new minor version, any other change a patch version, each with the cells that changed and why.
@@ -82,6 +82,7 @@ def publish(
     sign its manifest."""
     year_folder = Path(outputs) / str(merged.bureau.year)
     latest = latest_release(year_folder)
+    _tidy(year_folder, latest)
     if latest is None:
         files = build_package(merged, bureau, findings, accepted, version=FIRST_VERSION)
         return _catalogued(_write(_sealed(files, key), year_folder, FIRST_VERSION), bureau)
@@ -89,13 +90,35 @@ def publish(
     again = build_package(merged, bureau, findings, accepted, version=current, changes=_changes_of(latest),
                           reason=meta.get("reason"), previous_version=meta.get("previous_version"))
     if _sealed(again, key) == _files_of(latest):
-        return Publication(latest, current, new=False)
+        return _catalogued(Publication(latest, current, new=False), bureau)
     figures_changed = any(again.get(name) != (latest / name).read_bytes() for name in TABLE_FILES)
     version = next_version(current, figures_changed)
     _, old = load_release(latest)
     files = build_package(merged, bureau, findings, accepted, version=version, changes=changed_cells(old, merged),
                           reason=reason, previous_version=current)
     return _catalogued(_write(_sealed(files, key), year_folder, version), bureau)
+
+
+def _tidy(year_folder: Path, latest: Path | None) -> None:
+    """Remove what a run killed midway left: files written aside, and versions written but never
+    switched to (publication is the switch of `latest`), which are newer than it."""
+    if not year_folder.is_dir():
+        return
+    newest = _version_key(latest.name) if latest else (-1,)
+    for path in year_folder.iterdir():
+        stem = path.name.removesuffix(".zip")
+        orphan = _is_version(stem) and _version_key(stem) > newest
+        if path.name.startswith(".") or orphan:
+            shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+
+
+def _is_version(name: str) -> bool:
+    parts = name.split(".")
+    return len(parts) == 3 and all(p.isdigit() for p in parts)
+
+
+def _version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in name.split("."))
 
 
 def _catalogued(publication: Publication, bureau: Bureau) -> Publication:
@@ -116,7 +139,7 @@ def write_catalog(outputs: Path, bureau: Bureau) -> None:
         releases.append({"year": int(release.parent.name), "version": release.name, "created": descriptor["created"],
                          "path": f"{release.parent.name}/{release.name}/datapackage.json",
                          "zip": f"{release.parent.name}/{release.name}.zip", "latest": latest})
-    releases.sort(key=lambda r: (r["year"], [int(p) for p in r["version"].split(".")]))
+    releases.sort(key=lambda r: (r["year"], _version_key(r["version"])))
     catalog = {"name": bureau.id, "title": f"{bureau.name}政府信息公开工作年度报告统计数据", "dcat": "catalog.jsonld",
                "releases": releases}
     for name, content in (
@@ -170,7 +193,8 @@ def zip_bytes(files: dict[str, bytes], root: str) -> bytes:
 
 def _write(files: dict[str, bytes], year_folder: Path, version: str) -> Publication:
     """Write the version aside, move it into place, then switch `latest`: a run killed at any point
-    leaves the previous release as it was and nothing half-written under a version's name."""
+    leaves `latest` on the previous release, untouched, and nothing half-written under a version's
+    name."""
     target = year_folder / version
     if target.exists():
         raise FileExistsError(f"{target} 已存在：已发布的版本不会被覆盖")
@@ -188,9 +212,7 @@ def _write(files: dict[str, bytes], year_folder: Path, version: str) -> Publicat
         shutil.rmtree(staging, ignore_errors=True)
         (year_folder / f".{version}.zip.partial").unlink(missing_ok=True)
         raise
-    for link, points_to in ((LATEST, version), (f"{LATEST}.zip", f"{version}.zip")):
-        temporary = year_folder / f".{link}.new"
-        temporary.unlink(missing_ok=True)
-        temporary.symlink_to(points_to)
-        os.replace(temporary, year_folder / link)
+    temporary = year_folder / f".{LATEST}.new"
+    temporary.symlink_to(version)
+    os.replace(temporary, year_folder / LATEST)
     return Publication(target, version, new=True)

@@ -46,12 +46,12 @@ def test_versions_are_never_overwritten(sources, tmp_path):
     first = run_steps(2021, sources, outputs).publication
     assert (first.version, first.new) == ("1.0.0", True)
     year = outputs / "2021"
-    assert (year / "latest").resolve() == first.path and (year / "latest.zip").resolve() == year / "1.0.0.zip"
+    assert (year / "latest").resolve() == first.path and (year / "1.0.0.zip").is_file()
     before = snapshot(first.path)
 
     again = run_steps(2021, sources, outputs).publication
     assert (again.version, again.new, again.path) == ("1.0.0", False, first.path)
-    assert sorted(p.name for p in year.iterdir()) == ["1.0.0", "1.0.0.zip", "latest", "latest.zip"]
+    assert sorted(p.name for p in year.iterdir()) == ["1.0.0", "1.0.0.zip", "latest"]
 
     bump_figure(sources)
     corrected = run_steps(2021, sources, outputs, reason="户政管理大队更正依申请公开数").publication
@@ -106,6 +106,52 @@ def test_a_publication_that_fails_midway_leaves_the_last_release(sources, tmp_pa
         run_steps(2021, sources, outputs)
     monkeypatch.undo()
     assert snapshot(outputs / "2021") == before  # no 1.1.0, no staging folder, latest unchanged
-    assert sorted(os.listdir(outputs / "2021")) == ["1.0.0", "1.0.0.zip", "latest", "latest.zip"]
+    assert sorted(os.listdir(outputs / "2021")) == ["1.0.0", "1.0.0.zip", "latest"]
     assert run_steps(2021, sources, outputs).publication.version == "1.1.0"  # and the next run completes
     assert (outputs / "2021" / "latest").resolve() != first.path
+
+
+KILLER = """
+import os, signal, sys
+from pathlib import Path
+import flows.release as release
+from tests.test_package import run_steps
+
+point, count = sys.argv[1], int(sys.argv[2])
+calls = {"n": 0}
+def dying(real):
+    def wrapper(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == count:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(*args, **kwargs)
+    return wrapper
+if point == "write":
+    Path.write_bytes = dying(Path.write_bytes)
+else:
+    release.os.replace = dying(os.replace)
+run_steps(2021, Path(sys.argv[3]), Path(sys.argv[4]))
+"""
+
+
+@pytest.mark.parametrize("point, count", [("write", 1), ("write", 8), ("write", 16), ("replace", 1), ("replace", 2), ("replace", 3)])
+def test_a_run_killed_at_any_point_leaves_the_last_release(sources, tmp_path, point, count):
+    import subprocess
+    import sys
+
+    outputs = tmp_path / "outputs"
+    first = run_steps(2021, sources, outputs).publication
+    before = snapshot(first.path)
+    bump_figure(sources)
+    result = subprocess.run([sys.executable, "-c", KILLER, point, str(count), str(sources), str(outputs)],
+                            cwd=Path(__file__).resolve().parent.parent, capture_output=True)
+    assert result.returncode == -9, result.stderr.decode()[-2000:]
+    latest = (outputs / "2021" / "latest").resolve()
+    visible = sorted(p.name for p in (outputs / "2021").iterdir() if not p.name.startswith("."))
+    assert snapshot(first.path) == before
+    if latest == first.path:  # killed before the switch: 1.1.0 was never published
+        assert "1.1.0" not in visible or (outputs / "2021" / "1.1.0" / "MANIFEST.sha256").is_file()
+    else:  # killed after the new version was complete and switched to
+        assert latest.name == "1.1.0"
+    assert run_steps(2021, sources, outputs).publication.version == "1.1.0"  # the next run completes
+    assert not [p for p in (outputs / "2021").iterdir() if p.name.startswith(".")]  # leftovers cleared

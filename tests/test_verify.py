@@ -52,7 +52,7 @@ def test_a_release_verifies_as_published(published, capsys):
     assert failed(published) == {}
     assert main(["verify", str(published)]) == 0
     assert "核验结论：全部通过（共 10 项）" in capsys.readouterr().out
-    assert failed(published.parent / "latest.zip") == {}
+    assert failed(published.parent / "1.0.0.zip") == {}
 
 
 def test_an_edited_cell_is_caught_by_hash_and_by_the_sums(release):
