@@ -11,7 +11,8 @@ from .edition import edition_for_year
 from .exceptions import Accepted, apply_exceptions
 from .merge import Merged, merge
 from .pages import status_of, write_check_pages
-from .previous import previous_release
+from .previous import previous_release, previous_texts
+from .text import ReportText, check_text
 from .release import Publication, publish
 from .read import sha256_of
 from .report import Finding, Report, make_finding
@@ -28,6 +29,7 @@ class Inputs:
     submitted: dict[str, Path]
     findings: list[Finding]  # of discovery: E4, E5
     previous: dict[str, Report]  # unit → its report of year - 1 ({} when none was published)
+    previous_texts: dict[str, ReportText] = field(default_factory=dict)  # unit → its text of year - 1
 
 
 def prepare(sources: Path, outputs: Path, year: int) -> Inputs:
@@ -35,7 +37,8 @@ def prepare(sources: Path, outputs: Path, year: int) -> Inputs:
     PreviousYearError for inputs that cannot be used at all."""
     bureau = load_bureau(sources)
     submitted, findings = discover(sources, year, bureau)
-    return Inputs(year, Path(sources), bureau, submitted, findings, previous_release(outputs, year))
+    return Inputs(year, Path(sources), bureau, submitted, findings, previous_release(outputs, year),
+                  previous_texts(outputs, year))
 
 
 @dataclass
@@ -47,6 +50,7 @@ class Outcome:
     checked: list[Checked]
     findings: list[Finding]  # all of them: discovery, departments, bureau, stale exceptions
     accepted: list[Accepted] = field(default_factory=list)
+    texts: dict[str, ReportText] = field(default_factory=dict)  # unit → its report text, filled
     publication: Publication | None = None
     merged: Merged | None = field(default=None, repr=False)
 
@@ -114,16 +118,30 @@ def check_bureau(inputs: Inputs, merged: Merged) -> list[Finding]:
     return findings
 
 
+def check_texts(inputs: Inputs, merged: Merged) -> tuple[dict[str, ReportText], list[Finding]]:
+    """The bureau's report text (report.md, required) and any department's own (<unit>.md)."""
+    folder = inputs.sources / str(inputs.year)
+    texts, findings = {}, []
+    for report, path in [(merged.bureau, folder / "report.md")] + [
+        (d, folder / f"{d.unit}.md") for d in merged.departments if (folder / f"{d.unit}.md").is_file()
+    ]:
+        texts[report.unit], found = check_text(path, report, inputs.previous_texts.get(report.unit))
+        findings += found
+    return texts, findings
+
+
 def settle(inputs: Inputs, checked: list[Checked], merged: Merged | None) -> Outcome:
-    """Gather every finding of the run and apply the accepted exceptions."""
-    findings = list(inputs.findings)
+    """Gather every finding of the run, the report texts, and apply the accepted exceptions."""
+    findings, texts = list(inputs.findings), {}
     for c in checked:
         findings += c.findings
     if merged is not None:
         findings += check_bureau(inputs, merged)
+        texts, text_findings = check_texts(inputs, merged)
+        findings += text_findings
     entries = load_year_file(inputs.sources, inputs.year, EXCEPTIONS)
     accepted, stale = apply_exceptions(findings, entries, inputs.sources / str(inputs.year) / EXCEPTIONS, inputs.bureau.id)
-    return Outcome(inputs.year, inputs.bureau, checked, findings + stale, accepted, merged=merged)
+    return Outcome(inputs.year, inputs.bureau, checked, findings + stale, accepted, texts, merged=merged)
 
 
 def write_pages(outcome: Outcome, outputs: Path) -> Path:
@@ -144,4 +162,5 @@ def publish_outcome(outcome: Outcome, outputs: Path, reason: str | None = None, 
     """Publish a new version in `outputs/<year>/` unless an error blocks it (or nothing changed)."""
     if outcome.errors or outcome.merged is None:
         return None
-    return publish(outcome.merged, outcome.bureau, outcome.findings, outcome.accepted, Path(outputs), reason, key)
+    return publish(outcome.merged, outcome.bureau, outcome.findings, outcome.accepted, Path(outputs), reason, key,
+                   outcome.texts)

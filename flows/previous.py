@@ -52,6 +52,14 @@ def previous_release(outputs: Path, year: int) -> dict[str, Report]:
     return load_release(path)[1] if path.is_file() else {}
 
 
+def previous_texts(outputs: Path, year: int) -> dict:
+    """The report texts published for `year - 1` (report/<unit>.md of its latest release), by unit."""
+    from .text import ReportText, parse_sections
+
+    folder = Path(outputs) / str(year - 1) / "latest" / "report"
+    return {p.stem: ReportText(p.stem, p, parse_sections(p.read_text("utf-8"))) for p in sorted(folder.glob("*.md"))}
+
+
 def load_previous(path: Path, year: int, unit: str) -> Report | None:
     """`unit`'s report of `year - 1` from a workbook or a published package; None if it has none."""
     path = Path(path)

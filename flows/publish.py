@@ -229,10 +229,12 @@ def build_package(
     changes: list[dict] = (),
     reason: str | None = None,
     previous_version: str | None = None,
+    texts: dict | None = None,
 ) -> dict[str, bytes]:
     """Every file of the release, by its path in the release, datapackage.json last.
 
-    `changes` are the cells that differ from `previous_version`, published with the `reason`.
+    `changes` are the cells that differ from `previous_version`, published with the `reason`;
+    `texts` (unit → ReportText) the report texts, rendered with the tables in report/.
     """
     edition, year = merged.bureau.edition, merged.bureau.year
     units = (merged.bureau, *merged.departments)
@@ -272,6 +274,7 @@ def build_package(
         content = _csv_bytes([f[0] for f in fields], rows)
         files[f"data/{name}.csv"] = content
         resources.append(_resource(name, f"data/{name}.csv", content, _schema(fields), title, description))
+    resources += _reports(files, merged, bureau, texts or {})
     files["README.md"] = _readme(merged, bureau).encode("utf-8")
     files["CHANGELOG.md"] = _changelog(version, previous_version, reason, changes).encode("utf-8")
     meta = {"version": version, "previous_version": previous_version, "reason": reason}
@@ -285,6 +288,45 @@ def base_url(bureau: Bureau) -> str:
     """Where the outputs folder is served (bureau.yaml `base_url`): the root of every IRI in the
     DCAT metadata. Without one, IRIs are URNs that name the release but locate nothing."""
     return bureau.metadata.get("base_url") or f"urn:nianbao:{bureau.id}"
+
+
+REPORT_FIELDS = (
+    ("unit_id", "string", "单位代码", "报告所属的单位：本机关代码或部门代码"),
+    ("title", "string", "标题", "报告标题"),
+    ("html", "string", "网页版", "report/ 中的 HTML 文件（单文件，可打印为 A4）"),
+    ("docx", "string", "Word 版", "report/ 中的 .docx 文件"),
+    ("text", "string", "文字部分", "填入表格数字后的文字部分（Markdown），无则为空"),
+)
+
+
+def _reports(files: dict[str, bytes], merged: Merged, bureau: Bureau, texts: dict) -> list[dict]:
+    """The report of the bureau and of every department, as HTML and Word, in report/; the list of
+    them as a resource, and the bureau's two files as resources of their own."""
+    from .render import render_docx, render_html, title_of
+    from .text import text_markdown
+
+    names = {d.id: d.name for d in bureau.departments} | {bureau.id: bureau.name}
+    created = datetime.fromisoformat(created_timestamp(merged.departments).replace("Z", "+00:00")).replace(tzinfo=None)
+    rows, resources = [], []
+    for report in (merged.bureau, *merged.departments):
+        text, stem = texts.get(report.unit), f"report/{report.unit}"
+        files[f"{stem}.html"] = render_html(report, names[report.unit], text).encode("utf-8")
+        files[f"{stem}.docx"] = render_docx(report, names[report.unit], text, created)
+        if text is not None:
+            files[f"{stem}.md"] = text_markdown(text).encode("utf-8")
+        rows.append({"unit_id": report.unit, "title": title_of(report, names[report.unit]), "html": f"{stem}.html",
+                     "docx": f"{stem}.docx", "text": f"{stem}.md" if text is not None else ""})
+    content = _csv_bytes([f[0] for f in REPORT_FIELDS], rows)
+    files["data/reports.csv"] = content
+    resources.append(_resource("reports", "data/reports.csv", content, _schema(REPORT_FIELDS), "年度报告文件",
+                               "本机关及各部门年度报告的网页版与 Word 版"))
+    title = title_of(merged.bureau, bureau.name)
+    for fmt, mediatype in (("html", "text/html"), ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")):
+        path = f"report/{bureau.id}.{fmt}"
+        resources.append({"name": f"report-{fmt}", "path": path, "format": fmt, "mediatype": mediatype,
+                          "title": f"{title}（{'网页版' if fmt == 'html' else 'Word 版'}）",
+                          "hash": "sha256:" + hashlib.sha256(files[path]).hexdigest(), "bytes": len(files[path])})
+    return resources
 
 
 def _changelog(version: str, previous_version: str | None, reason: str | None, changes) -> str:

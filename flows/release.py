@@ -77,6 +77,7 @@ def publish(
     outputs: Path,
     reason: str | None = None,
     key: Path | None = None,
+    texts: dict | None = None,
 ) -> Publication:
     """Publish the year's release as a new version, unless it equals the latest one; with `key`,
     sign its manifest."""
@@ -84,18 +85,18 @@ def publish(
     latest = latest_release(year_folder)
     _tidy(year_folder, latest)
     if latest is None:
-        files = build_package(merged, bureau, findings, accepted, version=FIRST_VERSION)
+        files = build_package(merged, bureau, findings, accepted, version=FIRST_VERSION, texts=texts)
         return _catalogued(_write(_sealed(files, key), year_folder, FIRST_VERSION), bureau)
     current, meta = latest.name, _meta_of(latest)
     again = build_package(merged, bureau, findings, accepted, version=current, changes=_changes_of(latest),
-                          reason=meta.get("reason"), previous_version=meta.get("previous_version"))
+                          reason=meta.get("reason"), previous_version=meta.get("previous_version"), texts=texts)
     if _sealed(again, key) == _files_of(latest):
         return _catalogued(Publication(latest, current, new=False), bureau)
     figures_changed = any(again.get(name) != (latest / name).read_bytes() for name in TABLE_FILES)
     version = next_version(current, figures_changed)
     _, old = load_release(latest)
     files = build_package(merged, bureau, findings, accepted, version=version, changes=changed_cells(old, merged),
-                          reason=reason, previous_version=current)
+                          reason=reason, previous_version=current, texts=texts)
     return _catalogued(_write(_sealed(files, key), year_folder, version), bureau)
 
 

@@ -37,8 +37,8 @@ def test_sum_of_valid_departments_is_a_valid_bureau(year, seeds):
         np.testing.assert_array_equal(values, sum(r.values[table] for r in reports))
 
 
-@settings(max_examples=25, deadline=None)
-@given(year=YEARS, seeds=st.lists(st.integers(0, 2**32 - 1), min_size=2, max_size=6), data=st.data())
+@settings(max_examples=10, deadline=None)  # each example renders every unit's Word report twice
+@given(year=YEARS, seeds=st.lists(st.integers(0, 2**32 - 1), min_size=2, max_size=4), data=st.data())
 def test_department_order_does_not_change_the_package(year, seeds, data):
     reports = departments(year, seeds)
     shuffled = data.draw(st.permutations(reports))

@@ -16,6 +16,18 @@ from flows.template import write_workbook
 from tests.test_package import run_steps
 
 UNITS = ("a", "b", "c")
+REPORT_TEXT = """# 一、总体情况
+
+{year}年新收申请{{{{applications.new.total}}}}件。
+
+# 五、存在的主要问题及改进情况
+
+{year}年的问题与改进。
+
+# 六、其他需要报告的事项
+
+未收取信息处理费。
+"""
 
 
 def continue_from(report, last):
@@ -47,6 +59,7 @@ def make_bureau(root: Path, years=(2020, 2021, 2022)) -> dict[tuple[str, int], o
             report = continue_from(synthetic_report(edition, unit, year, rng, carried_in=carried), previous)
             write_workbook(root / str(year) / f"{unit}.xlsx", edition, year, report)
             reports[(unit, year)] = last[unit] = report
+        (root / str(year) / "report.md").write_text(REPORT_TEXT.format(year=year), "utf-8")
     return reports
 
 

@@ -1,0 +1,152 @@
+"""The report's text sections (sources/<year>/report.md): parsed by their headings, placeholders
+such as {{applications.new.total}} filled from the validated tables, and the text rules checked
+(T1, D6, W5, W6, W7), one small function each."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from .edition import SCHEMAS, rules
+from .report import Finding, Report, make_finding
+from .values import format_value
+
+HEADING = re.compile(r"^#{1,6}\s*([一二三四五六])、", re.M)
+PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+SENTENCE = re.compile(r"[^。！？；\n]+[。！？；]?")
+
+
+@cache
+def sections() -> dict[str, dict]:
+    """numeral → {title, table?}, in order (schemas/sections.yaml)."""
+    return yaml.safe_load((SCHEMAS / "sections.yaml").read_text("utf-8"))["sections"]
+
+
+def text_sections() -> list[str]:
+    return [numeral for numeral, spec in sections().items() if "table" not in spec]
+
+
+@dataclass
+class ReportText:
+    """A unit's text, section by section (numeral → text with the placeholders filled)."""
+
+    unit: str
+    path: Path
+    sections: dict[str, str]
+
+
+def parse_sections(text: str) -> dict[str, str]:
+    """numeral → the text under the heading "# 一、…" up to the next such heading."""
+    marks = list(HEADING.finditer(text))
+    found = {}
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        body = text[mark.end() : end].split("\n", 1)
+        found[mark.group(1)] = body[1].strip() if len(body) > 1 else ""
+    return found
+
+
+def _where(path: Path, numeral: str | None = None) -> str:
+    return f"{path.name}" + (f" {numeral}、{sections()[numeral]['title']}" if numeral else "")
+
+
+def _cell_value(report: Report, name: str) -> str | None:
+    """The figure a placeholder names: table.row.column, or table.column for table 四."""
+    parts = name.split(".")
+    layout = report.edition.tables.get(parts[0])
+    if layout is None or len(parts) not in (2, 3):
+        return None
+    row, column = (parts[1], parts[2]) if len(parts) == 3 else (layout.rows[0].code, parts[1])
+    r, c = layout.row_index.get(row), layout.column_index.get(column)
+    if r is None or c is None or (len(parts) == 2 and len(layout.rows) > 1) or not layout.applicable[r, c]:
+        return None
+    return format_value(int(report.values[layout.code][r, c]), layout.columns[c])
+
+
+def fill(text: str, report: Report, path: Path, numeral: str) -> tuple[str, list[Finding]]:
+    findings = []
+
+    def replace(match: re.Match) -> str:
+        value = _cell_value(report, match.group(1))
+        if value is None:
+            findings.append(make_finding("T1", report.unit, variant="placeholder", file=str(path),
+                                         where=_where(path, numeral), actual=match.group(0)))
+            return match.group(0)
+        return value
+
+    return PLACEHOLDER.sub(replace, text), findings
+
+
+def rule_d6(text: ReportText, report: Report) -> Iterator[Finding]:
+    """A number quoted as a count ("12件") is one of the tables' figures."""
+    units = "|".join(map(re.escape, rules()["D6"].params["units"]))
+    quoted = re.compile(rf"(\d+)\s*({units})")
+    figures = {format_value(int(v), report.edition.tables[t].columns[c])
+               for t, m in report.values.items() for (r, c), v in _applicable(report, t, m)}
+    for numeral, body in text.sections.items():
+        for sentence in SENTENCE.findall(body):
+            for number, unit in quoted.findall(sentence):
+                if number not in figures:
+                    yield make_finding("D6", text.unit, file=str(text.path), where=_where(text.path, numeral),
+                                       sentence=sentence.strip(), actual=number, unit_word=unit)
+
+
+def _applicable(report: Report, table: str, matrix):
+    layout = report.edition.tables[table]
+    for r, c in zip(*layout.applicable.nonzero()):
+        yield (r, c), matrix[r, c]
+
+
+def rule_w5(text: ReportText, report: Report) -> Iterator[Finding]:
+    """2021+: 一、总体情况 within about 1,000 characters."""
+    length = len(re.sub(r"\s", "", text.sections.get("一", "")))
+    if length > rules()["W5"].params["maximum"]:
+        yield make_finding("W5", text.unit, file=str(text.path), where=_where(text.path, "一"), actual=length)
+
+
+def rule_w6(text: ReportText, report: Report) -> Iterator[Finding]:
+    """2021+: 六 reports the 信息处理费 collected (even if none)."""
+    if rules()["W6"].params["keyword"] not in text.sections.get("六", ""):
+        yield make_finding("W6", text.unit, file=str(text.path), where=_where(text.path, "六"))
+
+
+def rule_w7(text: ReportText, previous: ReportText | None, previous_year: int) -> Iterator[Finding]:
+    """五 is not last year's, word for word ("年年雷同")."""
+    if previous is None:
+        return
+    same = re.sub(r"\s", "", text.sections.get("五", "")) == re.sub(r"\s", "", previous.sections.get("五", ""))
+    if same and text.sections.get("五"):
+        yield make_finding("W7", text.unit, file=str(text.path), where=_where(text.path, "五"), previous_year=previous_year)
+
+
+def check_text(path: Path, report: Report, previous: ReportText | None = None) -> tuple[ReportText, list[Finding]]:
+    """Read, fill and check a unit's text. A missing file or section is a T1 error naming it."""
+    path = Path(path)
+    raw = parse_sections(path.read_text("utf-8")) if path.is_file() else {}
+    findings, filled = [], {}
+    for numeral, spec in sections().items():
+        body = raw.get(numeral, "")
+        if not body and "table" not in spec:
+            findings.append(make_finding("T1", report.unit, file=str(path), where=_where(path),
+                                         expected=f"{numeral}、{spec['title']}"))
+        body, problems = fill(body, report, path, numeral)
+        findings += problems
+        filled[numeral] = body
+    text = ReportText(report.unit, path, filled)
+    catalogue = rules()
+    for rule_id, rule in (("D6", rule_d6), ("W5", rule_w5), ("W6", rule_w6)):
+        editions = catalogue[rule_id].editions
+        if editions is None or report.edition.code in editions:
+            findings += rule(text, report)
+    findings += rule_w7(text, previous, report.year - 1)
+    return text, findings
+
+
+def text_markdown(text: ReportText) -> str:
+    """The filled text as published beside the rendered report (and read back next year for W7)."""
+    return "".join(f"# {numeral}、{sections()[numeral]['title']}\n\n{body}\n\n" for numeral, body in text.sections.items())
