@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -13,7 +15,8 @@ import yaml
 from .edition import SCHEMAS
 from .report import Finding, make_finding
 
-WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+SECOND_COPY = re.compile(r"^(?P<unit>.+?)\s*(?:[(（]\d+[)）]|[-_ ]?(?:副本|copy|拷贝)(?:\s*[(（]?\d*[)）]?)?)$", re.I)
 EXCEPTIONS, NIL_RETURNS = "exceptions.yaml", "nil_returns.yaml"
 # Files a year's folder may hold besides workbooks; they are not submissions.
 AUXILIARY = {EXCEPTIONS, NIL_RETURNS, "report.md", "README.md"}
@@ -51,6 +54,9 @@ def load_bureau(sources: Path) -> Bureau:
     except (yaml.YAMLError, KeyError, TypeError) as error:
         raise BureauConfigError(f"{path} 格式有误（{type(error).__name__}: {error}）：需要 id、name 和 departments（每项含 id、name）") from None
     ids = [d.id for d in departments]
+    bad = [i for i in [bureau.id, *ids] if not SAFE_ID.fullmatch(i)]
+    if bad:  # ids name files in the outputs: nothing that could leave its folder or hide
+        raise BureauConfigError(f"{path}：代码只能由字母、数字、下划线和连字符组成：{bad}")
     if len(set(ids)) != len(ids):
         raise BureauConfigError(f"{path}：部门代码重复：{sorted({i for i in ids if ids.count(i) > 1})}")
     return bureau
@@ -105,8 +111,13 @@ def discover(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path],
         unit = path.stem
         if path.suffix == ".md" and bureau.department(unit) is not None:
             continue  # a department's own report text (see flows/text.py)
-        if path.suffix.lower() not in WORKBOOK_SUFFIXES or bureau.department(unit) is None:
-            findings.append(_e5(bureau.id, path, "不对应 bureau.yaml 中的任何部门：文件名应为“部门代码.xlsx”", "names no department of bureau.yaml"))
+        copy = SECOND_COPY.match(unit)
+        if bureau.department(unit) is None and copy and bureau.department(copy["unit"]):
+            findings.append(_e5(copy["unit"], path, f"像是“{copy['unit']}”报表的另一份副本：每个部门只能报送一份，请删除多余的文件",
+                                f"looks like a second copy of {copy['unit']}'s file"))
+        elif bureau.department(unit) is None:
+            findings.append(_e5(bureau.id, path, "不对应 bureau.yaml 中的任何部门：文件名应为“部门代码.xlsx”" + _oddities(path.name),
+                                "names no department of bureau.yaml"))
         elif unit in submitted:
             first = submitted[unit].name
             findings.append(_e5(unit, path, f"与“{first}”重复：每个部门只能报送一份报表（或一份零报告）", f"a second submission for {unit}"))
@@ -121,4 +132,16 @@ def discover(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path],
 
 
 def _e5(unit: str, path: Path, problem: str, problem_en: str) -> Finding:
-    return make_finding("E5", unit, file=str(path), file_name=path.name, problem=problem, problem_en=problem_en)
+    return make_finding("E5", unit, file=str(path), file_name=shown_name(path.name), problem=problem, problem_en=problem_en)
+
+
+def shown_name(name: str) -> str:
+    """A file name as it can be shown: control characters written out, not acted on."""
+    return "".join(c if unicodedata.category(c)[0] != "C" else f"\\x{ord(c):02x}" for c in name)
+
+
+def _oddities(name: str) -> str:
+    """Characters that make a name look like another: "trаffic" with a Cyrillic а."""
+    odd = [f"“{c}”（U+{ord(c):04X}）" for c in name
+           if not c.isascii() and c.isalpha() and not unicodedata.name(c, "").startswith("CJK")]
+    return f"；文件名含有形似拉丁字母的字符：{'、'.join(odd)}" if odd else ""

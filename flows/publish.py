@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,11 +56,23 @@ def table_rows(layout: TableLayout, report: Report) -> list[dict]:
     return rows
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def neutralised(value):
+    """Text that came from a workbook, safe to open in a spreadsheet: text that would start a
+    formula (=, +, -, @) is prefixed with an apostrophe; plain numbers are left as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _csv_bytes(fields: list[str], rows: list[dict]) -> bytes:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    writer.writerows({k: "" if v is None else neutralised(v) for k, v in row.items()} for row in rows)
     return out.getvalue().encode("utf-8")
 
 
@@ -138,7 +151,8 @@ def _submissions(departments: tuple[Report, ...]) -> dict[str, tuple[Path, bytes
         if report.file is None:  # a report made in memory (tests): nothing was submitted
             continue
         path = Path(report.file)
-        name = f"submissions/{path.name}" if path.name == "nil_returns.yaml" else f"submissions/{report.unit}{path.suffix.lower()}"
+        suffix = re.sub(r"[^a-z0-9.]", "", path.suffix.lower())[:8] or ".bin"  # the unit id is safe; the suffix came with the file
+        name = f"submissions/{path.name}" if path.name == "nil_returns.yaml" else f"submissions/{report.unit}{suffix}"
         shipped.setdefault(name, (path, path.read_bytes()))
     return shipped
 

@@ -28,6 +28,7 @@ from .edition import (
     normalise_label,
     value_words,
 )
+from .intake import Intake, Refused, inspect
 from .report import Finding, Report, Source, cell_ref, make_finding
 from .values import expected_kind, format_value, parse_cell
 
@@ -60,23 +61,36 @@ class Sheet:
         return cell_ref(r + self.top, c + self.left)
 
 
-def load_sheets(path: Path) -> list[Sheet]:
-    """The visible worksheets of a workbook, or UnreadableWorkbook saying why not."""
+@dataclass
+class Workbook:
+    sheets: list[Sheet]  # the visible worksheets, where the tables are read
+    hidden: list[Sheet]  # hidden ones are not read, but what they hold is reported (rule I2)
+    intake: Intake
+
+
+def load_sheets(path: Path) -> Workbook:
+    """A workbook's worksheets, or UnreadableWorkbook saying why it will not be read."""
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-        sheets = []
-        for index, meta in enumerate(workbook.sheets_metadata):
-            if meta.typ != SheetTypeEnum.WorkSheet or meta.visible != SheetVisibleEnum.Visible:
-                continue
-            sheet = workbook.get_sheet_by_index(index)
-            top, left = sheet.start or (0, 0)
-            sheets.append(Sheet(meta.name, sheet.to_python(), top, left))
-        workbook.close()
+        intake = inspect(path)
+    except Refused as error:
+        raise UnreadableWorkbook(str(error)) from None
+    visible, hidden = [], []
+    try:
+        with open(path, "rb") as handle:  # by content, not by name: a .xls may well be an .xlsx
+            workbook = CalamineWorkbook.from_filelike(handle)
+            for index, meta in enumerate(workbook.sheets_metadata):
+                if meta.typ != SheetTypeEnum.WorkSheet:
+                    continue
+                sheet = workbook.get_sheet_by_index(index)
+                top, left = sheet.start or (0, 0)
+                loaded = Sheet(meta.name, sheet.to_python(), top, left)
+                (visible if meta.visible == SheetVisibleEnum.Visible else hidden).append(loaded)
+            workbook.close()
     except PasswordError:
         raise UnreadableWorkbook("工作簿设有密码保护，无法读取：请提交未加密的副本") from None
     except (CalamineError, OSError, ValueError) as error:
         raise UnreadableWorkbook(f"不是可读取的 Excel 工作簿（{type(error).__name__}: {error}）") from None
-    return sheets
+    return Workbook(visible, hidden, intake)
 
 
 @dataclass
@@ -90,8 +104,9 @@ class _Match:
 class _Reader:
     """Reads the tables of one edition from a workbook's sheets."""
 
-    def __init__(self, sheets: list[Sheet], edition: Edition, unit: str, year: int, path: str | None):
-        self.sheets, self.edition = sheets, edition
+    def __init__(self, sheets: list[Sheet], edition: Edition, unit: str, year: int, path: str | None,
+                 formulas: set[tuple[str, str]] = frozenset()):
+        self.sheets, self.edition, self.formulas = sheets, edition, formulas
         self.report = Report.zeros(unit, year, edition, file=path)
         self.findings: list[Finding] = []
         self.header_units: dict[tuple[str, str], str | None] = {}  # (table, column) → unit its header states
@@ -184,6 +199,9 @@ class _Reader:
                 c = table.column_index[col_code]
                 raw, column = sheet.value(sr, sc), table.columns[c]
                 sources[(r, c)] = Source(sheet.name, sr + sheet.top, sc + sheet.left, raw)
+                if self.formulas and (sheet.name, sheet.ref(sr, sc)) in self.formulas:
+                    self.finding("V1", variant="formula", table=table.code, r=r, c=c, actual=raw)
+                    continue
                 header_unit = self.header_units.get((table.code, col_code))
                 parsed = parse_cell(raw, column, header_unit)
                 if column.kind == "amount" and header_unit is None and parsed.unit is None and raw != "":
@@ -211,6 +229,7 @@ class _Reader:
             first = self._match_row(table, block.rows[0], None, -1)
             if first is None:
                 continue
+            self._one_copy(table, block.rows[0], first)
             sheet, rows, last = first.sheet, {block.rows[0]: first.r}, first.r
             for code in block.rows[1:]:
                 match = self._match_row(table, code, sheet, last)
@@ -222,6 +241,17 @@ class _Reader:
             self._read_cells(table, sheet, rows, columns)
             if columns:
                 self._other_rows(table, sheet, rows, columns)
+
+    def _one_copy(self, table: TableLayout, code: str, first: _Match) -> None:
+        """A block's first label found again elsewhere: two copies of a table, one would be lost."""
+        label = normalise_label(table.rows[table.row_index[code]].label)
+        for sheet in self.sheets:
+            for r, c in sheet.labels.get(label, ()):
+                if (sheet, r) != (first.sheet, first.r):
+                    self.finding("F1", variant="duplicate", table=table.code, where=_where(table), sheet=sheet.name,
+                                 cell=sheet.ref(r, c), first=f"{first.sheet.name}!{first.sheet.ref(first.r, first.c)}",
+                                 actual=table.rows[table.row_index[code]].label)
+                    return
 
     def _other_rows(self, table: TableLayout, sheet: Sheet, rows: dict[str, int], columns: dict[str, int]) -> None:
         """Rows among or right after a block's that the template does not have: a subtotal row is
@@ -368,8 +398,9 @@ def _where(table: TableLayout) -> str:
     return f"表{table.heading[0]}（{table.title}）"
 
 
-def read_tables(sheets: list[Sheet], edition: Edition, unit: str, year: int, path: str | None = None):
-    return _Reader(sheets, edition, unit, year, path).read()
+def read_tables(sheets: list[Sheet], edition: Edition, unit: str, year: int, path: str | None = None,
+                formulas: set[tuple[str, str]] = frozenset()):
+    return _Reader(sheets, edition, unit, year, path, formulas).read()
 
 
 def sha256_of(path: Path) -> str:
@@ -387,15 +418,16 @@ def read_workbook(path: Path, year: int, unit: str) -> tuple[Report, list[Findin
     not a cascade of F1 errors for every label the year's edition expects.
     """
     path = Path(path)
-    sheets = load_sheets(path)
+    book = load_sheets(path)
     expected = edition_for_year(year)
-    report, findings = read_tables(sheets, expected, unit, year, str(path))
+    formulas = book.intake.uncached_formulas
+    report, findings = read_tables(book.sheets, expected, unit, year, str(path), formulas)
     report.sha256 = sha256_of(path)
     if any(f.rule == "F1" for f in findings):
         for other in editions():
             if other is expected:
                 continue
-            other_report, other_findings = read_tables(sheets, other, unit, year, str(path))
+            other_report, other_findings = read_tables(book.sheets, other, unit, year, str(path), formulas)
             if not any(f.rule == "F1" for f in other_findings):
                 other_report.sha256 = report.sha256
                 f2 = make_finding(
@@ -408,6 +440,38 @@ def read_workbook(path: Path, year: int, unit: str) -> tuple[Report, list[Findin
                     found_telltale=other.telltale,
                     expected_telltale=expected.telltale,
                 )
-                return other_report, [f2]
-    return report, findings
+                # One clear error: the year the workbook declares would only say the same again.
+                extra = [f for f in workbook_findings(book, expected, path, year, unit) if f.rule != "F2"]
+                return other_report, [f2, *extra]
+    return report, findings + workbook_findings(book, expected, path, year, unit)
 
+
+def workbook_findings(book: Workbook, edition: Edition, path: Path, year: int, unit: str) -> list[Finding]:
+    """What the workbook says beside its tables: macros (never run), hidden sheets holding table
+    content (not read), and the department and year it declares, when they are not the file's."""
+    findings = []
+    if book.intake.macros:
+        findings.append(make_finding("I1", unit, file=str(path), file_name=path.name))
+    known = known_texts(edition)
+    for sheet in book.hidden:
+        held = sorted(set(sheet.labels) & known)
+        if held:
+            findings.append(make_finding("I2", unit, file=str(path), sheet=sheet.name, example=held[0]))
+    declared = _declared(book.sheets)
+    if declared.get("报告年度") not in (None, "", year, float(year), str(year)):
+        findings.append(make_finding("F2", unit, variant="declared", file=str(path), expected=year, actual=declared["报告年度"]))
+    if declared.get("单位代码") not in (None, "", unit):
+        findings.append(make_finding("E5", unit, file=str(path), file_name=path.name,
+                                     problem=f"在填报说明中写明的单位代码是“{declared['单位代码']}”，与文件名（{unit}）不一致",
+                                     problem_en=f"declares unit {declared['单位代码']!r}, not {unit!r}"))
+    return findings
+
+
+def _declared(sheets: list[Sheet]) -> dict:
+    """The values the template's 填报说明 sheet gives beside its labels (单位代码, 报告年度)."""
+    found = {}
+    for sheet in sheets:
+        for label in ("单位代码", "报告年度"):
+            for r, c in sheet.labels.get(label, ())[:1]:
+                found.setdefault(label, sheet.value(r, c + 1))
+    return found

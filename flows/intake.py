@@ -1,0 +1,153 @@
+"""What a submitted file is, before any spreadsheet reader opens it.
+
+A workbook is a zip of XML that anyone can craft, so its kind is told from its bytes (not its
+name) and its parts are measured against fixed limits (schemas/limits.yaml) first: a zip bomb,
+XML entity declarations, thousands of sheets or a sheet of millions of cells are refused with a
+clear reason before they cost memory or time. It also finds what the reader cannot see: macros
+(never run) and formulas that were never calculated.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from .edition import SCHEMAS
+
+OLE = bytes.fromhex("D0CF11E0A1B11AE1")  # legacy .xls, and password-protected .xlsx
+ENCRYPTED = "EncryptionInfo".encode("utf-16-le")
+DIMENSION = re.compile(rb'<dimension ref="[A-Z]*\d*:?([A-Z]+)(\d+)"')
+CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
+REF = re.compile(rb'\br="([A-Z]+\d+)"')
+FORMULA = re.compile(rb"<f[ >/]")  # a formula element, not <formula1> of a data validation
+SHEET = re.compile(r'<sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
+RELATION = re.compile(r'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]*)"')
+
+
+class Refused(Exception):
+    """The file is no workbook nianbao will read; the message says why, in Chinese."""
+
+
+@cache
+def limits() -> dict:
+    return yaml.safe_load((SCHEMAS / "limits.yaml").read_text("utf-8"))
+
+
+@dataclass
+class Intake:
+    kind: str  # xlsx, xlsm, xls or ods
+    macros: bool = False
+    uncached_formulas: set[tuple[str, str]] = field(default_factory=set)  # (sheet name, cell)
+
+
+def inspect(path: Path) -> Intake:
+    """The kind of workbook `path` holds, or Refused saying why it will not be read."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise Refused("文件是空的（0 字节）")
+    if size > limits()["file_bytes"]:
+        raise Refused(f"文件过大（{size} 字节，上限 {limits()['file_bytes']} 字节）")
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head.startswith(OLE):
+        if ENCRYPTED in path.read_bytes():
+            raise Refused("工作簿设有密码保护（已加密），无法读取：请取消密码后重新报送")
+        return Intake("xls")
+    if head.startswith(b"%PDF"):
+        raise Refused("这是 PDF 文件，不是工作簿：请报送 Excel 工作簿（.xlsx）")
+    if not head.startswith(b"PK"):
+        if path.suffix.lower() == ".csv":
+            raise Refused("CSV 文件只能容纳一张表：请用模板报送包含三张表的 Excel 工作簿（.xlsx）")
+        raise Refused("不是 Excel 工作簿（文件内容既非 .xlsx 也非 .xls）：请报送用模板填写的工作簿")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return _inspect_zip(archive)
+    except zipfile.BadZipFile as error:
+        raise Refused(f"文件已损坏或不完整（{error}）：请重新保存后报送") from None
+
+
+def _inspect_zip(archive: zipfile.ZipFile) -> Intake:
+    names = set(archive.namelist())
+    if "word/document.xml" in names:
+        raise Refused("这是 Word 文档（.docx），不是工作簿：请把表格填入模板工作簿后报送")
+    if "mimetype" in names and b"spreadsheet" in archive.read("mimetype")[:100]:
+        kind = "ods"
+    elif "xl/workbook.xml" in names:
+        kind = "xlsm" if "xl/vbaProject.bin" in names else "xlsx"
+    else:
+        raise Refused("压缩文件中没有工作簿：请报送 Excel 工作簿（.xlsx）")
+    sheets = _sheet_names(archive) if kind != "ods" else {}
+    parts = _within_limits(archive, set(sheets))
+    return Intake(kind, "xl/vbaProject.bin" in names, _uncached_formulas(parts, sheets))
+
+
+def _within_limits(archive: zipfile.ZipFile, keep: set[str]) -> dict[str, bytes]:
+    """Refused unless the parts are within limits; returns the parts named in `keep`, read whole
+    (the worksheets: read once here, for both checks)."""
+    rules, infos = limits(), archive.infolist()
+    if len(infos) > rules["zip_entries"]:
+        raise Refused(f"工作簿包含的部件过多（{len(infos)} 个，上限 {rules['zip_entries']} 个）")
+    unpacked = sum(info.file_size for info in infos)
+    if unpacked > rules["unzipped_bytes"]:
+        raise Refused(f"工作簿解压后过大（{unpacked} 字节，上限 {rules['unzipped_bytes']} 字节），疑似“压缩炸弹”")
+    for info in infos:
+        if info.filename.endswith("sharedStrings.xml") and info.file_size > rules["shared_strings_bytes"]:
+            raise Refused(f"工作簿的共享字符串过大（{info.file_size} 字节，上限 {rules['shared_strings_bytes']} 字节）")
+        if info.file_size > 1 << 20 and info.file_size > rules["compression_ratio"] * max(info.compress_size, 1):
+            raise Refused(f"部件 {info.filename} 的压缩比异常（{info.file_size} / {info.compress_size}），疑似“压缩炸弹”")
+    sheets = [i for i in infos if i.filename.startswith(("xl/worksheets/", "xl/chartsheets/")) and i.filename.endswith(".xml")]
+    if len(sheets) > rules["sheets"]:
+        raise Refused(f"工作表过多（{len(sheets)} 张，上限 {rules['sheets']} 张）")
+    kept = {}
+    for info in infos:
+        if info.filename.endswith((".xml", ".rels")):
+            if info.filename in keep:
+                start = kept[info.filename] = archive.read(info)
+            else:
+                with archive.open(info) as part:
+                    start = part.read(2048)
+            if b"<!DOCTYPE" in start[:4096] or b"<!ENTITY" in start[:4096]:
+                raise Refused(f"部件 {info.filename} 含有 XML 实体声明（DOCTYPE/ENTITY），工作簿不会含有这些内容，拒绝读取")
+            match = DIMENSION.search(start[:4096]) if info in sheets else None
+            if match and _cells(match) > rules["sheet_cells"]:
+                raise Refused(f"{info.filename} 的区域过大（{_cells(match)} 个单元格，上限 {rules['sheet_cells']} 个）")
+    return kept
+
+
+def _cells(match: re.Match) -> int:
+    column = 0
+    for letter in match.group(1).decode():
+        column = column * 26 + ord(letter) - 64
+    return column * int(match.group(2))
+
+
+def _uncached_formulas(parts: dict[str, bytes], sheets: dict[str, str]) -> set[tuple[str, str]]:
+    """(sheet name, cell) of each formula saved without its value: the reader would see a blank."""
+    found = set()
+    for part, sheet in sheets.items():
+        data = parts.get(part, b"")
+        if not FORMULA.search(data):
+            continue  # the common case: no formula at all
+        for attributes, inner in CELL.findall(data):
+            if inner and FORMULA.search(inner) and b"<v" not in inner:
+                ref = REF.search(attributes)
+                if ref:
+                    found.add((sheet, ref.group(1).decode()))
+    return found
+
+
+def _sheet_names(archive: zipfile.ZipFile) -> dict[str, str]:
+    """worksheet part → sheet name, from workbook.xml and its relationships."""
+    try:
+        workbook = archive.read("xl/workbook.xml").decode("utf-8", "replace")
+        relations = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
+    except KeyError:
+        return {}
+    targets = {rid: target.lstrip("/").removeprefix("xl/") for rid, target in RELATION.findall(relations)}
+    return {f"xl/{targets[rid]}": name for name, rid in SHEET.findall(workbook) if rid in targets}
