@@ -25,8 +25,9 @@ DIMENSION = re.compile(rb'<dimension ref="[A-Z]*\d*:?([A-Z]+)(\d+)"')
 CELL = re.compile(rb"<c\b([^>]*?)(?:/>|>(.*?)</c>)", re.S)
 REF = re.compile(rb'\br="([A-Z]+\d+)"')
 FORMULA = re.compile(rb"<f[ >/]")  # a formula element, not <formula1> of a data validation
-SHEET = re.compile(r'<sheet\b[^>]*?\bname="([^"]*)"[^>]*?\br:id="([^"]*)"')
-RELATION = re.compile(r'<Relationship\b[^>]*?\bId="([^"]*)"[^>]*?\bTarget="([^"]*)"')
+VALUE = re.compile(rb"<v>[^<]")  # a cached value; <v/> or <v></v> holds none
+ELEMENT = re.compile(r"<(sheet|Relationship)\b([^>]*)>")
+ATTRIBUTE = re.compile(r'([\w:]+)="([^"]*)"')
 
 
 class Refused(Exception):
@@ -135,7 +136,7 @@ def _uncached_formulas(parts: dict[str, bytes], sheets: dict[str, str]) -> set[t
         if not FORMULA.search(data):
             continue  # the common case: no formula at all
         for attributes, inner in CELL.findall(data):
-            if inner and FORMULA.search(inner) and b"<v" not in inner:
+            if inner and FORMULA.search(inner) and not VALUE.search(inner):
                 ref = REF.search(attributes)
                 if ref:
                     found.add((sheet, ref.group(1).decode()))
@@ -149,5 +150,10 @@ def _sheet_names(archive: zipfile.ZipFile) -> dict[str, str]:
         relations = archive.read("xl/_rels/workbook.xml.rels").decode("utf-8", "replace")
     except KeyError:
         return {}
-    targets = {rid: target.lstrip("/").removeprefix("xl/") for rid, target in RELATION.findall(relations)}
-    return {f"xl/{targets[rid]}": name for name, rid in SHEET.findall(workbook) if rid in targets}
+    targets = {a.get("Id"): a.get("Target", "").lstrip("/").removeprefix("xl/") for a in _elements(relations, "Relationship")}
+    return {f"xl/{targets[a['r:id']]}": a.get("name", "") for a in _elements(workbook, "sheet") if a.get("r:id") in targets}
+
+
+def _elements(xml: str, tag: str) -> list[dict[str, str]]:
+    """The attributes of each <tag …> element, whatever their order."""
+    return [dict(ATTRIBUTE.findall(attributes)) for name, attributes in ELEMENT.findall(xml) if name == tag]

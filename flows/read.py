@@ -473,5 +473,6 @@ def _declared(sheets: list[Sheet]) -> dict:
     for sheet in sheets:
         for label in ("单位代码", "报告年度"):
             for r, c in sheet.labels.get(label, ())[:1]:
-                found.setdefault(label, sheet.value(r, c + 1))
+                value = sheet.value(r, c + 1)
+                found.setdefault(label, int(value) if isinstance(value, float) and value.is_integer() else value)
     return found

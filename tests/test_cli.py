@@ -154,3 +154,14 @@ def test_check_level_enables_c3(tmp_path, capsys):
     assert "C3" not in capsys.readouterr().out
     assert main(["check", str(path), "--year", "2021", "--level", "county"]) == 0  # a warning
     assert capsys.readouterr().out.count("警告 C3") == 2
+
+
+def test_an_os_error_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    import flows.cli as cli
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "outputs"))
+
+    monkeypatch.setattr(cli, "cmd_template", full)  # parser() looks the handler up when main builds it
+    assert main(["template", "2021", "-o", str(tmp_path / "t.xlsx")]) == 2
+    assert capsys.readouterr().err.strip() == f"nianbao: No space left on device: {tmp_path / 'outputs'}"

@@ -87,7 +87,8 @@ def test_rebuilding_the_same_inputs_gives_the_same_bytes(sources, tmp_path, monk
     assert (one.path.parent / "1.0.0.zip").read_bytes() == (two.path.parent / "1.0.0.zip").read_bytes()
 
 
-def test_a_publication_that_fails_midway_leaves_the_last_release(sources, tmp_path, monkeypatch):
+@pytest.mark.parametrize("errno, strerror", [(28, "No space left on device"), (13, "Permission denied")])
+def test_a_publication_that_fails_midway_leaves_the_last_release(sources, tmp_path, monkeypatch, errno, strerror):
     outputs = tmp_path / "outputs"
     first = run_steps(2021, sources, outputs).publication
     before = snapshot(outputs / "2021")
@@ -98,11 +99,11 @@ def test_a_publication_that_fails_midway_leaves_the_last_release(sources, tmp_pa
     def disk_full(self, data):
         written.append(self)
         if len(written) > 5:
-            raise OSError(28, "No space left on device")
+            raise OSError(errno, strerror)
         return real_write(self, data)
 
     monkeypatch.setattr(Path, "write_bytes", disk_full)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match=strerror):
         run_steps(2021, sources, outputs)
     monkeypatch.undo()
     assert snapshot(outputs / "2021") == before  # no 1.1.0, no staging folder, latest unchanged
