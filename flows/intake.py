@@ -96,7 +96,7 @@ def _within_limits(archive: zipfile.ZipFile, keep: set[str]) -> dict[str, bytes]
         raise Refused(f"工作簿包含的部件过多（{len(infos)} 个，上限 {rules['zip_entries']} 个）")
     unpacked = sum(info.file_size for info in infos)
     if unpacked > rules["unzipped_bytes"]:
-        raise Refused(f"工作簿解压后过大（{unpacked} 字节，上限 {rules['unzipped_bytes']} 字节），疑似“压缩炸弹”")
+        raise Refused(f"工作簿解压后过大（{unpacked} 字节，上限 {rules['unzipped_bytes']} 字节）")
     for info in infos:
         if info.filename.endswith("sharedStrings.xml") and info.file_size > rules["shared_strings_bytes"]:
             raise Refused(f"工作簿的共享字符串过大（{info.file_size} 字节，上限 {rules['shared_strings_bytes']} 字节）")
