@@ -35,7 +35,7 @@ def _finding_line(f) -> str:
 
 def cmd_check(args) -> int:
     from .check import check_workbook
-    from .pages import write_department
+    from .pages import status_of, write_department
     from .previous import PreviousYearError, load_previous
     from .rules import Context
 
@@ -59,8 +59,7 @@ def cmd_check(args) -> int:
         edition = checked.report.edition.code if checked.report else None
         documents.append({"path": str(path), "edition": edition, "findings": [f.as_dict() for f in checked.findings]})
         if not args.json:
-            verdict = "无法读取" if checked.unreadable else ("有错误" if checked.errors else "通过")
-            print(f"{path}（{edition or '—'} 版）：{verdict}，错误 {checked.errors} 个，警告 {checked.warnings} 个")
+            print(f"{path}（{edition or '—'} 版）：{status_of(checked)}，错误 {checked.errors} 个，警告 {checked.warnings} 个")
             for f in checked.findings:
                 print(_finding_line(f))
     if args.json:

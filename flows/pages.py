@@ -41,12 +41,6 @@ def _page(title: str, body: str) -> str:
     )
 
 
-def _raw_text(raw) -> str:
-    if isinstance(raw, float) and raw.is_integer():
-        return str(int(raw))
-    return "" if raw is None else str(raw)
-
-
 def _table_html(report: Report, table: str, findings: list[Finding], numbers: dict[int, int]) -> str:
     """The table in the template's layout, each value cell showing what was typed."""
     layout = report.edition.tables[table]
@@ -72,7 +66,7 @@ def _table_html(report: Report, table: str, findings: list[Finding], numbers: di
                 continue
             row_code, col_code = span.cell
             source = report.source(table, layout.row_index[row_code], layout.column_index[col_code])
-            text = escape(_raw_text(source.raw)) if source else ""
+            text = escape(source.text) if source else ""
             found = by_cell.get((row_code, col_code), [])
             css = "value" + (" error" if any(f.is_error for f in found) else " warning" if found else "")
             marks = "".join(f'<sup><a href="#f{numbers[id(f)]}">{numbers[id(f)]}</a></sup>' for f in found)

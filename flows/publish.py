@@ -136,13 +136,6 @@ def _schema(fields) -> dict:
     }
 
 
-def _raw_text(raw) -> str:
-    """What the clerk typed, as text: 25.0 read from a number cell is "25"."""
-    if isinstance(raw, float) and raw.is_integer():
-        return str(int(raw))
-    return "" if raw is None else str(raw)
-
-
 def _submissions(departments: tuple[Report, ...]) -> dict[str, tuple[Path, bytes]]:
     """The submitted files to ship, by their path in the release: submissions/<unit><suffix>, and
     one nil_returns.yaml for the departments that filed a nil return."""
@@ -172,7 +165,7 @@ def cell_rows(departments: tuple[Report, ...], submitted: dict[str, tuple[Path, 
                 rows.append({
                     "unit_id": report.unit, "table": code, "row": layout.rows[r].code if len(layout.rows) > 1 else "",
                     "column": layout.columns[c].code, "value": format_value(int(report.values[code][r, c]), layout.columns[c]),
-                    "raw": _raw_text(source.raw) if source else "", "file": file, "sha256": report.sha256,
+                    "raw": source.text if source else "", "file": file, "sha256": report.sha256,
                     "sheet": source.sheet if source else "", "cell": source.cell if source else "",
                 })
     return rows

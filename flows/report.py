@@ -33,6 +33,13 @@ class Source:
         """The cell reference as Excel shows it, e.g. "C7"."""
         return cell_ref(self.row, self.col)
 
+    @property
+    def text(self) -> str:
+        """What the clerk typed, as text: 25.0 read from a number cell is "25"."""
+        if isinstance(self.raw, float) and self.raw.is_integer():
+            return str(int(self.raw))
+        return "" if self.raw is None else str(self.raw)
+
 
 @dataclass
 class Report:
