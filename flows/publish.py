@@ -243,7 +243,7 @@ def build_package(
     `changes` are the cells that differ from `previous_version`, published with the `reason`;
     `texts` (unit → ReportText) the report texts, rendered with the tables in report/.
     """
-    edition, year = merged.bureau.edition, merged.bureau.year
+    edition = merged.bureau.edition
     units = (merged.bureau, *merged.departments)
     files: dict[str, bytes] = {}
     resources = []

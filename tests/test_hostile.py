@@ -3,7 +3,6 @@ on for the other departments, and nothing is silently dropped, coerced or overwr
 
 from __future__ import annotations
 
-import io
 import shutil
 import zipfile
 from pathlib import Path

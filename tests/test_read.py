@@ -45,7 +45,7 @@ def test_reference_report_reads_into_its_published_figures():
         assert not report.values[table].any()
     pd = report.values["proactive_disclosure"].copy()
     layout = report.edition.tables["proactive_disclosure"]
-    for (table, row, column) in PUBLISHED:
+    for (_, row, column) in PUBLISHED:
         pd[layout.row_index[row], layout.column_index[column]] = 0
     assert not pd.any()
     # What the spec observed in this very report: blanks and "不变" (V2), an amount without unit

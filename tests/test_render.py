@@ -4,15 +4,12 @@ browser (structure as displayed), and the Word document read back with python-do
 from __future__ import annotations
 
 import csv
-import io
-import shutil
 from pathlib import Path
 
 import pytest
 from docx import Document
 from docx.oxml.ns import qn
 
-from flows.check import check_workbook
 from flows.render import render_docx
 from flows.text import check_text
 from tests.conftest import SOURCES, valid_report
