@@ -82,19 +82,24 @@ def cmd_run(args) -> int:
     from .bureau import BureauConfigError, load_bureau
     from .previous import PreviousYearError
 
+    from .lock import RunInProgress, year_lock
+    from .previous import previous_release
     from .sign import SigningKeyError, sign
 
-    try:  # what is wrong with the call is told at once, before Prefect starts
+    try:  # what is wrong with the call is told at once, before Prefect starts (and logs tracebacks)
         load_bureau(Path(args.sources))
         if args.sign:
             sign(b"", Path(args.sign))
-    except (BureauConfigError, SigningKeyError) as error:
+        previous_release(Path(args.outputs), args.year)
+        with year_lock(Path(args.outputs), args.year):
+            pass  # the flow takes the lock itself; this only tells a busy year before starting
+    except (BureauConfigError, SigningKeyError, PreviousYearError, RunInProgress) as error:
         raise UsageError(str(error)) from None
     from .flow import annual_run  # imports prefect: only here
 
     try:
         outcome = annual_run(args.year, Path(args.sources), Path(args.outputs), args.reason, args.sign and Path(args.sign))
-    except (BureauConfigError, PreviousYearError) as error:
+    except (BureauConfigError, PreviousYearError, RunInProgress) as error:
         raise UsageError(str(error)) from None
     print(summary(outcome))
     print(f"检查报告：{Path(args.outputs) / 'checks' / str(args.year) / 'index.html'}")
@@ -116,6 +121,15 @@ def cmd_publish(args) -> int:
         print(f"nianbao: {error}", file=sys.stderr)
         return 1
     print(f"已推送版本 {release.name} 到 {args.ckan}：数据集 {dataset['name']}，资源 {len(dataset.get('resources', []))} 个")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from .synth import write_synthetic_bureau
+
+    injected = write_synthetic_bureau(Path(args.out), args.year, args.departments, args.seed, args.errors)
+    print(f"已生成合成报送目录 {args.out}：{args.departments} 个部门，{args.year} 年度，注入错误 {len(injected)} 处"
+          f"（见 {Path(args.out) / f'errors-{args.year}.csv'}）")
     return 0
 
 
@@ -207,6 +221,14 @@ def parser() -> argparse.ArgumentParser:
     push.add_argument("--api-key", help="CKAN API 密钥（默认取环境变量 CKAN_API_KEY）")
     push.add_argument("--org", help="CKAN 组织（owner_org）")
     push.set_defaults(handler=cmd_publish)
+
+    synth = sub.add_parser("synth", help="生成合成的报送目录（演示、负载测试与基准）")
+    synth.add_argument("--departments", type=int, required=True)
+    synth.add_argument("--year", type=_year, required=True)
+    synth.add_argument("--out", required=True)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--errors", type=int, default=0, help="注入的已知错误个数（记录在 errors-<年度>.csv）")
+    synth.set_defaults(handler=cmd_synth)
 
     keys = sub.add_parser("keygen", help="生成用于签署发布包的 Ed25519 密钥对")
     keys.add_argument("--out", default=".", help="写入密钥的目录")

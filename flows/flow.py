@@ -17,6 +17,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact  #
 from prefect.cache_policies import NONE  # noqa: E402
 
 from . import annual  # noqa: E402
+from .lock import year_lock  # noqa: E402
 
 BATCH_SIZE = 200
 
@@ -61,6 +62,11 @@ def annual_run(
     sign: Path | None = None,
 ) -> annual.Outcome:
     """Read and check every department's workbook, merge them into the bureau's, publish."""
+    with year_lock(Path(outputs), year):
+        return _annual_run(year, Path(sources), Path(outputs), reason, sign)
+
+
+def _annual_run(year: int, sources: Path, outputs: Path, reason: str | None, sign: Path | None) -> annual.Outcome:
     logger = get_run_logger()
     inputs = prepare_task(Path(sources), Path(outputs), year)
     level = inputs.bureau.metadata.get("level")

@@ -5,6 +5,9 @@ For the example bureau, property tests and load tests. Deterministic for a given
 
 from __future__ import annotations
 
+from datetime import datetime
+from pathlib import Path
+
 import numpy as np
 
 from .edition import Edition
@@ -67,3 +70,58 @@ def synthetic_report(
     _applications(report, rng, carried_in)
     _review_litigation(report, rng)
     return report
+
+
+SYNTHETIC_TEXT = """# 一、总体情况
+
+（合成数据）全年新收政府信息公开申请{{applications.new.total}}件。
+
+# 五、存在的主要问题及改进情况
+
+（合成数据）{year} 年度的问题与改进措施。
+
+# 六、其他需要报告的事项
+
+（合成数据）未收取信息处理费。
+"""
+
+
+def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0, errors: int = 0) -> list[dict]:
+    """A bureau of `departments` valid workbooks for `year` in `out` (bureau.yaml, <year>/, report.md),
+    deterministic from `seed`; `errors` of them get one known error each, returned (and written to
+    out/errors-<year>.csv) with the cell and the rules that must catch it."""
+    import csv
+
+    import yaml
+
+    from .edition import edition_for_year
+    from .report import cell_ref
+    from .template import SHEET_NAMES, table_grid, write_workbook
+
+    out, edition, rng = Path(out), edition_for_year(year), np.random.default_rng(seed)
+    units = [f"d{i:05d}" for i in range(1, departments + 1)]
+    (out / str(year)).mkdir(parents=True, exist_ok=True)
+    (out / "bureau.yaml").write_text(yaml.safe_dump({
+        "id": "synthetic", "name": "合成示例局", "level": "county", "base_url": "https://example.org/synthetic",
+        "note": "合成数据，全部数字均为虚构。Synthetic data: every figure is invented.",
+        "departments": [{"id": u, "name": f"合成部门{u}"} for u in units],
+    }, allow_unicode=True, sort_keys=False), "utf-8")
+    (out / str(year) / "report.md").write_text(SYNTHETIC_TEXT.replace("{year}", str(year)), "utf-8")
+    layout = edition.tables["applications"]
+    positions = {span.cell: cell_ref(span.r0 + 1, span.c0) for span in table_grid(layout, state_units=True) if span.kind == "value"}
+    broken = set(rng.choice(len(units), size=min(errors, len(units)), replace=False).tolist()) if errors else set()
+    injected = []
+    for i, unit in enumerate(units):
+        report = synthetic_report(edition, unit, year, rng)
+        if i in broken:  # one more application disclosed than the totals say: A2 and A3 must catch it
+            row, column = "disclosed", APPLICANTS[int(rng.integers(len(APPLICANTS)))]
+            report.values["applications"][layout.row_index[row], layout.column_index[column]] += 1
+            injected.append({"unit": unit, "sheet": SHEET_NAMES["applications"], "cell": positions[(row, column)],
+                             "row": row, "column": column, "rules": "A2 A3"})
+        write_workbook(out / str(year) / f"{unit}.xlsx", edition, year, report, unit, f"合成部门{unit}",
+                       created=datetime(year + 1, 1, 6))
+    with open(out / f"errors-{year}.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["unit", "sheet", "cell", "row", "column", "rules"])
+        writer.writeheader()
+        writer.writerows(injected)
+    return injected

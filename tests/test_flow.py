@@ -105,3 +105,16 @@ def test_flow_shows_its_verdict_as_prefect_artifacts(flow_outputs):
     assert [(r["unit"], r["status"], r["errors"], r["warnings"]) for r in rows] == [
         ("exit_entry", "通过", 0, 1), ("household", "通过", 0, 1), ("public_order", "通过", 0, 1), ("traffic", "通过", 0, 177)]
     assert "已发布" in by_key["nianbao-2020-summary"].data
+
+
+def test_a_second_run_of_the_same_year_refuses(prefect_server, tmp_path, capsys):
+    from flows.cli import main
+    from flows.lock import year_lock
+
+    outputs = tmp_path / "outputs"
+    with year_lock(outputs, 2021):  # a run in progress
+        status = main(["run", "2021", "--sources", str(SOURCES), "--outputs", str(outputs)])
+    assert status == 2
+    assert "2021 年度的流程正在运行" in capsys.readouterr().err
+    assert not (outputs / "2021").exists()
+    assert main(["run", "2021", "--sources", str(SOURCES), "--outputs", str(outputs)]) == 0  # and then it can
