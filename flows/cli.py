@@ -8,6 +8,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from .schedule import ANNUAL_CRON
+
 SEVERITY = {"error": "错误", "warning": "警告"}
 
 
@@ -124,6 +126,20 @@ def cmd_publish(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    from .bureau import BureauConfigError, load_bureau
+
+    try:
+        load_bureau(Path(args.sources))
+    except BureauConfigError as error:
+        raise UsageError(str(error)) from None
+    from .flow import serve_annual  # imports prefect: only here
+
+    print(f"按计划运行年度流程（cron “{args.cron}”，北京时间），报送目录 {args.sources}；按 Ctrl+C 停止")
+    serve_annual(Path(args.sources), Path(args.outputs), args.cron)
+    return 0
+
+
 def cmd_synth(args) -> int:
     from .synth import write_synthetic_bureau
 
@@ -221,6 +237,12 @@ def parser() -> argparse.ArgumentParser:
     push.add_argument("--api-key", help="CKAN API 密钥（默认取环境变量 CKAN_API_KEY）")
     push.add_argument("--org", help="CKAN 组织（owner_org）")
     push.set_defaults(handler=cmd_publish)
+
+    serve = sub.add_parser("serve", help="按年度计划（每年一月）自动运行流程")
+    serve.add_argument("--sources", default="sources")
+    serve.add_argument("--outputs", default="outputs")
+    serve.add_argument("--cron", default=ANNUAL_CRON, help="运行时间（cron，北京时间；默认每年 1 月 5 日 9:00）")
+    serve.set_defaults(handler=cmd_serve)
 
     synth = sub.add_parser("synth", help="生成合成的报送目录（演示、负载测试与基准）")
     synth.add_argument("--departments", type=int, required=True)

@@ -12,12 +12,14 @@ from pathlib import Path
 # No internet here or in CI: no telemetry, and no waiting on it.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
-from prefect import flow, get_run_logger, task  # noqa: E402
+from prefect import flow, get_run_logger, serve, task  # noqa: E402
 from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
 from prefect.cache_policies import NONE  # noqa: E402
+from prefect.schedules import Cron  # noqa: E402
 
 from . import annual  # noqa: E402
 from .lock import year_lock  # noqa: E402
+from .schedule import ANNUAL_CRON, TIME_ZONE, report_year  # noqa: E402
 
 BATCH_SIZE = 200
 
@@ -55,13 +57,17 @@ def publish_task(outcome, outputs: Path, reason: str | None, key: Path | None):
 
 @flow(name="nianbao-annual", log_prints=True)
 def annual_run(
-    year: int,
+    year: int | None = None,
     sources: Path = Path("sources"),
     outputs: Path = Path("outputs"),
     reason: str | None = None,
     sign: Path | None = None,
 ) -> annual.Outcome:
-    """Read and check every department's workbook, merge them into the bureau's, publish."""
+    """Read and check every department's workbook, merge them into the bureau's, publish.
+
+    Without a year (a scheduled run), the previous calendar year.
+    """
+    year = year or report_year()
     with year_lock(Path(outputs), year):
         return _annual_run(year, Path(sources), Path(outputs), reason, sign)
 
@@ -92,3 +98,20 @@ def _artifacts(outcome: annual.Outcome, index: Path) -> None:
     lines = [f"# {outcome.bureau.name} {outcome.year} 年度", "", verdict, "", f"检查报告：`{index}`", ""]
     lines += [f"- {f.unit} {f.rule}：{f.message}" for f in outcome.errors[:50]]
     create_markdown_artifact("\n".join(lines), key=f"{key}-summary", description="年度流程结论")
+
+
+def annual_deployment(sources: Path, outputs: Path, cron: str = ANNUAL_CRON):
+    """The flow with its annual schedule, for `nianbao serve` (prefect.yaml does the same for a
+    Prefect server with workers). One run at a time."""
+    return annual_run.to_deployment(
+        name="annual",
+        schedule=Cron(cron, timezone=TIME_ZONE),
+        parameters={"sources": str(Path(sources).resolve()), "outputs": str(Path(outputs).resolve())},
+        concurrency_limit=1,
+        description="政府信息公开工作年度报告：每年一月汇总上一年度各部门报表并发布",
+    )
+
+
+def serve_annual(sources: Path, outputs: Path, cron: str = ANNUAL_CRON) -> None:
+    """Serve the deployment until stopped: Prefect starts a run at each scheduled time."""
+    serve(annual_deployment(sources, outputs, cron))
