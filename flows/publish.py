@@ -258,19 +258,15 @@ def build_package(
             name = code if fmt == "csv" else f"{code}-json"
             description = f"{layout.heading}：{bureau.name}（unit_id = {bureau.id}，各部门之和）及各部门的数据；{edition.code} 版格式"
             resources.append(_resource(name, path, content, schema, layout.heading, description))
-    # By unit; within a unit in the order they were found (reading order), which is deterministic.
+    # Findings by unit; within a unit in the order they were found (reading order): deterministic.
     warnings = sorted((f for f in findings if not f.is_error), key=lambda f: f.unit)
-    content = _csv_bytes([f[0] for f in FINDING_FIELDS], [_finding_row(f) for f in warnings])
-    files["data/findings.csv"] = content
-    resources.append(_resource("findings", "data/findings.csv", content, _schema(FINDING_FIELDS), "检查发现（警告）", "发布时仍存在的警告及其单元格位置"))
-    rows = [_exception_row(a) for a in sorted(accepted, key=lambda a: a.finding.unit) if a.finding.is_error]
-    content = _csv_bytes([f[0] for f in EXCEPTION_FIELDS], rows)
-    files["data/exceptions.csv"] = content
-    resources.append(_resource("exceptions", "data/exceptions.csv", content, _schema(EXCEPTION_FIELDS),
-                               "已接受的例外", "经本机关记录理由后接受、不再阻止发布的错误"))
+    accepted_errors = sorted((a for a in accepted if a.finding.is_error), key=lambda a: a.finding.unit)
     submitted = _submissions(merged.departments)
     files.update({name: content for name, (_, content) in submitted.items()})
     for name, fields, rows, title, description in (
+        ("findings", FINDING_FIELDS, [_finding_row(f) for f in warnings], "检查发现（警告）", "发布时仍存在的警告及其单元格位置"),
+        ("exceptions", EXCEPTION_FIELDS, [_exception_row(a) for a in accepted_errors], "已接受的例外",
+         "经本机关记录理由后接受、不再阻止发布的错误"),
         ("cells", CELL_FIELDS, cell_rows(merged.departments, submitted), "各部门单元格（长表）",
          "各部门报表的每个单元格：数值、填写原文、来源文件（SHA-256）、工作表与单元格。本机关每个数字都等于对应各行之和"),
         ("submissions", SUBMISSION_FIELDS, _submission_rows(merged.departments, submitted), "报送文件",
