@@ -198,7 +198,7 @@ class _Reader:
             for col_code, sc in columns.items():
                 c = table.column_index[col_code]
                 raw, column = sheet.value(sr, sc), table.columns[c]
-                sources[(r, c)] = Source(sheet.name, sr + sheet.top, sc + sheet.left, raw)
+                source = sources[(r, c)] = Source(sheet.name, sr + sheet.top, sc + sheet.left, raw)
                 if self.formulas and (sheet.name, sheet.ref(sr, sc)) in self.formulas:
                     self.finding("V1", variant="formula", table=table.code, r=r, c=c, actual=raw)
                     continue
@@ -208,7 +208,8 @@ class _Reader:
                     self.report.unitless.add((table.code, r, c))
                 if parsed.value is None:
                     zh, en = expected_kind(column)
-                    self.finding("V1", table=table.code, r=r, c=c, raw=raw, expected=zh, expected_en=en, actual=raw)
+                    # As the clerk sees it: -2, not -2.0 (calamine reads every number as a float).
+                    self.finding("V1", table=table.code, r=r, c=c, raw=source.text, expected=zh, expected_en=en, actual=source.text)
                     continue
                 values[r, c] = parsed.value
                 if parsed.reasons:

@@ -27,10 +27,6 @@ def sections() -> dict[str, dict]:
     return yaml.safe_load((SCHEMAS / "sections.yaml").read_text("utf-8"))["sections"]
 
 
-def text_sections() -> list[str]:
-    return [numeral for numeral, spec in sections().items() if "table" not in spec]
-
-
 @dataclass
 class ReportText:
     """A unit's text, section by section (numeral → text with the placeholders filled)."""
