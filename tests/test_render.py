@@ -173,3 +173,22 @@ def test_docx_bytes_do_not_depend_on_when_they_are_made():
 
     report = valid_report(2021)
     assert render_docx(report, "部门", None, datetime(2022, 1, 1)) == render_docx(report, "部门", None, datetime(2022, 1, 1))
+
+
+def test_docx_carries_text_with_markup_characters_and_the_figures_of_each_report():
+    import io
+    from datetime import datetime
+
+    from flows.text import ReportText
+
+    report = valid_report(2021)
+    text = ReportText(report.unit, Path("x.md"), {"一": "第一段 <甲> & “乙”\x07\n\n第二段", "六": "无"})
+    document = Document(io.BytesIO(render_docx(report, "A&B 部门", text, datetime(2022, 1, 1))))
+    texts = [p.text for p in document.paragraphs]
+    assert texts[0] == "A&B 部门2021年政府信息公开工作年度报告" == document.core_properties.title
+    start = texts.index("一、总体情况")
+    assert texts[start + 1 : start + 4] == ["第一段 <甲> & “乙”", "第二段", "二、主动公开政府信息情况"]
+    assert texts[-1] == "无"
+    report.values["proactive_disclosure"][0, 0] = 4321
+    document = Document(io.BytesIO(render_docx(report, "部门", None, datetime(2022, 1, 1))))
+    assert "4321" in {cell.text for row in document.tables[0].rows for cell in row.cells}
