@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 from .bureau import EXCEPTIONS, NIL_RETURNS, Bureau, discover, load_bureau, load_year_file
 from .check import Checked, check_report, check_workbook
-from .edition import edition_for_year
+from .edition import SCHEMAS, edition_for_year
 from .exceptions import Accepted, apply_exceptions
 from .merge import Merged, merge
 from .pages import status_of, write_check_pages
@@ -87,8 +89,38 @@ def check_batch(batch: list[tuple[str, Path]], year: int, level: str | None, pre
 
 
 def batches(submitted: dict[str, Path], size: int) -> list[list[tuple[str, Path]]]:
+    """The submissions in batches of `size`, in order of department id: the same files give the
+    same batches, so a re-run finds each unchanged batch in the cache (see batch_key)."""
     items = sorted(submitted.items())
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def previous_of(batch: list[tuple[str, Path]], previous: dict[str, Report]) -> dict[str, Report]:
+    """Last year's reports of the batch's departments only: what its checks need, and no more to
+    send to the process that checks it."""
+    return {unit: previous[unit] for unit, _ in batch if unit in previous}
+
+
+def batch_key(batch: list[tuple[str, Path]], year: int, level: str | None, previous: dict[str, Report]) -> str:
+    """What a batch's check depends on, hashed: each file's path and content (SHA-256), last year's
+    figures of its departments, the year, the level, and nianbao's own code and schemas. Equal keys
+    give equal findings, so a re-run need not read the files again."""
+    digest = hashlib.sha256(f"{code_fingerprint()}|{year}|{level}".encode())
+    for unit, path in batch:
+        digest.update(f"|{unit}|{path}|{sha256_of(path) if path.is_file() else 'missing'}|".encode())
+        if unit in previous:
+            digest.update(b"".join(v.tobytes() for _, v in sorted(previous[unit].values.items())))
+    return digest.hexdigest()
+
+
+@cache
+def code_fingerprint() -> str:
+    """The SHA-256 of nianbao's modules and schemas: a cached check is stale once they change."""
+    digest = hashlib.sha256()
+    for root in (Path(__file__).parent, SCHEMAS):
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def merge_checked(bureau: Bureau, checked: list[Checked]) -> Merged | None:

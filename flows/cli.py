@@ -6,11 +6,13 @@ import argparse
 import json
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 
 from .schedule import ANNUAL_CRON
 
 SEVERITY = {"error": "错误", "warning": "警告"}
+RUNNERS = ("auto", "threads", "processes", "dask")  # see flows/flow.py run_annual
 
 
 class UsageError(Exception):
@@ -81,11 +83,11 @@ def cmd_template(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .bureau import BureauConfigError, load_bureau
-    from .previous import PreviousYearError
+    import os
 
+    from .bureau import BureauConfigError, load_bureau
     from .lock import RunInProgress, year_lock
-    from .previous import previous_release
+    from .previous import PreviousYearError, previous_release
     from .sign import SigningKeyError, sign
 
     try:  # what is wrong with the call is told at once, before Prefect starts (and logs tracebacks)
@@ -97,15 +99,116 @@ def cmd_run(args) -> int:
             pass  # the flow takes the lock itself; this only tells a busy year before starting
     except (BureauConfigError, SigningKeyError, PreviousYearError, RunInProgress) as error:
         raise UsageError(str(error)) from None
-    from .flow import annual_run  # imports prefect: only here
+    if args.runner == "dask":
+        try:
+            import prefect_dask  # noqa: F401
+        except ImportError:
+            raise UsageError("--runner dask 需要 prefect-dask：pip install 'nianbao[dask]'") from None
+    # The terminal shows a progress bar and the verdict; Prefect's own lines go to its logs (the UI),
+    # and to the terminal only from warnings up.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    from .flow import progress_bar, run_annual  # imports prefect: only here
 
-    try:
-        outcome = annual_run(args.year, Path(args.sources), Path(args.outputs), args.reason, args.sign and Path(args.sign))
-    except (BureauConfigError, PreviousYearError, RunInProgress) as error:
-        raise UsageError(str(error)) from None
-    print(summary(outcome))
-    print(f"检查报告：{Path(args.outputs) / 'checks' / str(args.year) / 'index.html'}")
+    console = _console()
+    with _progress(console, args.quiet) as show:
+        token = progress_bar.set(show)
+        try:
+            outcome = run_annual(args.year, Path(args.sources), Path(args.outputs), args.reason,
+                                 args.sign and Path(args.sign), args.runner, args.dask_address)
+        except (BureauConfigError, PreviousYearError, RunInProgress) as error:
+            raise UsageError(str(error)) from None
+        finally:
+            progress_bar.reset(token)
+    if args.quiet:  # for cron: nothing on success, the blocking errors otherwise
+        for line in verdict(outcome)[1:] if outcome.errors else []:
+            print(line, file=sys.stderr)
+    else:
+        print(f"{outcome.bureau.name} {outcome.year} 年度：{len(outcome.checked)} 个部门报送")
+        console.print(summary_table(outcome))
+        print("\n".join(verdict(outcome)))
+        print(f"检查报告：{Path(args.outputs) / 'checks' / str(args.year) / 'index.html'}")
     return 0 if outcome.release else 1
+
+
+def _console():
+    from rich.console import Console
+
+    # Not a terminal (a log file, a pipe): wide enough that a department's row is one line.
+    return Console() if sys.stdout.isatty() else Console(width=160, no_color=True)
+
+
+@contextmanager
+def _progress(console, quiet: bool):
+    """A progress bar by departments (none with --quiet); yields what the flow calls as batches finish."""
+    if quiet:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("读取并检查"), BarColumn(), MofNCompleteColumn(), TextColumn("个部门"),
+                  TimeElapsedColumn(), console=console, transient=not console.is_terminal) as progress:
+        bar = progress.add_task("departments", total=None)
+        yield lambda done, total: progress.update(bar, completed=done, total=total)
+
+
+SUMMARY_ROWS = 30  # departments listed one by one; past that, counts by status and the ones with errors
+
+
+def summary_table(outcome):
+    """The run's verdict by department, as a table."""
+    from rich.table import Table
+
+    per_unit = Counter((f.unit, f.severity) for f in outcome.findings)
+    missing = {f.unit for f in outcome.findings if f.rule == "E4"}
+    unreadable = {c.unit for c in outcome.checked if c.unreadable}
+    names = {d.id: d.name for d in outcome.bureau.departments} | {outcome.bureau.id: outcome.bureau.name}
+    departments = [d.id for d in outcome.bureau.departments]
+    units = departments + sorted({f.unit for f in outcome.findings} - set(departments))
+
+    def status(unit: str) -> str:
+        if unit in missing:
+            return "未报送"
+        if unit in unreadable:
+            return "无法读取"
+        return "有错误" if per_unit[(unit, "error")] else "通过"
+
+    table = Table()
+    if len(units) > SUMMARY_ROWS:
+        by_status = Counter(status(u) for u in units)
+        for column in ("结论", "单位数"):
+            table.add_column(column, justify="right" if column == "单位数" else "left")
+        for name in ("通过", "有错误", "无法读取", "未报送"):
+            table.add_row(name, str(by_status[name]))
+        units = [u for u in units if status(u) != "通过"][:SUMMARY_ROWS]
+        if not units:
+            return table
+        table.add_section()
+    for column in ("单位", "代码", "结论", "错误", "警告"):
+        table.add_column(column, justify="right" if column in ("错误", "警告") else "left")
+    for unit in units:
+        table.add_row(names.get(unit, unit), unit, status(unit), str(per_unit[(unit, "error")]), str(per_unit[(unit, "warning")]))
+    return table
+
+
+ERROR_LINES = 50
+
+
+def verdict(outcome) -> list[str]:
+    """Whether the run published, and the errors that stopped it (the first 50)."""
+    lines = []
+    if outcome.accepted:
+        lines.append(f"已接受的例外 {len(outcome.accepted)} 个（见 exceptions.yaml），不阻止发布")
+    errors = outcome.errors
+    if errors:
+        lines.append(f"有 {len(errors)} 个错误，未发布：")
+        lines += [f"  [{f.unit}] {_finding_line(f).strip()}" for f in errors[:ERROR_LINES]]
+        if len(errors) > ERROR_LINES:
+            lines.append(f"  ……另有 {len(errors) - ERROR_LINES} 个错误，见检查报告")
+    elif outcome.publication.new:
+        lines.append(f"已发布版本 {outcome.publication.version}：{outcome.release / 'datapackage.json'}")
+    else:
+        lines.append(f"输入与已发布的版本 {outcome.publication.version} 相同，未发布新版本：{outcome.release}")
+    return lines
 
 
 def cmd_publish(args) -> int:
@@ -179,31 +282,6 @@ def cmd_verify(args) -> int:
     return 1 if failed else 0
 
 
-def summary(outcome) -> str:
-    """The verdict of a run, per department, in Chinese."""
-    per_unit = Counter((f.unit, f.severity) for f in outcome.findings)
-    missing = {f.unit for f in outcome.findings if f.rule == "E4"}
-    names = {d.id: d.name for d in outcome.bureau.departments} | {outcome.bureau.id: outcome.bureau.name}
-    lines = [f"{outcome.bureau.name} {outcome.year} 年度：{len(outcome.checked)} 个部门报送"]
-    departments = [d.id for d in outcome.bureau.departments]
-    units = departments + sorted({f.unit for f in outcome.findings} - set(departments))
-    for unit in units:
-        errors, warnings = per_unit[(unit, "error")], per_unit[(unit, "warning")]
-        status = "未报送" if unit in missing else "有错误" if errors else "通过"
-        lines.append(f"  {names.get(unit, unit)}（{unit}）：{status}，错误 {errors} 个，警告 {warnings} 个")
-    if outcome.accepted:
-        lines.append(f"已接受的例外 {len(outcome.accepted)} 个（见 exceptions.yaml），不阻止发布")
-    errors = outcome.errors
-    if errors:
-        lines.append(f"有 {len(errors)} 个错误，未发布：")
-        lines += [f"  [{f.unit}] {_finding_line(f).strip()}" for f in errors]
-    elif outcome.publication.new:
-        lines.append(f"已发布版本 {outcome.publication.version}：{outcome.release / 'datapackage.json'}")
-    else:
-        lines.append(f"输入与已发布的版本 {outcome.publication.version} 相同，未发布新版本：{outcome.release}")
-    return "\n".join(lines)
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="nianbao", description="政府信息公开工作年度报告：检查、汇总、发布")
     sub = p.add_subparsers(dest="command", required=True)
@@ -214,6 +292,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--outputs", default="outputs", help="发布目录")
     run.add_argument("--reason", help="更正发布的原因（写入新版本的变更记录）")
     run.add_argument("--sign", metavar="KEYFILE", help="用本机关的 Ed25519 私钥签署发布包的哈希清单")
+    run.add_argument("--runner", choices=RUNNERS, default="auto",
+                     help="读取与检查的执行方式：本进程线程、每核一个进程、Dask 集群（默认 auto：部门多时用进程）")
+    run.add_argument("--dask-address", metavar="URL", help="Dask 集群调度器地址（--runner dask；默认在本机起两个 worker）")
+    run.add_argument("--quiet", action="store_true", help="不显示进度与汇总表，只在未发布时输出错误（适合 cron）")
     run.set_defaults(handler=cmd_run)
 
     check = sub.add_parser("check", help="检查部门报表，不发布")

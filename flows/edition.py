@@ -107,6 +107,11 @@ class Edition:
     telltale: str
     tables: dict[str, TableLayout]
 
+    def __reduce__(self):
+        # An edition is one object per process (reports compare it by identity): sent to another
+        # process, as a batch's reports are, it is looked up there by its code, not copied.
+        return edition_named, (self.code,)
+
     def covers(self, year: int) -> bool:
         return year >= self.first_year and (self.last_year is None or year <= self.last_year)
 

@@ -7,6 +7,10 @@ each: a task run costs Prefect several milliseconds, reading a workbook about on
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from contextvars import ContextVar
+from multiprocessing import get_context
 from pathlib import Path
 
 # No internet here or in CI: no telemetry, and no waiting on it.
@@ -15,24 +19,55 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 from prefect import flow, get_run_logger, serve, task  # noqa: E402
 from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
 from prefect.cache_policies import NONE  # noqa: E402
+from prefect.futures import as_completed  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
+from prefect.utilities.annotations import quote  # noqa: E402
 
 from . import annual  # noqa: E402
 from .lock import year_lock  # noqa: E402
 from .schedule import ANNUAL_CRON, TIME_ZONE, report_year  # noqa: E402
 
 BATCH_SIZE = 200
+RETRIES = 2  # of a step that reads or writes shared storage, when it fails with an OSError
+
+# The processes that read and check batches, when the run has them (runner "processes").
+worker_pool: ContextVar[ProcessPoolExecutor | None] = ContextVar("worker_pool", default=None)
+# The terminal's progress bar, if any: called with (departments done, departments in all).
+progress_bar: ContextVar[Callable[[int, int], None] | None] = ContextVar("progress_bar", default=None)
+
+
+def _io_failed(task, task_run, state) -> bool:
+    """Retry a step only when the disk or network failed it (OSError): findings are not failures,
+    and a bug or a refused input fails the same way again."""
+    try:
+        state.result()
+    except OSError:
+        return True
+    except BaseException:
+        return False
+    return False
+
+
+def _batch_key(context, parameters) -> str:
+    previous = parameters["previous"]
+    previous = previous.unquote() if isinstance(previous, quote) else previous
+    return annual.batch_key(parameters["batch"], parameters["year"], parameters["level"], previous)
 
 
 # Inputs are reports and paths, not worth hashing for a cache key on every call.
-@task(name="discover submissions", cache_policy=NONE)
+@task(name="discover submissions", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
 def prepare_task(sources: Path, outputs: Path, year: int) -> annual.Inputs:
     return annual.prepare(sources, outputs, year)
 
 
-@task(name="read and check", cache_policy=NONE)
+# Cached by content: a batch whose files, last-year figures and nianbao itself are unchanged is not
+# read again. Reading problems are findings, so no retries.
+@task(name="read and check", cache_key_fn=_batch_key, persist_result=True)
 def check_task(batch, year: int, level, previous):
-    return annual.check_batch(batch, year, level, previous)
+    pool = worker_pool.get()
+    if pool is None:
+        return annual.check_batch(batch, year, level, previous)
+    return pool.submit(annual.check_batch, batch, year, level, previous).result()
 
 
 @task(name="merge", cache_policy=NONE)
@@ -40,17 +75,18 @@ def merge_task(bureau, checked):
     return annual.merge_checked(bureau, checked)
 
 
-@task(name="settle findings", cache_policy=NONE)
+@task(name="settle findings", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
 def settle_task(inputs, checked, merged):
     return annual.settle(inputs, checked, merged)
 
 
-@task(name="check reports", cache_policy=NONE)
+@task(name="check reports", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
 def pages_task(outcome, outputs: Path) -> Path:
     return annual.write_pages(outcome, outputs)
 
 
-@task(name="publish", cache_policy=NONE)
+# Publishing is atomic and starts by removing what a failed attempt left, so it can be retried.
+@task(name="publish", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
 def publish_task(outcome, outputs: Path, reason: str | None, key: Path | None):
     return annual.publish_outcome(outcome, outputs, reason, key)
 
@@ -62,32 +98,79 @@ def annual_run(
     outputs: Path = Path("outputs"),
     reason: str | None = None,
     sign: Path | None = None,
-) -> annual.Outcome:
+) -> quote[annual.Outcome]:
     """Read and check every department's workbook, merge them into the bureau's, publish.
 
-    Without a year (a scheduled run), the previous calendar year.
+    Without a year (a scheduled run), the previous calendar year. The outcome comes quoted, else
+    Prefect walks all of it looking for futures (run_annual unquotes it).
     """
     year = year or report_year()
     with year_lock(Path(outputs), year):
-        return _annual_run(year, Path(sources), Path(outputs), reason, sign)
+        return quote(_annual_run(year, Path(sources), Path(outputs), reason, sign))
+
+
+def run_annual(year: int, sources: Path, outputs: Path, reason: str | None = None, sign: Path | None = None,
+               runner: str = "auto", dask_address: str | None = None) -> annual.Outcome:
+    """The flow, its batches read and checked by `runner`:
+
+    - "threads": in this process (a small bureau: starting processes costs more than it saves);
+    - "processes": a process per core, beside Prefect's task threads;
+    - "dask": Prefect's Dask task runner, on the cluster at `dask_address` or a local one of two workers;
+    - "auto": processes once there is more than one batch, threads otherwise.
+    """
+    if runner == "auto":
+        folder = Path(sources) / str(year)
+        many = folder.is_dir() and sum(1 for _ in folder.iterdir()) > BATCH_SIZE
+        runner = "processes" if many else "threads"
+    if runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        cluster = {"address": dask_address} if dask_address else {"cluster_kwargs": {"n_workers": 2}}
+        return annual_run.with_options(task_runner=DaskTaskRunner(**cluster))(year, sources, outputs, reason, sign).unquote()
+    if runner not in ("threads", "processes"):
+        raise ValueError(f"unknown runner {runner!r}: auto, threads, processes or dask")
+    if runner == "threads":
+        return annual_run(year, sources, outputs, reason, sign).unquote()
+    # Spawned, not forked: this process runs Prefect's threads, and a fork copies their locks.
+    with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("spawn")) as pool:
+        token = worker_pool.set(pool)
+        try:
+            return annual_run(year, sources, outputs, reason, sign).unquote()
+        finally:
+            worker_pool.reset(token)
 
 
 def _annual_run(year: int, sources: Path, outputs: Path, reason: str | None, sign: Path | None) -> annual.Outcome:
     logger = get_run_logger()
     inputs = prepare_task(Path(sources), Path(outputs), year)
-    level = inputs.bureau.metadata.get("level")
-    futures = [check_task.submit(b, year, level, inputs.previous) for b in annual.batches(inputs.submitted, BATCH_SIZE)]
-    checked = [c for future in futures for c in future.result()]
-    merged = merge_task(inputs.bureau, checked)
-    outcome = settle_task(inputs, checked, merged)
-    outcome.publication = publish_task(outcome, Path(outputs), reason, sign)
-    index = pages_task(outcome, Path(outputs))
+    checked = _read_and_check(inputs, year, logger)
+    # quote(): Prefect would otherwise walk every object of these (a report's every cell) looking
+    # for futures, which costs more than the steps themselves.
+    merged = merge_task(inputs.bureau, quote(checked))
+    outcome = settle_task(quote(inputs), quote(checked), quote(merged))
+    outcome.publication = publish_task(quote(outcome), Path(outputs), reason, sign)
+    index = pages_task(quote(outcome), Path(outputs))
     _artifacts(outcome, index)
     logger.info(
         "%s %d: %d departments, %d blocking errors, %d findings, release: %s",
         inputs.bureau.name, year, len(checked), len(outcome.errors), len(outcome.findings), outcome.release,
     )
     return outcome
+
+
+def _read_and_check(inputs: annual.Inputs, year: int, logger) -> list:
+    """Every submission read and checked, a task per batch; progress told as batches finish."""
+    level, total, done = inputs.bureau.metadata.get("level"), len(inputs.submitted), 0
+    futures = [check_task.submit(batch, year, level, quote(annual.previous_of(batch, inputs.previous)))
+               for batch in annual.batches(inputs.submitted, BATCH_SIZE)]
+    results, show = {}, progress_bar.get()
+    for future in as_completed(futures):
+        results[future.task_run_id] = future.result()
+        done += len(results[future.task_run_id])
+        logger.info("已读取并检查 %d/%d 个部门", done, total)
+        if show:
+            show(done, total)
+    return [checked for future in futures for checked in results[future.task_run_id]]
 
 
 def _artifacts(outcome: annual.Outcome, index: Path) -> None:

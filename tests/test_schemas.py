@@ -81,3 +81,13 @@ def test_catalogue_has_every_rule_of_the_spec():
 
 def test_every_rule_function_is_catalogued():
     assert set(RULES) <= set(rules())
+
+
+def test_an_edition_sent_to_another_process_is_that_process_s_own():
+    import pickle
+
+    from flows.edition import edition_for_year
+
+    edition = edition_for_year(2021)
+    assert pickle.loads(pickle.dumps(edition)) is edition
+    assert len(pickle.dumps(edition)) < 200  # a reference by code, not the layouts
