@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from contextvars import ContextVar
 from multiprocessing import get_context
 from pathlib import Path
@@ -21,7 +22,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact  #
 from prefect.cache_policies import NONE  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
-from prefect.utilities.annotations import quote  # noqa: E402
+from prefect.server.api.server import SubprocessASGIServer  # noqa: E402
+from prefect.settings import get_current_settings  # noqa: E402
 
 from . import annual  # noqa: E402
 from .lock import year_lock  # noqa: E402
@@ -48,22 +50,39 @@ def _io_failed(task, task_run, state) -> bool:
     return False
 
 
+class Box:
+    """One value, passed whole. Prefect walks a task's arguments and a flow's result looking for
+    futures, every dict, tuple and dataclass down to each cell of each report, which cost more than
+    the steps themselves (16 s to merge 1,000 departments); a plain object is not walked. Not
+    Prefect's quote(): that is a tuple, which Dask takes apart."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+
 def _batch_key(context, parameters) -> str:
-    previous = parameters["previous"]
-    previous = previous.unquote() if isinstance(previous, quote) else previous
+    previous = parameters["previous"].value
     return annual.batch_key(parameters["batch"], parameters["year"], parameters["level"], previous)
 
 
 # Inputs are reports and paths, not worth hashing for a cache key on every call.
 @task(name="discover submissions", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
-def prepare_task(sources: Path, outputs: Path, year: int) -> annual.Inputs:
-    return annual.prepare(sources, outputs, year)
+def prepare_task(sources: Path, outputs: Path, year: int) -> Box:
+    return Box(annual.prepare(sources, outputs, year))
 
 
 # Cached by content: a batch whose files, last-year figures and nianbao itself are unchanged is not
 # read again. Reading problems are findings, so no retries.
 @task(name="read and check", cache_key_fn=_batch_key, persist_result=True)
-def check_task(batch, year: int, level, previous):
+def check_task(batch, year: int, level, previous: Box):
+    return _check_batch(batch, year, level, previous.value)
+
+
+def _check_batch(batch, year: int, level, previous):
+    """In the run's worker processes if it has them, else here (a Dask worker, or a thread).
+    A module function, not the task's body: Dask sends that body by value, and the pool with it."""
     pool = worker_pool.get()
     if pool is None:
         return annual.check_batch(batch, year, level, previous)
@@ -71,24 +90,24 @@ def check_task(batch, year: int, level, previous):
 
 
 @task(name="merge", cache_policy=NONE)
-def merge_task(bureau, checked):
-    return annual.merge_checked(bureau, checked)
+def merge_task(bureau, checked: Box) -> Box:
+    return Box(annual.merge_checked(bureau, checked.value))
 
 
 @task(name="settle findings", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
-def settle_task(inputs, checked, merged):
-    return annual.settle(inputs, checked, merged)
+def settle_task(inputs: Box, checked: Box, merged: Box) -> Box:
+    return Box(annual.settle(inputs.value, checked.value, merged.value))
 
 
 @task(name="check reports", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
-def pages_task(outcome, outputs: Path) -> Path:
-    return annual.write_pages(outcome, outputs)
+def pages_task(outcome: Box, outputs: Path) -> Path:
+    return annual.write_pages(outcome.value, outputs)
 
 
 # Publishing is atomic and starts by removing what a failed attempt left, so it can be retried.
 @task(name="publish", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
-def publish_task(outcome, outputs: Path, reason: str | None, key: Path | None):
-    return annual.publish_outcome(outcome, outputs, reason, key)
+def publish_task(outcome: Box, outputs: Path, reason: str | None, key: Path | None):
+    return annual.publish_outcome(outcome.value, outputs, reason, key)
 
 
 @flow(name="nianbao-annual", log_prints=True)
@@ -98,15 +117,15 @@ def annual_run(
     outputs: Path = Path("outputs"),
     reason: str | None = None,
     sign: Path | None = None,
-) -> quote[annual.Outcome]:
+) -> Box:
     """Read and check every department's workbook, merge them into the bureau's, publish.
 
-    Without a year (a scheduled run), the previous calendar year. The outcome comes quoted, else
-    Prefect walks all of it looking for futures (run_annual unquotes it).
+    Without a year (a scheduled run), the previous calendar year. The outcome comes boxed
+    (run_annual unboxes it).
     """
     year = year or report_year()
     with year_lock(Path(outputs), year):
-        return quote(_annual_run(year, Path(sources), Path(outputs), reason, sign))
+        return Box(_annual_run(year, Path(sources), Path(outputs), reason, sign))
 
 
 def run_annual(year: int, sources: Path, outputs: Path, reason: str | None = None, sign: Path | None = None,
@@ -125,31 +144,54 @@ def run_annual(year: int, sources: Path, outputs: Path, reason: str | None = Non
     if runner == "dask":
         from prefect_dask import DaskTaskRunner
 
-        cluster = {"address": dask_address} if dask_address else {"cluster_kwargs": {"n_workers": 2}}
-        return annual_run.with_options(task_runner=DaskTaskRunner(**cluster))(year, sources, outputs, reason, sign).unquote()
+        if dask_address:  # its workers are told where the Prefect server is by their own settings
+            return annual_run.with_options(task_runner=DaskTaskRunner(address=dask_address))(
+                year, sources, outputs, reason, sign).value
+        with _shared_server():
+            return annual_run.with_options(task_runner=DaskTaskRunner(cluster_kwargs={"n_workers": 2}))(
+                year, sources, outputs, reason, sign).value
     if runner not in ("threads", "processes"):
         raise ValueError(f"unknown runner {runner!r}: auto, threads, processes or dask")
     if runner == "threads":
-        return annual_run(year, sources, outputs, reason, sign).unquote()
+        return annual_run(year, sources, outputs, reason, sign).value
     # Spawned, not forked: this process runs Prefect's threads, and a fork copies their locks.
     with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("spawn")) as pool:
         token = worker_pool.set(pool)
         try:
-            return annual_run(year, sources, outputs, reason, sign).unquote()
+            return annual_run(year, sources, outputs, reason, sign).value
         finally:
             worker_pool.reset(token)
 
 
+@contextmanager
+def _shared_server():
+    """The Prefect server of this run named in the environment, so that the local Dask workers (new
+    processes) report to it; with none configured, the temporary one, started now, else each
+    worker would start its own."""
+    url = get_current_settings().api.url
+    if not url:
+        server = SubprocessASGIServer()
+        server.start()
+        url = server.api_url
+    before = os.environ.get("PREFECT_API_URL")
+    os.environ["PREFECT_API_URL"] = url
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["PREFECT_API_URL"]
+        else:
+            os.environ["PREFECT_API_URL"] = before
+
+
 def _annual_run(year: int, sources: Path, outputs: Path, reason: str | None, sign: Path | None) -> annual.Outcome:
     logger = get_run_logger()
-    inputs = prepare_task(Path(sources), Path(outputs), year)
+    inputs = prepare_task(Path(sources), Path(outputs), year).value
     checked = _read_and_check(inputs, year, logger)
-    # quote(): Prefect would otherwise walk every object of these (a report's every cell) looking
-    # for futures, which costs more than the steps themselves.
-    merged = merge_task(inputs.bureau, quote(checked))
-    outcome = settle_task(quote(inputs), quote(checked), quote(merged))
-    outcome.publication = publish_task(quote(outcome), Path(outputs), reason, sign)
-    index = pages_task(quote(outcome), Path(outputs))
+    merged = merge_task(inputs.bureau, Box(checked))
+    outcome = settle_task(Box(inputs), Box(checked), merged).value
+    outcome.publication = publish_task(Box(outcome), Path(outputs), reason, sign)
+    index = pages_task(Box(outcome), Path(outputs))
     _artifacts(outcome, index)
     logger.info(
         "%s %d: %d departments, %d blocking errors, %d findings, release: %s",
@@ -161,7 +203,7 @@ def _annual_run(year: int, sources: Path, outputs: Path, reason: str | None, sig
 def _read_and_check(inputs: annual.Inputs, year: int, logger) -> list:
     """Every submission read and checked, a task per batch; progress told as batches finish."""
     level, total, done = inputs.bureau.metadata.get("level"), len(inputs.submitted), 0
-    futures = [check_task.submit(batch, year, level, quote(annual.previous_of(batch, inputs.previous)))
+    futures = [check_task.submit(batch, year, level, Box(annual.previous_of(batch, inputs.previous)))
                for batch in annual.batches(inputs.submitted, BATCH_SIZE)]
     results, show = {}, progress_bar.get()
     for future in as_completed(futures):

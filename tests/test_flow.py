@@ -121,3 +121,82 @@ def test_a_second_run_of_the_same_year_refuses(prefect_server, tmp_path, capsys)
     assert "2021 年度的流程正在运行" in capsys.readouterr().err
     assert not (outputs / "2021").exists()
     assert main(["run", "2021", "--sources", str(SOURCES), "--outputs", str(outputs)]) == 0  # and then it can
+
+
+def _files(release: Path) -> dict[str, bytes]:
+    return {p.relative_to(release).as_posix(): p.read_bytes() for p in sorted(release.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("runner", ["processes", "dask"])
+def test_every_runner_publishes_the_same_package(flow_outputs, sources_copy, tmp_path, runner):
+    from flows.flow import run_annual
+
+    outputs, _ = flow_outputs
+    # A copy of the sources: its batches are not in the cache, so this runner reads them itself.
+    outcome = run_annual(2020, sources_copy, tmp_path / "outputs", runner=runner)
+    assert outcome.errors == [] and [c.unit for c in outcome.checked] == ["exit_entry", "household", "public_order", "traffic"]
+    assert _files(outcome.release) == _files(outputs / "2020" / "1.0.0")
+
+
+def test_a_re_run_reads_only_what_changed_and_shows_progress(prefect_server, sources_copy, tmp_path, monkeypatch):
+    from flows import annual
+    from flows.flow import progress_bar, run_annual
+
+    read, check_batch = [], annual.check_batch
+    monkeypatch.setattr(annual, "check_batch", lambda batch, *args: read.append([u for u, _ in batch]) or check_batch(batch, *args))
+    shown = []
+    progress_bar.set(lambda done, total: shown.append((done, total)))
+    first = run_annual(2020, sources_copy, tmp_path, runner="threads")
+    assert read == [["exit_entry", "household", "public_order", "traffic"]] and shown == [(4, 4)]
+
+    again = run_annual(2020, sources_copy, tmp_path, runner="threads")
+    assert read == [["exit_entry", "household", "public_order", "traffic"]]  # from the cache, not read again
+    assert again.findings == first.findings and not again.publication.new
+
+    (sources_copy / "2020" / "household.xlsx").touch()  # a new time, the same content: still cached
+    run_annual(2020, sources_copy, tmp_path, runner="threads")
+    assert len(read) == 1
+
+    cell = _break_a_total(sources_copy / "2020" / "household.xlsx")
+    changed = run_annual(2020, sources_copy, tmp_path, runner="threads")
+    assert len(read) == 2 and changed.errors and changed.release is None
+    assert any(f.rule == "A2" and f.unit == "household" and cell in f.message for f in changed.errors)
+
+
+def test_only_a_failure_of_storage_is_retried(prefect_server, monkeypatch, tmp_path):
+    from flows import annual
+    from flows.bureau import BureauConfigError
+    from flows.flow import prepare_task
+
+    calls = []
+
+    def flaky(sources, outputs, year):
+        calls.append(year)
+        if len(calls) == 1:
+            raise OSError(5, "Input/output error")  # a network share that hiccups once
+        return annual.Inputs(year, sources, None, {}, [], {})
+
+    monkeypatch.setattr(annual, "prepare", flaky)
+    assert prepare_task(SOURCES, tmp_path, 2020).value.year == 2020 and len(calls) == 2
+
+    def refused(sources, outputs, year):
+        calls.append(year)
+        raise BureauConfigError("bureau.yaml 有误")
+
+    calls.clear()
+    monkeypatch.setattr(annual, "prepare", refused)
+    with pytest.raises(BureauConfigError):
+        prepare_task(SOURCES, tmp_path, 2020)
+    assert len(calls) == 1
+
+
+def test_quiet_run_prints_nothing_on_success_and_the_errors_otherwise(prefect_server, sources_copy, tmp_path, capsys):
+    from flows.cli import main
+
+    assert main(["run", "2020", "--sources", str(sources_copy), "--outputs", str(tmp_path), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and err == ""
+    cell = _break_a_total(sources_copy / "2020" / "household.xlsx")
+    assert main(["run", "2020", "--sources", str(sources_copy), "--outputs", str(tmp_path), "--quiet"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "household" in err and cell in err and "A2" in err

@@ -1,0 +1,39 @@
+"""Batches of submissions and their cache key: what a re-run may take from Prefect's cache."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from flows import annual
+from tests.conftest import SOURCES, valid_report
+
+
+def _batch(folder):
+    return [(unit, folder / f"{unit}.xlsx") for unit in ("household", "traffic")]
+
+
+def test_the_key_follows_content_path_last_year_and_level_not_file_times(tmp_path):
+    folder = shutil.copytree(SOURCES / "2021", tmp_path / "2021")
+    batch = _batch(folder)
+    key = annual.batch_key(batch, 2021, "county", {})
+    os.utime(folder / "traffic.xlsx", (0, 0))
+    assert annual.batch_key(batch, 2021, "county", {}) == key  # touched, not changed
+    assert annual.batch_key(batch, 2021, "prefecture", {}) != key
+    assert annual.batch_key(_batch(shutil.copytree(folder, tmp_path / "moved")), 2021, "county", {}) != key
+    last_year = valid_report(2020, unit="traffic")
+    with_previous = annual.batch_key(batch, 2021, "county", {"traffic": last_year})
+    assert with_previous != key
+    last_year.values["proactive_disclosure"][0, 0] += 1
+    assert annual.batch_key(batch, 2021, "county", {"traffic": last_year}) != with_previous
+    with open(folder / "traffic.xlsx", "ab") as handle:
+        handle.write(b"\0")
+    assert annual.batch_key(batch, 2021, "county", {}) != key
+
+
+def test_batches_are_stable_and_carry_only_their_departments_previous_reports():
+    submitted = {f"d{i:03d}": SOURCES / f"d{i:03d}.xlsx" for i in (5, 1, 3, 2, 4)}
+    batches = annual.batches(submitted, 2)
+    assert [[u for u, _ in b] for b in batches] == [["d001", "d002"], ["d003", "d004"], ["d005"]]
+    previous = {"d001": valid_report(2020, unit="d001"), "d004": valid_report(2020, unit="d004")}
+    assert list(annual.previous_of(batches[1], previous)) == ["d004"]
