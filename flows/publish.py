@@ -12,6 +12,7 @@ import json
 import os
 import re
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -68,11 +69,13 @@ def neutralised(value):
     return value
 
 
-def _csv_bytes(fields: list[str], rows: list[dict]) -> bytes:
+def _csv_bytes(fields: list[str], rows, header: bool = True) -> bytes:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({k: "" if v is None else neutralised(v) for k, v in row.items()} for row in rows)
+    writer = csv.writer(out, lineterminator="\n")
+    if header:
+        writer.writerow(fields)
+    writer.writerows([("" if v is None else neutralised(v) if v.__class__ is str else v) for v in (row.get(f) for f in fields)]
+                     for row in rows)
     return out.getvalue().encode("utf-8")
 
 
@@ -136,7 +139,7 @@ def _schema(fields) -> dict:
     }
 
 
-def _submissions(departments: tuple[Report, ...]) -> dict[str, tuple[Path, bytes]]:
+def _submissions(departments: tuple[Report, ...]) -> dict[str, Path]:
     """The submitted files to ship, by their path in the release: submissions/<unit><suffix>, and
     one nil_returns.yaml for the departments that filed a nil return."""
     shipped = {}
@@ -146,40 +149,34 @@ def _submissions(departments: tuple[Report, ...]) -> dict[str, tuple[Path, bytes
         path = Path(report.file)
         suffix = re.sub(r"[^a-z0-9.]", "", path.suffix.lower())[:8] or ".bin"  # the unit id is safe; the suffix came with the file
         name = f"submissions/{path.name}" if path.name == "nil_returns.yaml" else f"submissions/{report.unit}{suffix}"
-        shipped.setdefault(name, (path, path.read_bytes()))
+        shipped.setdefault(name, path)
     return shipped
 
 
-def _shipped_name(report: Report, submitted: dict[str, tuple[Path, bytes]]) -> str:
-    return next((name for name, (path, _) in submitted.items() if str(path) == report.file), "")
+def cell_rows(report: Report, file: str):
+    """Every cell of a department's tables that the template has, in long form, with where it was
+    typed (`file`: its name in the release)."""
+    for code, layout in report.edition.tables.items():
+        several = len(layout.rows) > 1
+        for (r, c) in zip(*layout.applicable.nonzero()):
+            source = report.source(code, r, c)
+            yield {
+                "unit_id": report.unit, "table": code, "row": layout.rows[r].code if several else "",
+                "column": layout.columns[c].code, "value": format_value(int(report.values[code][r, c]), layout.columns[c]),
+                "raw": source.text if source else "", "file": file, "sha256": report.sha256,
+                "sheet": source.sheet if source else "", "cell": source.cell if source else "",
+            }
 
 
-def cell_rows(departments: tuple[Report, ...], submitted: dict[str, tuple[Path, bytes]]) -> list[dict]:
-    """Every department cell the template has, in long form, with where it was typed."""
+def _submission_rows(departments: tuple[Report, ...], shipped: dict[str, str], files: PackageFiles) -> list[dict]:
     rows = []
     for report in departments:
-        file = _shipped_name(report, submitted)
-        for code, layout in report.edition.tables.items():
-            for (r, c) in zip(*layout.applicable.nonzero()):
-                source = report.source(code, r, c)
-                rows.append({
-                    "unit_id": report.unit, "table": code, "row": layout.rows[r].code if len(layout.rows) > 1 else "",
-                    "column": layout.columns[c].code, "value": format_value(int(report.values[code][r, c]), layout.columns[c]),
-                    "raw": source.text if source else "", "file": file, "sha256": report.sha256,
-                    "sheet": source.sheet if source else "", "cell": source.cell if source else "",
-                })
-    return rows
-
-
-def _submission_rows(departments: tuple[Report, ...], submitted: dict[str, tuple[Path, bytes]]) -> list[dict]:
-    rows = []
-    for report in departments:
-        name = _shipped_name(report, submitted)
+        name = shipped.get(report.file)
         if not name:
             continue
-        path, content = submitted[name]
+        path = Path(report.file)
         received = datetime.fromtimestamp(int(path.stat().st_mtime), timezone.utc).isoformat().replace("+00:00", "Z")
-        rows.append({"unit_id": report.unit, "file": name, "original_name": path.name, "bytes": len(content),
+        rows.append({"unit_id": report.unit, "file": name, "original_name": path.name, "bytes": files.size[name],
                      "sha256": report.sha256, "received": received})
     return rows
 
@@ -196,7 +193,7 @@ def created_timestamp(departments: tuple[Report, ...] = ()) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _resource(name: str, path: str, content: bytes, schema: dict, title: str, description: str) -> dict:
+def _resource(name: str, path: str, files: PackageFiles, schema: dict, title: str, description: str) -> dict:
     fmt = path.rsplit(".", 1)[-1]
     # The JSON copy is declared a plain JSON file (with its schema, for readers): frictionless then
     # checks its hash and bytes, which its tabular JSON reader cannot. The CSV is the tabular one.
@@ -209,8 +206,8 @@ def _resource(name: str, path: str, content: bytes, schema: dict, title: str, de
         "encoding": "utf-8",
         "title": title,
         "description": description,
-        "hash": "sha256:" + hashlib.sha256(content).hexdigest(),
-        "bytes": len(content),
+        "hash": "sha256:" + files.sha256[path],
+        "bytes": files.size[path],
         "schema": schema,
     }
 
@@ -226,6 +223,58 @@ CHANGE_FIELDS = (
 )
 
 
+class PackageFiles:
+    """The files of a release as build_package makes them: each hashed and, when a folder is given,
+    written there at once, so that a release of ten thousand departments (a gigabyte of reports,
+    cells and workbooks) is never held in memory whole. Without a folder, only hashed: what a
+    release would be, to compare with the one published."""
+
+    def __init__(self, folder: Path | None = None):
+        self.folder = Path(folder) if folder else None
+        self.sha256: dict[str, str] = {}  # path in the release → SHA-256 (hex)
+        self.size: dict[str, int] = {}
+
+    def __setitem__(self, name: str, content: bytes) -> None:
+        self.sha256[name], self.size[name] = hashlib.sha256(content).hexdigest(), len(content)
+        if self.folder:
+            path = self.folder / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+
+    @contextmanager
+    def writer(self, name: str):
+        """A file written piece by piece: yields write(bytes)."""
+        digest, size, handle = hashlib.sha256(), 0, None
+        if self.folder:
+            (self.folder / name).parent.mkdir(parents=True, exist_ok=True)
+            handle = open(self.folder / name, "wb")
+
+        def write(chunk: bytes) -> None:
+            nonlocal size
+            digest.update(chunk)
+            size += len(chunk)
+            if handle:
+                handle.write(chunk)
+
+        try:
+            yield write
+        finally:
+            if handle:
+                handle.close()
+        self.sha256[name], self.size[name] = digest.hexdigest(), size
+
+    def copy(self, name: str, source: Path) -> None:
+        with self.writer(name) as write, open(source, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                write(chunk)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.sha256
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, PackageFiles) and self.sha256 == other.sha256
+
+
 def build_package(
     merged: Merged,
     bureau: Bureau,
@@ -237,15 +286,17 @@ def build_package(
     reason: str | None = None,
     previous_version: str | None = None,
     texts: dict | None = None,
-) -> dict[str, bytes]:
-    """Every file of the release, by its path in the release, datapackage.json last.
+    files: PackageFiles | None = None,
+) -> PackageFiles:
+    """Every file of the release, by its path in the release, datapackage.json last, into `files`
+    (by default hashed only).
 
     `changes` are the cells that differ from `previous_version`, published with the `reason`;
     `texts` (unit → ReportText) the report texts, rendered with the tables in report/.
     """
     edition = merged.bureau.edition
     units = (merged.bureau, *merged.departments)
-    files: dict[str, bytes] = {}
+    files = PackageFiles() if files is None else files
     resources = []
     for code, layout in edition.tables.items():
         schema = edition.schema(code)
@@ -257,26 +308,35 @@ def build_package(
             files[path] = content
             name = code if fmt == "csv" else f"{code}-json"
             description = f"{layout.heading}：{bureau.name}（unit_id = {bureau.id}，各部门之和）及各部门的数据；{edition.code} 版格式"
-            resources.append(_resource(name, path, content, schema, layout.heading, description))
+            resources.append(_resource(name, path, files, schema, layout.heading, description))
     # Findings by unit; within a unit in the order they were found (reading order): deterministic.
     warnings = sorted((f for f in findings if not f.is_error), key=lambda f: f.unit)
     accepted_errors = sorted((a for a in accepted if a.finding.is_error), key=lambda a: a.finding.unit)
     submitted = _submissions(merged.departments)
-    files.update({name: content for name, (_, content) in submitted.items()})
+    for name, path in submitted.items():
+        files.copy(name, path)
+    shipped = {str(path): name for name, path in submitted.items()}
+    # cells.csv has a row per department cell (two million for ten thousand departments): written
+    # department by department.
+    with files.writer("data/cells.csv") as write:
+        fields = [f[0] for f in CELL_FIELDS]
+        write(_csv_bytes(fields, ()))
+        for report in merged.departments:
+            write(_csv_bytes(fields, cell_rows(report, shipped.get(report.file, "")), header=False))
     for name, fields, rows, title, description in (
         ("findings", FINDING_FIELDS, [_finding_row(f) for f in warnings], "检查发现（警告）", "发布时仍存在的警告及其单元格位置"),
         ("exceptions", EXCEPTION_FIELDS, [_exception_row(a) for a in accepted_errors], "已接受的例外",
          "经本机关记录理由后接受、不再阻止发布的错误"),
-        ("cells", CELL_FIELDS, cell_rows(merged.departments, submitted), "各部门单元格（长表）",
+        ("cells", CELL_FIELDS, None, "各部门单元格（长表）",
          "各部门报表的每个单元格：数值、填写原文、来源文件（SHA-256）、工作表与单元格。本机关每个数字都等于对应各行之和"),
-        ("submissions", SUBMISSION_FIELDS, _submission_rows(merged.departments, submitted), "报送文件",
+        ("submissions", SUBMISSION_FIELDS, _submission_rows(merged.departments, shipped, files), "报送文件",
          "各部门报送的原始文件（原样收录于 submissions/）及其大小与 SHA-256"),
         ("changes", CHANGE_FIELDS, list(changes), "与上一版本相比有变化的单元格",
          f"相对于版本 {previous_version} 的变化" + (f"，原因：{reason}" if reason else "") if previous_version else "首次发布，无变化记录"),
     ):
-        content = _csv_bytes([f[0] for f in fields], rows)
-        files[f"data/{name}.csv"] = content
-        resources.append(_resource(name, f"data/{name}.csv", content, _schema(fields), title, description))
+        if rows is not None:
+            files[f"data/{name}.csv"] = _csv_bytes([f[0] for f in fields], rows)
+        resources.append(_resource(name, f"data/{name}.csv", files, _schema(fields), title, description))
     resources += _reports(files, merged, bureau, texts or {})
     files["README.md"] = _readme(merged, bureau).encode("utf-8")
     files["CHANGELOG.md"] = _changelog(version, previous_version, reason, changes).encode("utf-8")
@@ -302,7 +362,7 @@ REPORT_FIELDS = (
 )
 
 
-def _reports(files: dict[str, bytes], merged: Merged, bureau: Bureau, texts: dict) -> list[dict]:
+def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict) -> list[dict]:
     """The report of the bureau and of every department, as HTML and Word, in report/; the list of
     them as a resource, and the bureau's two files as resources of their own."""
     from .render import render_docx, render_html, title_of
@@ -321,14 +381,14 @@ def _reports(files: dict[str, bytes], merged: Merged, bureau: Bureau, texts: dic
                      "docx": f"{stem}.docx", "text": f"{stem}.md" if text is not None else ""})
     content = _csv_bytes([f[0] for f in REPORT_FIELDS], rows)
     files["data/reports.csv"] = content
-    resources.append(_resource("reports", "data/reports.csv", content, _schema(REPORT_FIELDS), "年度报告文件",
+    resources.append(_resource("reports", "data/reports.csv", files, _schema(REPORT_FIELDS), "年度报告文件",
                                "本机关及各部门年度报告的网页版与 Word 版"))
     title = title_of(merged.bureau, bureau.name)
     for fmt, mediatype in (("html", "text/html"), ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")):
         path = f"report/{bureau.id}.{fmt}"
         resources.append({"name": f"report-{fmt}", "path": path, "format": fmt, "mediatype": mediatype,
                           "title": f"{title}（{'网页版' if fmt == 'html' else 'Word 版'}）",
-                          "hash": "sha256:" + hashlib.sha256(files[path]).hexdigest(), "bytes": len(files[path])})
+                          "hash": "sha256:" + files.sha256[path], "bytes": files.size[path]})
     return resources
 
 

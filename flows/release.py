@@ -11,13 +11,14 @@ Writing is atomic: a release is written aside and moved into place, then `latest
 from __future__ import annotations
 
 import csv
-import io
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from .exceptions import Accepted
 from .merge import Merged
 from .previous import load_release
 from .dcat import catalog_jsonld
-from .publish import TABLE_FILES, base_url, build_package
+from .publish import TABLE_FILES, PackageFiles, base_url, build_package
 from .report import Finding, Report
 from .sign import MANIFEST, SIGNATURE, manifest_bytes, sign
 from .values import format_value
@@ -84,20 +85,19 @@ def publish(
     year_folder = Path(outputs) / str(merged.bureau.year)
     latest = latest_release(year_folder)
     _tidy(year_folder, latest)
+    build = partial(build_package, merged, bureau, findings, accepted, texts=texts)
     if latest is None:
-        files = build_package(merged, bureau, findings, accepted, version=FIRST_VERSION, texts=texts)
-        return _catalogued(_write(_sealed(files, key), year_folder, FIRST_VERSION), bureau)
+        return _catalogued(_write(partial(build, version=FIRST_VERSION), year_folder, FIRST_VERSION, key), bureau)
     current, meta = latest.name, _meta_of(latest)
-    again = build_package(merged, bureau, findings, accepted, version=current, changes=_changes_of(latest),
-                          reason=meta.get("reason"), previous_version=meta.get("previous_version"), texts=texts)
-    if _sealed(again, key) == _files_of(latest):
+    again = _sealed(build(version=current, changes=_changes_of(latest), reason=meta.get("reason"),
+                          previous_version=meta.get("previous_version")), key)
+    if _same_release(again, latest):
         return _catalogued(Publication(latest, current, new=False), bureau)
-    figures_changed = any(again.get(name) != (latest / name).read_bytes() for name in TABLE_FILES)
+    figures_changed = any(again.sha256.get(name) != _sha256_of(latest / name) for name in TABLE_FILES)
     version = next_version(current, figures_changed)
     _, old = load_release(latest)
-    files = build_package(merged, bureau, findings, accepted, version=version, changes=changed_cells(old, merged),
-                          reason=reason, previous_version=current, texts=texts)
-    return _catalogued(_write(_sealed(files, key), year_folder, version), bureau)
+    build = partial(build, version=version, changes=changed_cells(old, merged), reason=reason, previous_version=current)
+    return _catalogued(_write(build, year_folder, version, key), bureau)
 
 
 def _tidy(year_folder: Path, latest: Path | None) -> None:
@@ -152,17 +152,24 @@ def write_catalog(outputs: Path, bureau: Bureau) -> None:
         os.replace(partial, Path(outputs) / name)
 
 
-def _sealed(files: dict[str, bytes], key: Path | None) -> dict[str, bytes]:
+def _sealed(files: PackageFiles, key: Path | None) -> PackageFiles:
     """The files with their manifest of hashes, and its signature when a key is given."""
-    manifest = manifest_bytes(files)
-    sealed = {**files, MANIFEST: manifest}
+    manifest = manifest_bytes(files.sha256)
+    files[MANIFEST] = manifest
     if key is not None:
-        sealed[SIGNATURE] = sign(manifest, key)
-    return sealed
+        files[SIGNATURE] = sign(manifest, key)
+    return files
 
 
-def _files_of(release: Path) -> dict[str, bytes]:
-    return {p.relative_to(release).as_posix(): p.read_bytes() for p in sorted(release.rglob("*")) if p.is_file()}
+def _same_release(files: PackageFiles, release: Path) -> bool:
+    """Whether `files` are the published `release`: the same paths, manifest and signature."""
+    published = {p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file()}
+    return published == set(files.sha256) and all(
+        files.sha256[name] == _sha256_of(release / name) for name in (MANIFEST, SIGNATURE) if name in published)
+
+
+def _sha256_of(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
 def _changes_of(release: Path) -> list[dict]:
@@ -175,43 +182,43 @@ def _meta_of(release: Path) -> dict:
 
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+COMPRESSED = (".docx", ".xlsx", ".xlsm", ".zip")  # stored as they are: deflating them again gains nothing
 
 
-def zip_bytes(files: dict[str, bytes], root: str) -> bytes:
-    """The release as one zip under `root/`: sorted names and fixed timestamps, so the same files
-    always give the same bytes."""
+def write_zip(folder: Path, target: Path, root: str) -> None:
+    """The release folder as one zip under `root/`, file by file from disk: sorted names and fixed
+    timestamps, so the same files always give the same bytes."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     stamp = datetime.fromtimestamp(int(epoch), timezone.utc).timetuple()[:6] if epoch else ZIP_EPOCH
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(files):
+    paths = sorted((p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file())
+    with zipfile.ZipFile(target, "w") as archive:
+        for name, path in paths:
             info = zipfile.ZipInfo(f"{root}/{name}", date_time=max(stamp, ZIP_EPOCH))
-            info.compress_type = zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_STORED if path.suffix.lower() in COMPRESSED else zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
-            archive.writestr(info, files[name])
-    return out.getvalue()
+            info.file_size = path.stat().st_size
+            with open(path, "rb") as source, archive.open(info, "w") as entry:
+                shutil.copyfileobj(source, entry, 1 << 20)
 
 
-def _write(files: dict[str, bytes], year_folder: Path, version: str) -> Publication:
-    """Write the version aside, move it into place, then switch `latest`: a run killed at any point
-    leaves `latest` on the previous release, untouched, and nothing half-written under a version's
-    name."""
+def _write(build, year_folder: Path, version: str, key: Path | None) -> Publication:
+    """Build the version aside (build(files=…) writes each file as it is made), move it into
+    place, then switch `latest`: a run killed at any point leaves `latest` on the previous
+    release, untouched, and nothing half-written under a version's name."""
     target = year_folder / version
     if target.exists():
         raise FileExistsError(f"{target} 已存在：已发布的版本不会被覆盖")
     year_folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=year_folder))
+    partial_zip = year_folder / f".{version}.zip.partial"
     try:
-        for name, content in files.items():
-            path = staging / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-        (staging.parent / f".{version}.zip.partial").write_bytes(zip_bytes(files, version))
+        _sealed(build(files=PackageFiles(staging)), key)
+        write_zip(staging, partial_zip, version)
         staging.rename(target)
-        os.replace(year_folder / f".{version}.zip.partial", year_folder / f"{version}.zip")
+        os.replace(partial_zip, year_folder / f"{version}.zip")
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        (year_folder / f".{version}.zip.partial").unlink(missing_ok=True)
+        partial_zip.unlink(missing_ok=True)
         raise
     temporary = year_folder / f".{LATEST}.new"
     temporary.symlink_to(version)

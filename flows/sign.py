@@ -24,8 +24,9 @@ class SigningKeyError(Exception):
     """A key file that cannot be used; the message says why."""
 
 
-def manifest_bytes(files: dict[str, bytes]) -> bytes:
-    lines = [f"{hashlib.sha256(files[name]).hexdigest()}  {name}\n" for name in sorted(files) if name not in (MANIFEST, SIGNATURE)]
+def manifest_bytes(digests: dict[str, str]) -> bytes:
+    """The manifest of files given by path → SHA-256 (hex), as `sha256sum` prints it."""
+    lines = [f"{digests[name]}  {name}\n" for name in sorted(digests) if name not in (MANIFEST, SIGNATURE)]
     return "".join(lines).encode("utf-8")
 
 

@@ -142,7 +142,7 @@ def write_workbook(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    book = xlsxwriter.Workbook(str(path))
+    book = xlsxwriter.Workbook(str(path), {"in_memory": True})  # no temporary file per part
     book.set_properties({"title": f"政府信息公开工作年度报告统计表 {year}", "created": created or datetime(year + 1, 1, 1)})
     label = book.add_format({"bold": True, "border": 1, "align": "center", "valign": "vcenter", "text_wrap": True, "bg_color": "#EEEEEE"})
     left = book.add_format({"border": 1, "valign": "vcenter", "text_wrap": True, "bg_color": "#EEEEEE"})

@@ -108,8 +108,8 @@ def reseal(release: Path) -> None:
     """What a thorough forger does last: rewrite the manifest to match the edited files."""
     from flows.sign import MANIFEST, manifest_bytes
 
-    files = {p.relative_to(release).as_posix(): p.read_bytes() for p in release.rglob("*") if p.is_file()}
-    (release / MANIFEST).write_bytes(manifest_bytes(files))
+    digests = {p.relative_to(release).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in release.rglob("*") if p.is_file()}
+    (release / MANIFEST).write_bytes(manifest_bytes(digests))
 
 
 @pytest.fixture(scope="module")
