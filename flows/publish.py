@@ -154,18 +154,17 @@ def _submissions(departments: tuple[Report, ...]) -> dict[str, Path]:
 
 
 def cell_rows(report: Report, file: str):
-    """Every cell of a department's tables that the template has, in long form, with where it was
-    typed (`file`: its name in the release)."""
+    """Every cell of a department's tables that the template has, in long form (CELL_FIELDS), with
+    where it was typed (`file`: its name in the release). Only the typed text and the sheet name
+    come from the workbook, so only they are neutralised."""
     for code, layout in report.edition.tables.items():
-        several = len(layout.rows) > 1
-        for (r, c) in zip(*layout.applicable.nonzero()):
-            source = report.source(code, r, c)
-            yield {
-                "unit_id": report.unit, "table": code, "row": layout.rows[r].code if several else "",
-                "column": layout.columns[c].code, "value": format_value(int(report.values[code][r, c]), layout.columns[c]),
-                "raw": source.text if source else "", "file": file, "sha256": report.sha256,
-                "sheet": source.sheet if source else "", "cell": source.cell if source else "",
-            }
+        values, sources = report.values[code], report.sources.get(code, {})
+        rows = [row.code for row in layout.rows] if len(layout.rows) > 1 else [""] * len(layout.rows)
+        for r, c in zip(*layout.applicable.nonzero()):
+            column, source = layout.columns[c], sources.get((r, c))
+            typed = (neutralised(source.text), neutralised(source.sheet), source.cell) if source else ("", "", "")
+            yield (report.unit, code, rows[r], column.code, format_value(int(values[r, c]), column), typed[0], file,
+                   report.sha256, typed[1], typed[2])
 
 
 def _submission_rows(departments: tuple[Report, ...], shipped: dict[str, str], files: PackageFiles) -> list[dict]:
@@ -319,10 +318,11 @@ def build_package(
     # cells.csv has a row per department cell (two million for ten thousand departments): written
     # department by department.
     with files.writer("data/cells.csv") as write:
-        fields = [f[0] for f in CELL_FIELDS]
-        write(_csv_bytes(fields, ()))
+        write(_csv_bytes([f[0] for f in CELL_FIELDS], ()))
         for report in merged.departments:
-            write(_csv_bytes(fields, cell_rows(report, shipped.get(report.file, "")), header=False))
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(cell_rows(report, shipped.get(report.file, "")))
+            write(out.getvalue().encode("utf-8"))
     for name, fields, rows, title, description in (
         ("findings", FINDING_FIELDS, [_finding_row(f) for f in warnings], "检查发现（警告）", "发布时仍存在的警告及其单元格位置"),
         ("exceptions", EXCEPTION_FIELDS, [_exception_row(a) for a in accepted_errors], "已接受的例外",

@@ -51,22 +51,29 @@ def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in text.split("\n") if p.strip()]
 
 
-def _table_html(report: Report, table: str) -> str:
+@cache
+def _html_table(code: str, table: str) -> tuple[str | tuple[str, str], ...]:
+    """The table of edition `code` as HTML: literal text, and (row, column) where a figure goes."""
     rows = defaultdict(list)
-    for span in table_grid(report.edition.tables[table]):
+    for span in table_grid(edition_named(code).tables[table]):
         rows[span.r0].append(span)
-    html = []
+    pieces: list[str | tuple[str, str]] = [f'<div class="wrap"><table data-table="{table}">\n']
     for r in sorted(rows):
-        cells = []
+        pieces.append("<tr>")
         for span in sorted(rows[r], key=lambda s: s.c0):
             extent = (f' rowspan="{span.r1 - span.r0 + 1}"' if span.r1 > span.r0 else "") + (
                 f' colspan="{span.c1 - span.c0 + 1}"' if span.c1 > span.c0 else "")
             if span.kind == "label":
-                cells.append(f"<th{extent}>{escape(span.text)}</th>")
+                pieces.append(f"<th{extent}>{escape(span.text)}</th>")
             else:
-                cells.append(f'<td class="value"{extent} data-cell="{span.cell[0]}.{span.cell[1]}">{_figure(report, table, *span.cell)}</td>')
-        html.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<div class="wrap"><table data-table="{table}">\n' + "\n".join(html) + "\n</table></div>"
+                pieces += [f'<td class="value"{extent} data-cell="{span.cell[0]}.{span.cell[1]}">', span.cell, "</td>"]
+        pieces.append("</tr>\n")
+    pieces.append("</table></div>")
+    return tuple(pieces)
+
+
+def _table_html(report: Report, table: str) -> str:
+    return "".join(p if isinstance(p, str) else _figure(report, table, *p) for p in _html_table(report.edition.code, table))
 
 
 def render_html(report: Report, name: str, text: ReportText | None) -> str:
