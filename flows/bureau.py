@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import jsonschema
@@ -17,6 +18,8 @@ from .report import Finding, make_finding
 
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 SECOND_COPY = re.compile(r"^(?P<unit>.+?)\s*(?:[(（]\d+[)）]|[-_ ]?(?:副本|copy|拷贝)(?:\s*[(（]?\d*[)）]?)?)$", re.I)
+# libyaml's loader where PyYAML was built with it: ten times faster on a list of 10,000 departments.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 EXCEPTIONS, NIL_RETURNS = "exceptions.yaml", "nil_returns.yaml"
 # Files a year's folder may hold besides workbooks; they are not submissions.
 AUXILIARY = {EXCEPTIONS, NIL_RETURNS, "report.md", "README.md"}
@@ -36,7 +39,11 @@ class Bureau:
     metadata: dict = field(default_factory=dict)  # publisher, licence, contact… for publishing
 
     def department(self, unit: str) -> Department | None:
-        return next((d for d in self.departments if d.id == unit), None)
+        return self._by_id.get(unit)
+
+    @cached_property
+    def _by_id(self) -> dict[str, Department]:  # a provincial office has ten thousand
+        return {d.id: d for d in self.departments}
 
 
 class BureauConfigError(Exception):
@@ -46,7 +53,7 @@ class BureauConfigError(Exception):
 def load_bureau(sources: Path) -> Bureau:
     path = Path(sources) / "bureau.yaml"
     try:
-        spec = yaml.safe_load(path.read_text("utf-8"))
+        spec = yaml.load(path.read_text("utf-8"), Loader=SAFE_LOADER)
         departments = tuple(Department(str(d["id"]), str(d["name"])) for d in spec["departments"])
         bureau = Bureau(str(spec["id"]), str(spec["name"]), departments, spec)
     except FileNotFoundError:
@@ -70,7 +77,7 @@ def load_year_file(sources: Path, year: int, name: str) -> list[dict]:
         return []
     schema = json.loads((SCHEMAS / name.replace(".yaml", ".schema.json")).read_text("utf-8"))
     try:
-        entries = _dates_as_text(yaml.safe_load(path.read_text("utf-8")) or [])
+        entries = _dates_as_text(yaml.load(path.read_text("utf-8"), Loader=SAFE_LOADER) or [])
         jsonschema.validate(entries, schema)
     except yaml.YAMLError as error:
         raise BureauConfigError(f"{path} 不是有效的 YAML：{error}") from None

@@ -7,6 +7,7 @@ each: a task run costs Prefect several milliseconds, reading a workbook about on
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -76,17 +77,17 @@ def prepare_task(sources: Path, outputs: Path, year: int) -> Box:
 # Cached by content: a batch whose files, last-year figures and nianbao itself are unchanged is not
 # read again. Reading problems are findings, so no retries.
 @task(name="read and check", cache_key_fn=_batch_key, persist_result=True)
-def check_task(batch, year: int, level, previous: Box):
+def check_task(batch, year: int, level, previous: Box) -> bytes:
     return _check_batch(batch, year, level, previous.value)
 
 
-def _check_batch(batch, year: int, level, previous):
+def _check_batch(batch, year: int, level, previous) -> bytes:
     """In the run's worker processes if it has them, else here (a Dask worker, or a thread).
     A module function, not the task's body: Dask sends that body by value, and the pool with it."""
     pool = worker_pool.get()
     if pool is None:
-        return annual.check_batch(batch, year, level, previous)
-    return pool.submit(annual.check_batch, batch, year, level, previous).result()
+        return annual.check_batch_pickled(batch, year, level, previous)
+    return pool.submit(annual.check_batch_pickled, batch, year, level, previous).result()
 
 
 @task(name="merge", cache_policy=NONE)
@@ -207,7 +208,7 @@ def _read_and_check(inputs: annual.Inputs, year: int, logger) -> list:
                for batch in annual.batches(inputs.submitted, BATCH_SIZE)]
     results, show = {}, progress_bar.get()
     for future in as_completed(futures):
-        results[future.task_run_id] = future.result()
+        results[future.task_run_id] = pickle.loads(future.result())
         done += len(results[future.task_run_id])
         logger.info("已读取并检查 %d/%d 个部门", done, total)
         if show:

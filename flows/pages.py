@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .check import Checked
 from .report import Finding, Report
-from .template import table_grid
+from .template import grid_rows
 
 SEVERITY = {"error": "错误", "warning": "警告"}
 STYLE = """
@@ -48,14 +48,10 @@ def _table_html(report: Report, table: str, findings: list[Finding], numbers: di
     for f in findings:
         if f.table == table and f.column:
             by_cell[(f.row or layout.rows[0].code, f.column)].append(f)
-    spans = table_grid(layout)
-    rows = defaultdict(list)
-    for span in spans:
-        rows[span.r0].append(span)
     html = []
-    for r in sorted(rows):
+    for spans in grid_rows(report.edition.code, table):
         cells = []
-        for span in sorted(rows[r], key=lambda s: s.c0):
+        for span in spans:
             extent = ""
             if span.r1 > span.r0:
                 extent += f' rowspan="{span.r1 - span.r0 + 1}"'

@@ -79,16 +79,15 @@ def _csv_bytes(fields: list[str], rows, header: bool = True) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def _json_bytes(schema: dict, rows: list[dict]) -> bytes:
-    types = {f["name"]: f["type"] for f in schema["fields"]}
+def _json_rows(types: dict[str, str], rows: list[dict]) -> list[str]:
+    """Each row as a JSON object on a line of its own, its numbers typed as the schema says."""
 
     def typed(name, text):
         if text is None or types[name] == "string":
             return text
         return int(text) if types[name] == "integer" or "." not in text else float(text)
 
-    data = [{k: typed(k, v) for k, v in row.items()} for row in rows]
-    return (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
+    return [json.dumps({k: typed(k, v) for k, v in row.items()}, ensure_ascii=False) for row in rows]
 
 
 EXCEPTION_FIELDS = FINDING_FIELDS + (
@@ -300,11 +299,19 @@ def build_package(
     for code, layout in edition.tables.items():
         schema = edition.schema(code)
         schema.pop("$schema", None)
-        rows = [row for unit in units for row in table_rows(layout, unit)]
-        fields = [f["name"] for f in schema["fields"]]
-        for fmt, content in (("csv", _csv_bytes(fields, rows)), ("json", _json_bytes(schema, rows))):
+        fields, types = [f["name"] for f in schema["fields"]], {f["name"]: f["type"] for f in schema["fields"]}
+        # Unit by unit: ten thousand departments' rows are not held at once.
+        with files.writer(f"data/{code}.csv") as csv_out, files.writer(f"data/{code}.json") as json_out:
+            csv_out(_csv_bytes(fields, ()))
+            separator = b"[\n"
+            for unit in units:
+                rows = table_rows(layout, unit)
+                csv_out(_csv_bytes(fields, rows, header=False))
+                json_out(separator + ",\n".join(_json_rows(types, rows)).encode("utf-8"))
+                separator = b",\n"
+            json_out(b"\n]\n")
+        for fmt in ("csv", "json"):
             path = f"data/{code}.{fmt}"
-            files[path] = content
             name = code if fmt == "csv" else f"{code}-json"
             description = f"{layout.heading}：{bureau.name}（unit_id = {bureau.id}，各部门之和）及各部门的数据；{edition.code} 版格式"
             resources.append(_resource(name, path, files, schema, layout.heading, description))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -20,7 +19,7 @@ from docx.shared import Pt
 
 from .edition import edition_named
 from .report import Report
-from .template import table_grid
+from .template import grid_rows, table_grid
 from .text import ReportText, sections
 from .values import format_value
 
@@ -54,13 +53,10 @@ def _paragraphs(text: str) -> list[str]:
 @cache
 def _html_table(code: str, table: str) -> tuple[str | tuple[str, str], ...]:
     """The table of edition `code` as HTML: literal text, and (row, column) where a figure goes."""
-    rows = defaultdict(list)
-    for span in table_grid(edition_named(code).tables[table]):
-        rows[span.r0].append(span)
     pieces: list[str | tuple[str, str]] = [f'<div class="wrap"><table data-table="{table}">\n']
-    for r in sorted(rows):
+    for spans in grid_rows(code, table):
         pieces.append("<tr>")
-        for span in sorted(rows[r], key=lambda s: s.c0):
+        for span in spans:
             extent = (f' rowspan="{span.r1 - span.r0 + 1}"' if span.r1 > span.r0 else "") + (
                 f' colspan="{span.c1 - span.c0 + 1}"' if span.c1 > span.c0 else "")
             if span.kind == "label":

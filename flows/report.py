@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import NamedTuple
 
 import numpy as np
@@ -10,6 +11,7 @@ import numpy as np
 from .edition import Edition, TableLayout, rules
 
 
+@cache  # a workbook's cells are few and the same in every workbook
 def cell_ref(row: int, col: int) -> str:
     """Zero-based (row, col) → "C7"."""
     letters = ""

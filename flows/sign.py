@@ -9,7 +9,6 @@ without the bureau's private key.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 from pathlib import Path
 

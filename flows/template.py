@@ -6,14 +6,16 @@ data validation on every value cell, locked labels, and instructions in Chinese.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 
 import xlsxwriter
 
-from .edition import Edition, TableLayout
+from .edition import Edition, TableLayout, edition_named
 from .report import Report
 
 SHEET_NAMES = {"proactive_disclosure": "二、主动公开", "applications": "三、依申请公开", "review_litigation": "四、复议诉讼"}
@@ -105,6 +107,16 @@ def _blocks_grid(table: TableLayout, state_units: bool) -> list[Span]:
                 spans.append(Span(r_row, 1 + c, r_row, width - 1 if c == last - 1 else 1 + c, "", "value", (code, col_code)))
         r += 2 + len(block.rows)
     return spans
+
+
+@cache
+def grid_rows(edition_code: str, table: str) -> tuple[tuple[Span, ...], ...]:
+    """The drawn table's spans, row by row and left to right (once per edition and table: every
+    page of every department draws it)."""
+    rows = defaultdict(list)
+    for span in table_grid(edition_named(edition_code).tables[table]):
+        rows[span.r0].append(span)
+    return tuple(tuple(sorted(rows[r], key=lambda s: s.c0)) for r in sorted(rows))
 
 
 def _validation(column) -> dict:

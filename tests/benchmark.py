@@ -1,40 +1,42 @@
-"""Speed of reading and checking department workbooks, measured (not asserted).
+"""How fast nianbao is, measured (not asserted): a script, not a test.
 
-    python tests/benchmark.py [N]
+    python tests/benchmark.py [N ...] [--keep DIR] [--peer-sample K]
 
-Prints, for N synthetic department workbooks (default 200): the floor (calamine reading every
-sheet, nothing else), nianbao's read + check, and the naive peer (frictionless validating each
-workbook's three table sheets); then the cold-start wall time of `nianbao check` on one workbook.
+For each N (default 100 1000 10000) synthetic departments (`nianbao synth`), prints side by side:
+
+- the floor: calamine reading every sheet of every workbook, in one loop;
+- nianbao reading and checking them (intake, read, every rule), in one process;
+- the naive peer: frictionless validating each workbook's three table sheets (on a sample of K
+  workbooks, default 200, its rate extrapolated: it is too slow to run on ten thousand);
+- `nianbao run` on the whole bureau, publication included, from a cold start (Prefect's temporary
+  server, the process pool), its peak memory summed over all its processes;
+
+then the cold-start wall time of `nianbao check` on one workbook. Each step runs in a process of
+its own, so each peak memory is that step's. --keep DIR keeps the synthetic bureaus (writing ten
+thousand workbooks takes a minute or two) for the next run.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from python_calamine import CalamineWorkbook
-
-from flows.check import check_workbook
-from flows.edition import edition_for_year
-from flows.synth import synthetic_report
-from flows.template import SHEET_NAMES, write_workbook
+import psutil
 
 YEAR = 2021
 
 
-def make_workbooks(folder: Path, n: int) -> list[Path]:
-    edition, rng = edition_for_year(YEAR), np.random.default_rng(0)
-    return [
-        write_workbook(folder / f"d{i:05d}.xlsx", edition, YEAR, synthetic_report(edition, f"d{i:05d}", YEAR, rng))
-        for i in range(n)
-    ]
-
-
+# -- the steps, each run in a child process: python tests/benchmark.py --step NAME FOLDER ---------
 def floor(paths: list[Path]) -> None:
+    from python_calamine import CalamineWorkbook
+
     for path in paths:
         book = CalamineWorkbook.from_path(str(path))
         for name in book.sheet_names:
@@ -42,48 +44,118 @@ def floor(paths: list[Path]) -> None:
 
 
 def nianbao(paths: list[Path]) -> None:
-    for path in paths:
-        checked = check_workbook(path, YEAR, path.stem)
-        assert not checked.errors, checked.findings[:3]
+    from flows.annual import check_batch
+
+    checked = check_batch([(p.stem, p) for p in paths], YEAR, "county", {})
+    errors = [f for c in checked for f in c.findings if f.is_error]
+    assert not errors, errors[:3]
 
 
 def frictionless_peer(paths: list[Path]) -> None:
     import frictionless
     from frictionless.formats import ExcelControl
 
+    from flows.template import SHEET_NAMES
+
     for path in paths:
         for sheet in SHEET_NAMES.values():
             frictionless.validate(frictionless.Resource(str(path), control=ExcelControl(sheet=sheet)))
 
 
-def per_workbook_ms(step, paths: list[Path], repeat: int = 3) -> float:
-    best = min(_timed(step, paths) for _ in range(repeat))
-    return best / len(paths) * 1000
+STEPS = {"floor": floor, "nianbao": nianbao, "frictionless": frictionless_peer}
 
 
-def _timed(step, paths) -> float:
+def run_step(name: str, folder: Path, sample: int | None) -> None:
+    paths = sorted((folder / str(YEAR)).glob("*.xlsx"))[:sample]
+    STEPS[name](paths[:3])  # imports and caches warm, as in a long run
     start = time.perf_counter()
-    step(paths)
-    return time.perf_counter() - start
+    STEPS[name](paths)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "workbooks": len(paths), "peak_mib": peak}))
+
+
+# -- measuring ------------------------------------------------------------------------------------
+def measured(command: list[str]) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Wall time and peak memory (MiB, summed over the process and its children) of a command."""
+    start = time.perf_counter()
+    process = psutil.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while process.poll() is None:
+        try:
+            tree = [process, *process.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+        except psutil.Error:
+            pass  # a child ended while being measured
+        time.sleep(0.05)
+    seconds = time.perf_counter() - start
+    out, err = process.communicate()
+    return seconds, peak / 2**20, subprocess.CompletedProcess(command, process.returncode, out, err)
+
+
+def step(name: str, folder: Path, sample: int | None = None) -> dict:
+    command = [sys.executable, __file__, "--step", name, str(folder)] + (["--sample", str(sample)] if sample else [])
+    result = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).parent.parent)
+    if result.returncode:
+        raise SystemExit(f"{name} failed:\n{result.stderr[-3000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def bureau(root: Path, n: int) -> Path:
+    folder = root / f"bureau-{n}"
+    if not (folder / str(YEAR)).is_dir() or len(list((folder / str(YEAR)).glob("*.xlsx"))) != n:
+        shutil.rmtree(folder, ignore_errors=True)
+        from flows.synth import write_synthetic_bureau
+
+        start = time.perf_counter()
+        write_synthetic_bureau(folder, YEAR, n)
+        print(f"  (wrote {n} synthetic workbooks in {time.perf_counter() - start:.0f} s)", flush=True)
+    return folder
+
+
+def row(label: str, seconds: float, workbooks: int | None, peak: float, note: str = "") -> None:
+    rate = f"{workbooks / seconds:10.0f}" if workbooks else " " * 10
+    print(f"  {label:<42}{seconds:9.2f} s {rate}/s {peak:8.0f} MiB  {note}", flush=True)
+
+
+def benchmark(n: int, root: Path, sample: int) -> None:
+    folder = bureau(root, n)
+    print(f"{n} departments (edition 2021){'':>30}wall    workbooks/s   peak", flush=True)
+    base = step("floor", folder)
+    row("floor: calamine reads every sheet", base["seconds"], n, base["peak_mib"])
+    ours = step("nianbao", folder)
+    row("nianbao read + check, one process", ours["seconds"], n, ours["peak_mib"],
+        f"{ours['seconds'] / base['seconds']:.1f}× the floor")
+    peer = step("frictionless", folder, min(n, sample))
+    peer_seconds = peer["seconds"] / peer["workbooks"] * n
+    row(f"frictionless, three sheets ({peer['workbooks']} sampled)", peer_seconds, n, peer["peak_mib"],
+        f"nianbao is {peer_seconds / ours['seconds']:.0f}× faster")
+    with tempfile.TemporaryDirectory() as outputs:
+        seconds, peak, result = measured(["nianbao", "run", str(YEAR), "--sources", str(folder), "--outputs", outputs, "--quiet"])
+        if result.returncode:
+            raise SystemExit(f"nianbao run failed:\n{result.stderr[-3000:]}")
+        size = sum(p.stat().st_size for p in Path(outputs).rglob("*") if p.is_file()) / 2**20
+    row("nianbao run: read, check, merge, publish", seconds, n, peak, f"outputs {size:.0f} MiB")
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 200
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = make_workbooks(Path(tmp), n)
-        nianbao(paths[:5])  # warm caches and imports, as in a long run
-        floor_ms = per_workbook_ms(floor, paths)
-        ours_ms = per_workbook_ms(nianbao, paths)
-        peer_ms = per_workbook_ms(frictionless_peer, paths[: min(n, 20)], repeat=1)
-        print(f"{n} workbooks, edition {edition_for_year(YEAR).code}, per workbook:")
-        print(f"  floor (calamine reads every sheet)   {floor_ms:7.2f} ms")
-        print(f"  nianbao read + check                 {ours_ms:7.2f} ms   ({ours_ms / floor_ms:.1f}× the floor)")
-        print(f"  frictionless validates three sheets  {peer_ms:7.2f} ms   (nianbao is {peer_ms / ours_ms:.0f}× faster)")
-        start = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-m", "flows.cli", "check", str(paths[0]), "--year", str(YEAR)], capture_output=True
-        )
-        print(f"  `nianbao check` one workbook, cold   {(time.perf_counter() - start) * 1000:7.0f} ms wall (exit {result.returncode})")
+    if sys.argv[1:2] == ["--step"]:  # a child: --step NAME FOLDER [--sample K]
+        return run_step(sys.argv[2], Path(sys.argv[3]), int(sys.argv[5]) if len(sys.argv) > 5 else None)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("departments", nargs="*", type=int, default=[100, 1000, 10000])
+    parser.add_argument("--keep", metavar="DIR", help="keep the synthetic bureaus here, for the next run")
+    parser.add_argument("--peer-sample", type=int, default=200)
+    args = parser.parse_args()
+    root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="nianbao-bench-"))
+    try:
+        for n in args.departments:
+            benchmark(n, root, args.peer_sample)
+        one = next((root / f"bureau-{args.departments[0]}" / str(YEAR)).glob("*.xlsx"))
+        seconds, peak, result = measured(["nianbao", "check", str(one), "--year", str(YEAR)])
+        print(f"`nianbao check` one workbook, cold start: {seconds * 1000:.0f} ms wall, {peak:.0f} MiB (exit {result.returncode})")
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":
