@@ -84,13 +84,20 @@ def _inspect_zip(archive: zipfile.ZipFile) -> Intake:
     else:
         raise Refused("压缩文件中没有工作簿：请报送 Excel 工作簿（.xlsx）")
     sheets = _sheet_names(archive) if kind != "ods" else {}
-    parts = _within_limits(archive, set(sheets))
+    parts = _within_limits(archive, set(sheets), everything=kind == "ods")
     return Intake(kind, "xl/vbaProject.bin" in names, _uncached_formulas(parts, sheets))
 
 
-def _within_limits(archive: zipfile.ZipFile, keep: set[str]) -> dict[str, bytes]:
+# The parts of an .xlsx the reader parses, besides the worksheets workbook.xml names: only these
+# are looked into for entity declarations (a theme or printer settings are never parsed).
+READER_PARTS = re.compile(r"\[Content_Types\]\.xml|xl/workbook\.xml|xl/_rels/workbook\.xml\.rels|xl/sharedStrings\.xml"
+                          r"|xl/styles\.xml|xl/(worksheets|chartsheets|tables)/[^/]+\.xml|xl/worksheets/_rels/[^/]+\.rels")
+
+
+def _within_limits(archive: zipfile.ZipFile, keep: set[str], everything: bool = False) -> dict[str, bytes]:
     """Refused unless the parts are within limits; returns the parts named in `keep`, read whole
-    (the worksheets: read once here, for both checks)."""
+    (the worksheets: read once here, for both checks). The XML the reader parses (all of it with
+    `everything`) is looked into."""
     rules, infos = limits(), archive.infolist()
     if len(infos) > rules["zip_entries"]:
         raise Refused(f"工作簿包含的部件过多（{len(infos)} 个，上限 {rules['zip_entries']} 个）")
@@ -107,7 +114,8 @@ def _within_limits(archive: zipfile.ZipFile, keep: set[str]) -> dict[str, bytes]
         raise Refused(f"工作表过多（{len(sheets)} 张，上限 {rules['sheets']} 张）")
     kept = {}
     for info in infos:
-        if info.filename.endswith((".xml", ".rels")):
+        parsed = info.filename in keep or everything or READER_PARTS.fullmatch(info.filename)
+        if parsed and info.filename.endswith((".xml", ".rels")):
             if info.filename in keep:
                 start = kept[info.filename] = archive.read(info)
             else:
