@@ -80,6 +80,11 @@ class TableLayout:
     row_index: dict[str, int] = field(init=False, repr=False)
     column_index: dict[str, int] = field(init=False, repr=False)
     applicable: np.ndarray = field(init=False, repr=False)
+    # The value cells in row-major order (as applicable.nonzero()), their index by (r, c), and
+    # which of them hold amounts with decimals.
+    cells: tuple[tuple[int, int], ...] = field(init=False, repr=False)
+    cell_index: dict[tuple[int, int], int] = field(init=False, repr=False)
+    decimal_cells: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self):
         rows = {row.code: i for i, row in enumerate(self.rows)}
@@ -92,6 +97,10 @@ class TableLayout:
         object.__setattr__(self, "row_index", rows)
         object.__setattr__(self, "column_index", cols)
         object.__setattr__(self, "applicable", applicable)
+        cells = tuple((int(r), int(c)) for r, c in zip(*applicable.nonzero()))
+        object.__setattr__(self, "cells", cells)
+        object.__setattr__(self, "cell_index", {cell: i for i, cell in enumerate(cells)})
+        object.__setattr__(self, "decimal_cells", tuple(i for i, (_, c) in enumerate(cells) if self.columns[c].decimals))
 
     @property
     def title(self) -> str:

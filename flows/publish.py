@@ -12,6 +12,7 @@ import json
 import os
 import re
 import uuid
+from itertools import repeat
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +23,7 @@ from .exceptions import Accepted
 from .edition import TableLayout
 from .merge import Merged
 from .report import Finding, Report
-from .values import format_value
+from .values import figures
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 # (name, type, title, description) of the findings published with the release.
@@ -45,15 +46,15 @@ FINDING_FIELDS = (
 
 def table_rows(layout: TableLayout, report: Report) -> list[dict]:
     """A unit's rows of a published table: unit_id, row (where the table has several), columns."""
-    values = report.values[layout.code]
-    rows = []
+    texts, rows = figures(report.values[layout.code], layout), []
     for r, row in enumerate(layout.rows):
         record = {"unit_id": report.unit}
         if len(layout.rows) > 1:
             record["row"] = row.code
-        for c, column in enumerate(layout.columns):
-            record[column.code] = format_value(int(values[r, c]), column) if layout.applicable[r, c] else None
+        record.update((column.code, None) for column in layout.columns)
         rows.append(record)
+    for i, (r, c) in enumerate(layout.cells):
+        rows[r][layout.columns[c].code] = texts[i]
     return rows
 
 
@@ -157,13 +158,21 @@ def cell_rows(report: Report, file: str):
     where it was typed (`file`: its name in the release). Only the typed text and the sheet name
     come from the workbook, so only they are neutralised."""
     for code, layout in report.edition.tables.items():
-        values, sources = report.values[code], report.sources.get(code, {})
-        rows = [row.code for row in layout.rows] if len(layout.rows) > 1 else [""] * len(layout.rows)
-        for r, c in zip(*layout.applicable.nonzero()):
-            column, source = layout.columns[c], sources.get((r, c))
-            typed = (neutralised(source.text), neutralised(source.sheet), source.cell) if source else ("", "", "")
-            yield (report.unit, code, rows[r], column.code, format_value(int(values[r, c]), column), typed[0], file,
-                   report.sha256, typed[1], typed[2])
+        sources = report.sources.get(code, {})
+        typed = [sources.get(cell) for cell in layout.cells]
+        yield from zip(
+            repeat(report.unit), repeat(code), _row_codes(layout), _column_codes(layout), figures(report.values[code], layout),
+            [neutralised(s.text) if s else "" for s in typed], repeat(file), repeat(report.sha256),
+            [neutralised(s.sheet) if s else "" for s in typed], [s.cell if s else "" for s in typed],
+        )
+
+
+def _row_codes(layout: TableLayout) -> list[str]:
+    return [layout.rows[r].code if len(layout.rows) > 1 else "" for r, _ in layout.cells]
+
+
+def _column_codes(layout: TableLayout) -> list[str]:
+    return [layout.columns[c].code for _, c in layout.cells]
 
 
 def _submission_rows(departments: tuple[Report, ...], shipped: dict[str, str], files: PackageFiles) -> list[dict]:

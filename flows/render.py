@@ -21,7 +21,7 @@ from .edition import edition_named
 from .report import Report
 from .template import grid_rows, table_grid
 from .text import ReportText, sections
-from .values import format_value
+from .values import figures
 
 STYLE = """
 body{font-family:"Noto Serif CJK SC","SimSun","Songti SC",serif;max-width:60em;margin:2em auto;padding:0 1em;color:#000;line-height:1.7}
@@ -40,10 +40,15 @@ def title_of(report: Report, name: str) -> str:
     return f"{name}{report.year}年政府信息公开工作年度报告"
 
 
-def _figure(report: Report, table: str, row: str, column: str) -> str:
-    layout = report.edition.tables[table]
-    r, c = layout.row_index[row], layout.column_index[column]
-    return format_value(int(report.values[table][r, c]), layout.columns[c])
+def _figures(report: Report) -> dict[str, list[str]]:
+    """table → the published text of each value cell, in the order of its layout's cells."""
+    return {code: figures(report.values[code], layout) for code, layout in report.edition.tables.items()}
+
+
+def _cell_number(code: str, table: str, row: str, column: str) -> int:
+    """The position of a value cell (by its codes) among its table's cells."""
+    layout = edition_named(code).tables[table]
+    return layout.cell_index[(layout.row_index[row], layout.column_index[column])]
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -51,9 +56,9 @@ def _paragraphs(text: str) -> list[str]:
 
 
 @cache
-def _html_table(code: str, table: str) -> tuple[str | tuple[str, str], ...]:
-    """The table of edition `code` as HTML: literal text, and (row, column) where a figure goes."""
-    pieces: list[str | tuple[str, str]] = [f'<div class="wrap"><table data-table="{table}">\n']
+def _html_table(code: str, table: str) -> tuple[str | int, ...]:
+    """The table of edition `code` as HTML: literal text, and the cell number where a figure goes."""
+    pieces: list[str | int] = [f'<div class="wrap"><table data-table="{table}">\n']
     for spans in grid_rows(code, table):
         pieces.append("<tr>")
         for span in spans:
@@ -62,24 +67,25 @@ def _html_table(code: str, table: str) -> tuple[str | tuple[str, str], ...]:
             if span.kind == "label":
                 pieces.append(f"<th{extent}>{escape(span.text)}</th>")
             else:
-                pieces += [f'<td class="value"{extent} data-cell="{span.cell[0]}.{span.cell[1]}">', span.cell, "</td>"]
+                pieces += [f'<td class="value"{extent} data-cell="{span.cell[0]}.{span.cell[1]}">',
+                           _cell_number(code, table, *span.cell), "</td>"]
         pieces.append("</tr>\n")
     pieces.append("</table></div>")
     return tuple(pieces)
 
 
-def _table_html(report: Report, table: str) -> str:
-    return "".join(p if isinstance(p, str) else _figure(report, table, *p) for p in _html_table(report.edition.code, table))
+def _table_html(report: Report, table: str, texts: list[str]) -> str:
+    return "".join(p if isinstance(p, str) else texts[p] for p in _html_table(report.edition.code, table))
 
 
 def render_html(report: Report, name: str, text: ReportText | None) -> str:
-    title = title_of(report, name)
+    title, texts = title_of(report, name), _figures(report)
     body = [f"<h1>{escape(title)}</h1>"]
     for numeral, spec in sections().items():
         body.append(f'<h2 id="section-{numeral}">{numeral}、{escape(spec["title"])}</h2>')
         body += [f"<p>{escape(p)}</p>" for p in _paragraphs(text.sections.get(numeral, "") if text else "")]
         if "table" in spec:
-            body.append(_table_html(report, spec["table"]))
+            body.append(_table_html(report, spec["table"], texts[spec["table"]]))
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -150,10 +156,16 @@ def docx_template(code: str) -> DocxTemplate:
     xml = source.read(DOCUMENT_PART).decode("utf-8")
     # A section's paragraph is replaced whole: by as many paragraphs as the text has (or none).
     xml = re.sub(r"<w:p><w:r><w:t>(⟦section\|[^⟧]+⟧)</w:t></w:r></w:p>", r"\1", xml)
-    pieces = tuple(tuple(p.split("|")) if i % 2 else p for i, p in enumerate(MARKER.split(xml)))
+    pieces = tuple(_slot(code, p) if i % 2 else p for i, p in enumerate(MARKER.split(xml)))
     stamp = PLACEHOLDER_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
     core = source.read(CORE_PART).decode("utf-8").replace(stamp, _marker("time"))
     return DocxTemplate(pieces, core, rest.getvalue())
+
+
+def _slot(code: str, marker: str) -> tuple:
+    """A marker's key; a figure's by table and cell number."""
+    key = tuple(marker.split("|"))
+    return ("figure", key[1], _cell_number(code, *key[1:])) if key[0] == "figure" else key
 
 
 DOCUMENT_PART, CORE_PART = "word/document.xml", "docProps/core.xml"
@@ -162,11 +174,11 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the same data gives the same bytes, whenever
 
 def render_docx(report: Report, name: str, text: ReportText | None, created: datetime) -> bytes:
     """The Word document; `created` fixes its timestamps, so the same data gives the same bytes."""
-    template, title = docx_template(report.edition.code), title_of(report, name)
+    template, title, texts = docx_template(report.edition.code), title_of(report, name), _figures(report)
 
-    def fill(key: tuple[str, ...]) -> str:
+    def fill(key: tuple) -> str:
         if key[0] == "figure":
-            return _figure(report, key[1], key[2], key[3])
+            return texts[key[1]][key[2]]
         if key[0] == "section":
             paragraphs = _paragraphs(text.sections.get(key[1], "") if text else "")
             return "".join(f'<w:p><w:r><w:t xml:space="preserve">{_xml_text(p)}</w:t></w:r></w:p>' for p in paragraphs)

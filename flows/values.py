@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
-from .edition import Column, value_words
+import numpy as np
+
+from .edition import Column, TableLayout, value_words
 
 _NUMBER = re.compile(r"^(?P<sign>[+-]?)(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<fraction>\.\d+)?(?P<unit>\D*)$")
 _KIND_WORDS = {
@@ -112,3 +114,14 @@ def format_value(value: int, column: Column) -> str:
         return str(value)
     text = format(Decimal(value).scaleb(-column.decimals), "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def figures(values: np.ndarray, layout: TableLayout) -> list[str]:
+    """The published text of each value cell of a table (`values`: its matrix), in the order of
+    layout.cells: converted by numpy at once, then the few amounts with decimals one by one."""
+    rows, columns = zip(*layout.cells)
+    cells = values[list(rows), list(columns)]
+    texts = cells.astype(str).tolist()
+    for i in layout.decimal_cells:
+        texts[i] = format_value(int(cells[i]), layout.columns[columns[i]])
+    return texts
