@@ -58,14 +58,15 @@ def table_rows(layout: TableLayout, report: Report) -> list[dict]:
     return rows
 
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = frozenset("=+-@\t\r")
 PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 def neutralised(value):
     """Text that came from a workbook, safe to open in a spreadsheet: text that would start a
-    formula (=, +, -, @) is prefixed with an apostrophe; plain numbers are left as they are."""
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(value):
+    formula (=, +, -, @) is prefixed with an apostrophe; plain numbers are left as they are.
+    (The first character is tested before anything else: this runs on millions of cells.)"""
+    if value.__class__ is str and value[:1] in FORMULA_START and not PLAIN_NUMBER.fullmatch(value):
         return "'" + value
     return value
 
@@ -75,8 +76,7 @@ def _csv_bytes(fields: list[str], rows, header: bool = True) -> bytes:
     writer = csv.writer(out, lineterminator="\n")
     if header:
         writer.writerow(fields)
-    writer.writerows([("" if v is None else neutralised(v) if v.__class__ is str else v) for v in (row.get(f) for f in fields)]
-                     for row in rows)
+    writer.writerows([("" if v is None else neutralised(v)) for v in (row.get(f) for f in fields)] for row in rows)
     return out.getvalue().encode("utf-8")
 
 
