@@ -120,11 +120,12 @@ def cmd_run(args) -> int:
         finally:
             progress_bar.reset(token)
     if args.quiet:  # for cron: nothing on success, the blocking errors otherwise
-        for line in verdict(outcome)[1:] if outcome.errors else []:
-            print(line, file=sys.stderr)
+        if outcome.errors:
+            print("\n".join(verdict(outcome)), file=sys.stderr)
     else:
         print(f"{outcome.bureau.name} {outcome.year} 年度：{len(outcome.checked)} 个部门报送")
-        console.print(summary_table(outcome))
+        for table in summary_tables(outcome):
+            console.print(table)
         print("\n".join(verdict(outcome)))
         print(f"检查报告：{Path(args.outputs) / 'checks' / str(args.year) / 'index.html'}")
     return 0 if outcome.release else 1
@@ -154,8 +155,9 @@ def _progress(console, quiet: bool):
 SUMMARY_ROWS = 30  # departments listed one by one; past that, counts by status and the ones with errors
 
 
-def summary_table(outcome):
-    """The run's verdict by department, as a table."""
+def summary_tables(outcome) -> list:
+    """The run's verdict as tables: one row per department for a bureau of up to SUMMARY_ROWS; past
+    that, the count of units by status, then the departments that did not pass (the first 30)."""
     from rich.table import Table
 
     per_unit = Counter((f.unit, f.severity) for f in outcome.findings)
@@ -172,22 +174,23 @@ def summary_table(outcome):
             return "无法读取"
         return "有错误" if per_unit[(unit, "error")] else "通过"
 
-    table = Table()
+    tables = []
     if len(units) > SUMMARY_ROWS:
-        by_status = Counter(status(u) for u in units)
-        for column in ("结论", "单位数"):
-            table.add_column(column, justify="right" if column == "单位数" else "left")
+        by_status, counts = Counter(status(u) for u in units), Table()
+        counts.add_column("结论")
+        counts.add_column("单位数", justify="right")
         for name in ("通过", "有错误", "无法读取", "未报送"):
-            table.add_row(name, str(by_status[name]))
+            counts.add_row(name, str(by_status[name]))
+        tables.append(counts)
         units = [u for u in units if status(u) != "通过"][:SUMMARY_ROWS]
-        if not units:
-            return table
-        table.add_section()
-    for column in ("单位", "代码", "结论", "错误", "警告"):
-        table.add_column(column, justify="right" if column in ("错误", "警告") else "left")
-    for unit in units:
-        table.add_row(names.get(unit, unit), unit, status(unit), str(per_unit[(unit, "error")]), str(per_unit[(unit, "warning")]))
-    return table
+    if units:
+        table = Table()
+        for column in ("单位", "代码", "结论", "错误", "警告"):
+            table.add_column(column, justify="right" if column in ("错误", "警告") else "left")
+        for unit in units:
+            table.add_row(names.get(unit, unit), unit, status(unit), str(per_unit[(unit, "error")]), str(per_unit[(unit, "warning")]))
+        tables.append(table)
+    return tables
 
 
 ERROR_LINES = 50

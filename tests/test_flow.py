@@ -200,3 +200,21 @@ def test_quiet_run_prints_nothing_on_success_and_the_errors_otherwise(prefect_se
     assert main(["run", "2020", "--sources", str(sources_copy), "--outputs", str(tmp_path), "--quiet"]) == 1
     out, err = capsys.readouterr()
     assert out == "" and "household" in err and cell in err and "A2" in err
+
+
+def test_a_large_bureau_s_summary_counts_by_status_and_names_the_departments_with_errors(prefect_server, tmp_path, capsys):
+    from flows.cli import main
+    from flows.synth import write_synthetic_bureau
+
+    injected = write_synthetic_bureau(tmp_path / "sources", 2021, 40, seed=3, errors=3)
+    assert main(["run", "2021", "--sources", str(tmp_path / "sources"), "--outputs", str(tmp_path / "outputs")]) == 1
+    out = capsys.readouterr().out
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in out.splitlines() if line.startswith("│")]
+    counts = {row[0]: row[1] for row in rows if len(row) == 2}
+    # 40 departments and the bureau, whose sums carry the three errors on
+    assert counts == {"通过": "37", "有错误": "4", "无法读取": "0", "未报送": "0"}
+    listed = {row[1] for row in rows if len(row) == 5}
+    assert listed == {e["unit"] for e in injected} | {"synthetic"}  # not the 37 that passed
+    errors = [line for line in out.splitlines() if line.startswith("  [")]
+    assert {line.split("]")[0][3:] for line in errors} == {e["unit"] for e in injected} | {"synthetic"}
+    assert all(" A2 " in line or " A3 " in line or " E1 " in line for line in errors), errors
