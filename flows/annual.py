@@ -184,9 +184,10 @@ def settle(inputs: Inputs, checked: list[Checked], merged: Merged | None) -> Out
     return Outcome(inputs.year, inputs.bureau, checked, findings + stale, accepted, texts, merged=merged)
 
 
-def write_pages(outcome: Outcome, outputs: Path) -> Path:
-    """Each department's check report and the bureau's index, blocked or not: outputs/checks/<year>/."""
-    return write_check_pages(outcome, Path(outputs) / "checks" / str(outcome.year))
+def write_pages(outcome: Outcome, outputs: Path, map=map) -> Path:
+    """Each department's check report (written by `map`'s workers) and the bureau's index, blocked
+    or not: outputs/checks/<year>/."""
+    return write_check_pages(outcome, Path(outputs) / "checks" / str(outcome.year), map)
 
 
 def status_rows(outcome: Outcome) -> list[dict]:
@@ -198,9 +199,11 @@ def status_rows(outcome: Outcome) -> list[dict]:
     ]
 
 
-def publish_outcome(outcome: Outcome, outputs: Path, reason: str | None = None, key: Path | None = None) -> Publication | None:
-    """Publish a new version in `outputs/<year>/` unless an error blocks it (or nothing changed)."""
+def publish_outcome(outcome: Outcome, outputs: Path, reason: str | None = None, key: Path | None = None,
+                    map=map) -> Publication | None:
+    """Publish a new version in `outputs/<year>/` unless an error blocks it (or nothing changed);
+    `map` renders the reports."""
     if outcome.errors or outcome.merged is None:
         return None
     return publish(outcome.merged, outcome.bureau, outcome.findings, outcome.accepted, Path(outputs), reason, key,
-                   outcome.texts)
+                   outcome.texts, map)

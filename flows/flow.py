@@ -12,6 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -102,13 +103,20 @@ def settle_task(inputs: Box, checked: Box, merged: Box) -> Box:
 
 @task(name="check reports", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
 def pages_task(outcome: Box, outputs: Path) -> Path:
-    return annual.write_pages(outcome.value, outputs)
+    return annual.write_pages(outcome.value, outputs, _worker_map())
 
 
 # Publishing is atomic and starts by removing what a failed attempt left, so it can be retried.
 @task(name="publish", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
 def publish_task(outcome: Box, outputs: Path, reason: str | None, key: Path | None):
-    return annual.publish_outcome(outcome.value, outputs, reason, key)
+    return annual.publish_outcome(outcome.value, outputs, reason, key, _worker_map())
+
+
+def _worker_map():
+    """The run's worker processes' map, in chunks, for the per-department pages and documents; the
+    built-in map without them."""
+    pool = worker_pool.get()
+    return partial(pool.map, chunksize=50) if pool else map
 
 
 @flow(name="nianbao-annual", log_prints=True)

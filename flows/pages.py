@@ -160,11 +160,17 @@ def write_department(folder: Path, checked: Checked, name: str, year: int) -> Pa
     return path
 
 
-def write_check_pages(outcome, folder: Path) -> Path:
-    """Every department's check report and the bureau's index into `folder`; the index's path."""
+def _write_department_job(job: tuple) -> None:
+    write_department(*job)
+
+
+def write_check_pages(outcome, folder: Path, map=map) -> Path:
+    """Every department's check report (written by `map`: a process pool's, for a large bureau)
+    and the bureau's index into `folder`; the index's path."""
     names = {d.id: d.name for d in outcome.bureau.departments}
-    for checked in outcome.checked:
-        write_department(folder, checked, names.get(checked.unit, checked.unit), outcome.year)
+    jobs = ((folder, checked, names.get(checked.unit, checked.unit), outcome.year) for checked in outcome.checked)
+    for _ in map(_write_department_job, jobs):
+        pass
     index = folder / "index.html"
     index.write_text(index_page(outcome), "utf-8")
     return index

@@ -14,6 +14,7 @@ import re
 import uuid
 from itertools import repeat
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -294,9 +295,10 @@ def build_package(
     previous_version: str | None = None,
     texts: dict | None = None,
     files: PackageFiles | None = None,
+    map=map,
 ) -> PackageFiles:
     """Every file of the release, by its path in the release, datapackage.json last, into `files`
-    (by default hashed only).
+    (by default hashed only); the reports rendered by `map` (see _reports).
 
     `changes` are the cells that differ from `previous_version`, published with the `reason`;
     `texts` (unit → ReportText) the report texts, rendered with the tables in report/.
@@ -353,7 +355,7 @@ def build_package(
         if rows is not None:
             files[f"data/{name}.csv"] = _csv_bytes([f[0] for f in fields], rows)
         resources.append(_resource(name, f"data/{name}.csv", files, _schema(fields), title, description))
-    resources += _reports(files, merged, bureau, texts or {})
+    resources += _reports(files, merged, bureau, texts or {}, map)
     files["README.md"] = _readme(merged, bureau).encode("utf-8")
     files["CHANGELOG.md"] = _changelog(version, previous_version, reason, changes).encode("utf-8")
     meta = {"version": version, "previous_version": previous_version, "reason": reason}
@@ -378,19 +380,22 @@ REPORT_FIELDS = (
 )
 
 
-def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict) -> list[dict]:
-    """The report of the bureau and of every department, as HTML and Word, in report/; the list of
-    them as a resource, and the bureau's two files as resources of their own."""
-    from .render import render_docx, render_html, title_of
+def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict, map=map) -> list[dict]:
+    """The report of the bureau and of every department, as HTML and Word, in report/ (rendered by
+    `map`: a process pool's, for ten thousand departments); the list of them as a resource, and the
+    bureau's two files as resources of their own."""
+    from .render import render_both, title_of
     from .text import text_markdown
 
     names = {d.id: d.name for d in bureau.departments} | {bureau.id: bureau.name}
     created = datetime.fromisoformat(created_timestamp(merged.departments).replace("Z", "+00:00")).replace(tzinfo=None)
+    units = (merged.bureau, *merged.departments)
+    # Without where each cell was typed: the documents show figures only, and the jobs travel light.
+    jobs = ((replace(r, sources={}), names[r.unit], texts.get(r.unit), created) for r in units)
     rows, resources = [], []
-    for report in (merged.bureau, *merged.departments):
+    for report, (html, docx) in zip(units, map(render_both, jobs)):
         text, stem = texts.get(report.unit), f"report/{report.unit}"
-        files[f"{stem}.html"] = render_html(report, names[report.unit], text).encode("utf-8")
-        files[f"{stem}.docx"] = render_docx(report, names[report.unit], text, created)
+        files[f"{stem}.html"], files[f"{stem}.docx"] = html, docx
         if text is not None:
             files[f"{stem}.md"] = text_markdown(text).encode("utf-8")
         rows.append({"unit_id": report.unit, "title": title_of(report, names[report.unit]), "html": f"{stem}.html",

@@ -79,13 +79,14 @@ def publish(
     reason: str | None = None,
     key: Path | None = None,
     texts: dict | None = None,
+    map=map,
 ) -> Publication:
     """Publish the year's release as a new version, unless it equals the latest one; with `key`,
-    sign its manifest."""
+    sign its manifest. `map` renders the reports (a process pool's, for a large bureau)."""
     year_folder = Path(outputs) / str(merged.bureau.year)
     latest = latest_release(year_folder)
     _tidy(year_folder, latest)
-    build = partial(build_package, merged, bureau, findings, accepted, texts=texts)
+    build = partial(build_package, merged, bureau, findings, accepted, texts=texts, map=map)
     if latest is None:
         return _catalogued(_write(partial(build, version=FIRST_VERSION), year_folder, FIRST_VERSION, key), bureau)
     current, meta = latest.name, _meta_of(latest)
