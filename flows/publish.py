@@ -159,8 +159,8 @@ def cell_rows(report: Report, file: str):
     where it was typed (`file`: its name in the release). Only the typed text and the sheet name
     come from the workbook, so only they are neutralised."""
     for code, layout in report.edition.tables.items():
-        sources = report.sources.get(code, {})
-        typed = [sources.get(cell) for cell in layout.cells]
+        provenance = report.sources.get(code)
+        typed = [provenance[i] for i in range(len(layout.cells))] if provenance else [None] * len(layout.cells)
         yield from zip(
             repeat(report.unit), repeat(code), _row_codes(layout), _column_codes(layout), figures(report.values[code], layout),
             [neutralised(s.text) if s else "" for s in typed], repeat(file), repeat(report.sha256),
@@ -384,16 +384,14 @@ def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict, m
     """The report of the bureau and of every department, as HTML and Word, in report/ (rendered by
     `map`: a process pool's, for ten thousand departments); the list of them as a resource, and the
     bureau's two files as resources of their own."""
-    from .render import render_both, title_of
+    from .render import title_of
     from .text import text_markdown
 
     names = {d.id: d.name for d in bureau.departments} | {bureau.id: bureau.name}
     created = datetime.fromisoformat(created_timestamp(merged.departments).replace("Z", "+00:00")).replace(tzinfo=None)
     units = (merged.bureau, *merged.departments)
-    # Without where each cell was typed: the documents show figures only, and the jobs travel light.
-    jobs = ((replace(r, sources={}), names[r.unit], texts.get(r.unit), created) for r in units)
     rows, resources = [], []
-    for report, (html, docx) in zip(units, map(render_both, jobs)):
+    for report, (html, docx) in zip(units, _rendered(units, names, texts, created, map)):
         text, stem = texts.get(report.unit), f"report/{report.unit}"
         files[f"{stem}.html"], files[f"{stem}.docx"] = html, docx
         if text is not None:
@@ -411,6 +409,17 @@ def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict, m
                           "title": f"{title}（{'网页版' if fmt == 'html' else 'Word 版'}）",
                           "hash": "sha256:" + files.sha256[path], "bytes": files.size[path]})
     return resources
+
+
+def _rendered(units, names: dict, texts: dict, created: datetime, map):
+    """Each unit's (HTML, Word) documents, rendered by `map` a window of units at a time: the
+    documents of ten thousand departments (600 MB) are never all waiting to be written."""
+    from .render import render_both
+
+    for start in range(0, len(units), 500):
+        # Without where each cell was typed: the documents show figures only, and the jobs travel light.
+        yield from map(render_both, [(replace(r, sources={}), names[r.unit], texts.get(r.unit), created)
+                                     for r in units[start : start + 500]])
 
 
 def _changelog(version: str, previous_version: str | None, reason: str | None, changes) -> str:

@@ -198,7 +198,7 @@ class _Reader:
             for col_code, sc in columns.items():
                 c = table.column_index[col_code]
                 raw, column = sheet.value(sr, sc), table.columns[c]
-                source = sources[(r, c)] = Source(sheet.name, sr + sheet.top, sc + sheet.left, raw)
+                source = sources[table.cell_index[(r, c)]] = Source(sheet.name, sr + sheet.top, sc + sheet.left, raw)
                 if self.formulas and (sheet.name, sheet.ref(sr, sc)) in self.formulas:
                     self.finding("V1", variant="formula", table=table.code, r=r, c=c, actual=raw)
                     continue

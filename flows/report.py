@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import NamedTuple
@@ -46,19 +47,46 @@ class Source(NamedTuple):
         return "" if self.raw is None else str(self.raw)
 
 
+class Provenance:
+    """Where each value cell of one table was typed, in the order of its layout's cells (None for a
+    cell not read): flat lists rather than a Source per cell, since a provincial run holds ten
+    thousand reports of two hundred cells at once and sends them between processes."""
+
+    __slots__ = ("sheets", "rows", "cols", "raws")
+
+    def __init__(self, size: int):
+        self.sheets: list[str | None] = [None] * size
+        self.rows, self.cols = array("i", bytes(4 * size)), array("i", bytes(4 * size))
+        self.raws: list = [None] * size
+
+    def __setitem__(self, i: int, source: Source) -> None:
+        self.sheets[i], self.rows[i], self.cols[i], self.raws[i] = source
+
+    def __getitem__(self, i: int) -> Source | None:
+        sheet = self.sheets[i]
+        return None if sheet is None else Source(sheet, self.rows[i], self.cols[i], self.raws[i])
+
+    def __len__(self) -> int:
+        return len(self.sheets)
+
+    def __iter__(self):
+        """The cells that were read."""
+        return (self[i] for i, sheet in enumerate(self.sheets) if sheet is not None)
+
+
 @dataclass
 class Report:
     """One unit's three tables in the layout of its edition, with the provenance of each cell.
 
     `values[table]` is an int64 matrix (rows × columns of the layout; amounts scaled, see values.py),
-    0 where the template has no cell. `sources[table][(r, c)]` says where each value was read.
+    0 where the template has no cell. `sources[table]` says where each value was read (source()).
     """
 
     unit: str
     year: int
     edition: Edition
     values: dict[str, np.ndarray]
-    sources: dict[str, dict[tuple[int, int], Source]] = field(default_factory=dict)
+    sources: dict[str, Provenance] = field(default_factory=dict)
     file: str | None = None
     sha256: str | None = None
     # Amount cells whose unit was stated neither in the cell nor in its header (rule C5).
@@ -67,10 +95,11 @@ class Report:
     @classmethod
     def zeros(cls, unit: str, year: int, edition: Edition, **kwargs) -> Report:
         values = {code: np.zeros(t.applicable.shape, dtype=np.int64) for code, t in edition.tables.items()}
-        return cls(unit, year, edition, values, {code: {} for code in edition.tables}, **kwargs)
+        return cls(unit, year, edition, values, {code: Provenance(len(t.cells)) for code, t in edition.tables.items()}, **kwargs)
 
     def source(self, table: str, r: int, c: int) -> Source | None:
-        return self.sources.get(table, {}).get((r, c))
+        provenance, i = self.sources.get(table), self.edition.tables[table].cell_index.get((r, c))
+        return None if provenance is None or i is None else provenance[i]
 
 
 @dataclass(frozen=True)
