@@ -271,6 +271,10 @@ class PackageFiles:
                 handle.close()
         self.sha256[name], self.size[name] = digest.hexdigest(), size
 
+    def record(self, name: str, sha256: str, size: int) -> None:
+        """A file written into the folder by another process."""
+        self.sha256[name], self.size[name] = sha256, size
+
     def copy(self, name: str, source: Path) -> None:
         with self.writer(name) as write, open(source, "rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -390,10 +394,10 @@ def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict, m
     names = {d.id: d.name for d in bureau.departments} | {bureau.id: bureau.name}
     created = datetime.fromisoformat(created_timestamp(merged.departments).replace("Z", "+00:00")).replace(tzinfo=None)
     units = (merged.bureau, *merged.departments)
+    _write_documents(files, units, names, texts, created, map)
     rows, resources = [], []
-    for report, (html, docx) in zip(units, _rendered(units, names, texts, created, map)):
+    for report in units:
         text, stem = texts.get(report.unit), f"report/{report.unit}"
-        files[f"{stem}.html"], files[f"{stem}.docx"] = html, docx
         if text is not None:
             files[f"{stem}.md"] = text_markdown(text).encode("utf-8")
         rows.append({"unit_id": report.unit, "title": title_of(report, names[report.unit]), "html": f"{stem}.html",
@@ -411,15 +415,27 @@ def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict, m
     return resources
 
 
-def _rendered(units, names: dict, texts: dict, created: datetime, map):
-    """Each unit's (HTML, Word) documents, rendered by `map` a window of units at a time: the
-    documents of ten thousand departments (600 MB) are never all waiting to be written."""
-    from .render import render_both
-
+def _write_documents(files: PackageFiles, units, names: dict, texts: dict, created: datetime, map) -> None:
+    """Each unit's HTML and Word report in report/, rendered, written and hashed by `map`'s workers
+    (files are slow to create: twenty thousand of them, in parallel), a window of units at a time."""
     for start in range(0, len(units), 500):
         # Without where each cell was typed: the documents show figures only, and the jobs travel light.
-        yield from map(render_both, [(replace(r, sources={}), names[r.unit], texts.get(r.unit), created)
-                                     for r in units[start : start + 500]])
+        jobs = [(replace(r, sources={}), names[r.unit], texts.get(r.unit), created, files.folder) for r in units[start : start + 500]]
+        for written in map(_unit_documents, jobs):
+            for name, (digest, size) in written.items():
+                files.record(name, digest, size)
+
+
+def _unit_documents(job: tuple) -> dict[str, tuple[str, int]]:
+    """A worker's job: one unit's two documents written into the release folder (when there is
+    one); their SHA-256 and size by path."""
+    from .render import render_docx, render_html
+
+    report, name, text, created, folder = job
+    files, stem = PackageFiles(folder), f"report/{report.unit}"
+    files[f"{stem}.html"] = render_html(report, name, text).encode("utf-8")
+    files[f"{stem}.docx"] = render_docx(report, name, text, created)
+    return {path: (files.sha256[path], files.size[path]) for path in files.sha256}
 
 
 def _changelog(version: str, previous_version: str | None, reason: str | None, changes) -> str:

@@ -40,12 +40,6 @@ def title_of(report: Report, name: str) -> str:
     return f"{name}{report.year}年政府信息公开工作年度报告"
 
 
-def render_both(job: tuple) -> tuple[bytes, bytes]:
-    """(report, name, text, created) → its HTML and Word documents: one job for a worker process."""
-    report, name, text, created = job
-    return render_html(report, name, text).encode("utf-8"), render_docx(report, name, text, created)
-
-
 def _figures(report: Report) -> dict[str, list[str]]:
     """table → the published text of each value cell, in the order of its layout's cells."""
     return {code: figures(report.values[code], layout) for code, layout in report.edition.tables.items()}
