@@ -24,7 +24,6 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact  #
 from prefect.cache_policies import NONE  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
-from prefect.server.api.server import SubprocessASGIServer  # noqa: E402
 from prefect.settings import get_current_settings  # noqa: E402
 
 from . import annual  # noqa: E402
@@ -179,6 +178,8 @@ def _shared_server():
     worker would start its own."""
     url = get_current_settings().api.url
     if not url:
+        from prefect.server.api.server import SubprocessASGIServer  # 2 s to import: only when needed
+
         server = SubprocessASGIServer()
         server.start()
         url = server.api_url
