@@ -24,6 +24,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact  #
 from prefect.cache_policies import NONE  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
+from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect.settings import get_current_settings  # noqa: E402
 
 from . import annual  # noqa: E402
@@ -166,7 +167,9 @@ def run_annual(year: int, sources: Path, outputs: Path, reason: str | None = Non
     with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("spawn")) as pool:
         token = worker_pool.set(pool)
         try:
-            return annual_run(year, sources, outputs, reason, sign).value
+            # A few batches in flight, not fifty task threads contending for this process.
+            threads = ThreadPoolTaskRunner(max_workers=2 * (os.cpu_count() or 1))
+            return annual_run.with_options(task_runner=threads)(year, sources, outputs, reason, sign).value
         finally:
             worker_pool.reset(token)
 
