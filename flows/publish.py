@@ -21,7 +21,7 @@ from pathlib import Path
 from .bureau import Bureau
 from .dcat import release_jsonld
 from .exceptions import Accepted
-from .edition import TableLayout
+from .edition import Edition, TableLayout
 from .merge import Merged
 from .report import Finding, Report
 from .values import figures
@@ -310,26 +310,7 @@ def build_package(
     edition = merged.bureau.edition
     units = (merged.bureau, *merged.departments)
     files = PackageFiles() if files is None else files
-    resources = []
-    for code, layout in edition.tables.items():
-        schema = edition.schema(code)
-        schema.pop("$schema", None)
-        fields, types = [f["name"] for f in schema["fields"]], {f["name"]: f["type"] for f in schema["fields"]}
-        # Unit by unit: ten thousand departments' rows are not held at once.
-        with files.writer(f"data/{code}.csv") as csv_out, files.writer(f"data/{code}.json") as json_out:
-            csv_out(_csv_bytes(fields, ()))
-            separator = b"[\n"
-            for unit in units:
-                rows = table_rows(layout, unit)
-                csv_out(_csv_bytes(fields, rows, header=False))
-                json_out(separator + ",\n".join(_json_rows(types, rows)).encode("utf-8"))
-                separator = b",\n"
-            json_out(b"\n]\n")
-        for fmt in ("csv", "json"):
-            path = f"data/{code}.{fmt}"
-            name = code if fmt == "csv" else f"{code}-json"
-            description = f"{layout.heading}：{bureau.name}（unit_id = {bureau.id}，各部门之和）及各部门的数据；{edition.code} 版格式"
-            resources.append(_resource(name, path, files, schema, layout.heading, description))
+    resources = _tables(files, edition, units, bureau)
     # Findings by unit; within a unit in the order they were found (reading order): deterministic.
     warnings = sorted((f for f in findings if not f.is_error), key=lambda f: f.unit)
     accepted_errors = sorted((a for a in accepted if a.finding.is_error), key=lambda a: a.finding.unit)
@@ -337,14 +318,7 @@ def build_package(
     for name, path in submitted.items():
         files.copy(name, path)
     shipped = {str(path): name for name, path in submitted.items()}
-    # cells.csv has a row per department cell (two million for ten thousand departments): written
-    # department by department.
-    with files.writer("data/cells.csv") as write:
-        write(_csv_bytes([f[0] for f in CELL_FIELDS], ()))
-        for report in merged.departments:
-            out = io.StringIO()
-            csv.writer(out, lineterminator="\n").writerows(cell_rows(report, shipped.get(report.file, "")))
-            write(out.getvalue().encode("utf-8"))
+    _cells(files, merged.departments, shipped)
     for name, fields, rows, title, description in (
         ("findings", FINDING_FIELDS, [_finding_row(f) for f in warnings], "检查发现（警告）", "发布时仍存在的警告及其单元格位置"),
         ("exceptions", EXCEPTION_FIELDS, [_exception_row(a) for a in accepted_errors], "已接受的例外",
@@ -367,6 +341,41 @@ def build_package(
     files["dcat.jsonld"] = release_jsonld(descriptor, bureau, base_url(bureau))
     files["datapackage.json"] = (json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     return files
+
+
+def _tables(files: PackageFiles, edition: Edition, units: tuple[Report, ...], bureau: Bureau) -> list[dict]:
+    """The three tables, CSV and JSON, and their resources: written unit by unit, so that ten
+    thousand departments' rows are never held at once."""
+    resources = []
+    for code, layout in edition.tables.items():
+        schema = edition.schema(code)
+        schema.pop("$schema", None)
+        fields, types = [f["name"] for f in schema["fields"]], {f["name"]: f["type"] for f in schema["fields"]}
+        with files.writer(f"data/{code}.csv") as csv_out, files.writer(f"data/{code}.json") as json_out:
+            csv_out(_csv_bytes(fields, ()))
+            separator = b"[\n"
+            for unit in units:
+                rows = table_rows(layout, unit)
+                csv_out(_csv_bytes(fields, rows, header=False))
+                json_out(separator + ",\n".join(_json_rows(types, rows)).encode("utf-8"))
+                separator = b",\n"
+            json_out(b"\n]\n")
+        description = f"{layout.heading}：{bureau.name}（unit_id = {bureau.id}，各部门之和）及各部门的数据；{edition.code} 版格式"
+        for fmt in ("csv", "json"):
+            name = code if fmt == "csv" else f"{code}-json"
+            resources.append(_resource(name, f"data/{code}.{fmt}", files, schema, layout.heading, description))
+    return resources
+
+
+def _cells(files: PackageFiles, departments: tuple[Report, ...], shipped: dict[str, str]) -> None:
+    """data/cells.csv: a row per department cell (two million for ten thousand departments),
+    written department by department."""
+    with files.writer("data/cells.csv") as write:
+        write(_csv_bytes([f[0] for f in CELL_FIELDS], ()))
+        for report in departments:
+            out = io.StringIO()
+            csv.writer(out, lineterminator="\n").writerows(cell_rows(report, shipped.get(report.file, "")))
+            write(out.getvalue().encode("utf-8"))
 
 
 def base_url(bureau: Bureau) -> str:
