@@ -310,15 +310,19 @@ def build_package(
     edition = merged.bureau.edition
     units = (merged.bureau, *merged.departments)
     files = PackageFiles() if files is None else files
+    # The workers' part first (with a process pool's map it runs while this process writes the
+    # tables and cells): the units' documents, and the submitted files copied byte for byte.
+    documents = _start_documents(files, merged, bureau, texts or {}, map)
+    submitted = _submissions(merged.departments)
+    copies = map(_copy, [(path, name, files.folder) for name, path in submitted.items()])
     resources = _tables(files, edition, units, bureau)
     # Findings by unit; within a unit in the order they were found (reading order): deterministic.
     warnings = sorted((f for f in findings if not f.is_error), key=lambda f: f.unit)
     accepted_errors = sorted((a for a in accepted if a.finding.is_error), key=lambda a: a.finding.unit)
-    submitted = _submissions(merged.departments)
-    for name, path in submitted.items():
-        files.copy(name, path)
     shipped = {str(path): name for name, path in submitted.items()}
     _cells(files, merged.departments, shipped)
+    for name, (digest, size) in zip(submitted, copies):
+        files.record(name, digest, size)
     for name, fields, rows, title, description in (
         ("findings", FINDING_FIELDS, [_finding_row(f) for f in warnings], "检查发现（警告）", "发布时仍存在的警告及其单元格位置"),
         ("exceptions", EXCEPTION_FIELDS, [_exception_row(a) for a in accepted_errors], "已接受的例外",
@@ -333,7 +337,7 @@ def build_package(
         if rows is not None:
             files[f"data/{name}.csv"] = _csv_bytes([f[0] for f in fields], rows)
         resources.append(_resource(name, f"data/{name}.csv", files, _schema(fields), title, description))
-    resources += _reports(files, merged, bureau, texts or {}, map)
+    resources += _reports(files, merged, bureau, texts or {}, documents)
     files["README.md"] = _readme(merged, bureau).encode("utf-8")
     files["CHANGELOG.md"] = _changelog(version, previous_version, reason, changes).encode("utf-8")
     meta = {"version": version, "previous_version": previous_version, "reason": reason}
@@ -393,17 +397,18 @@ REPORT_FIELDS = (
 )
 
 
-def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict, map=map) -> list[dict]:
-    """The report of the bureau and of every department, as HTML and Word, in report/ (rendered by
-    `map`: a process pool's, for ten thousand departments); the list of them as a resource, and the
+def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict, documents) -> list[dict]:
+    """The report of the bureau and of every department, as HTML and Word, in report/ (`documents`:
+    their hashes as _start_documents' workers wrote them); the list of them as a resource, and the
     bureau's two files as resources of their own."""
     from .render import title_of
     from .text import text_markdown
 
-    names = {d.id: d.name for d in bureau.departments} | {bureau.id: bureau.name}
-    created = datetime.fromisoformat(created_timestamp(merged.departments).replace("Z", "+00:00")).replace(tzinfo=None)
+    for written in documents:
+        for name, (digest, size) in written.items():
+            files.record(name, digest, size)
+    names = _names(bureau)
     units = (merged.bureau, *merged.departments)
-    _write_documents(files, units, names, texts, created, map)
     rows, resources = [], []
     for report in units:
         text, stem = texts.get(report.unit), f"report/{report.unit}"
@@ -424,15 +429,30 @@ def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict, m
     return resources
 
 
-def _write_documents(files: PackageFiles, units, names: dict, texts: dict, created: datetime, map) -> None:
-    """Each unit's HTML and Word report in report/, rendered, written and hashed by `map`'s workers
-    (files are slow to create: twenty thousand of them, in parallel), a window of units at a time."""
-    for start in range(0, len(units), 500):
-        # Without where each cell was typed: the documents show figures only, and the jobs travel light.
-        jobs = [(replace(r, sources={}), names[r.unit], texts.get(r.unit), created, files.folder) for r in units[start : start + 500]]
-        for written in map(_unit_documents, jobs):
-            for name, (digest, size) in written.items():
-                files.record(name, digest, size)
+def _start_documents(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict, map):
+    """Each unit's HTML and Word report, to be rendered, written into report/ and hashed by `map`'s
+    workers; their hashes, by unit, as they finish. A process pool's map starts them all at once,
+    so the workers write twenty thousand files (slow to create) while this process writes the
+    tables and cells; the built-in map renders each when its hashes are asked for."""
+    names = _names(bureau)
+    created = datetime.fromisoformat(created_timestamp(merged.departments).replace("Z", "+00:00")).replace(tzinfo=None)
+    # Without where each cell was typed: the documents show figures only, and the jobs travel light.
+    jobs = [(replace(r, sources={}), names[r.unit], texts.get(r.unit), created, files.folder)
+            for r in (merged.bureau, *merged.departments)]
+    return map(_unit_documents, jobs)
+
+
+def _copy(job: tuple) -> tuple[str, int]:
+    """A worker's job: a submitted file copied into the release folder (when there is one); its
+    SHA-256 and size."""
+    source, name, folder = job
+    files = PackageFiles(folder)
+    files.copy(name, source)
+    return files.sha256[name], files.size[name]
+
+
+def _names(bureau: Bureau) -> dict[str, str]:
+    return {d.id: d.name for d in bureau.departments} | {bureau.id: bureau.name}
 
 
 def _unit_documents(job: tuple) -> dict[str, tuple[str, int]]:
