@@ -13,7 +13,7 @@ from .check import Checked, check_report, check_workbook
 from .edition import SCHEMAS, edition_for_year
 from .exceptions import Accepted, apply_exceptions
 from .merge import Merged, merge
-from .pages import status_of, write_check_pages
+from .pages import start_department_pages, status_of, write_check_pages
 from .previous import previous_release, previous_texts
 from .text import ReportText, check_text
 from .release import Publication, publish
@@ -184,10 +184,19 @@ def settle(inputs: Inputs, checked: list[Checked], merged: Merged | None) -> Out
     return Outcome(inputs.year, inputs.bureau, checked, findings + stale, accepted, texts, merged=merged)
 
 
-def write_pages(outcome: Outcome, outputs: Path, map=map) -> Path:
-    """Each department's check report (written by `map`'s workers) and the bureau's index, blocked
-    or not: outputs/checks/<year>/."""
-    return write_check_pages(outcome, Path(outputs) / "checks" / str(outcome.year), map)
+def start_pages(outcome: Outcome, outputs: Path, map=map):
+    """The departments' check reports, started in `map`'s workers (see write_pages)."""
+    return start_department_pages(outcome, _checks_folder(outcome, outputs), map)
+
+
+def write_pages(outcome: Outcome, outputs: Path, map=map, started=None) -> Path:
+    """Each department's check report (`started` by start_pages, or now by `map`) and the bureau's
+    index, blocked or not: outputs/checks/<year>/."""
+    return write_check_pages(outcome, _checks_folder(outcome, outputs), map, started)
+
+
+def _checks_folder(outcome: Outcome, outputs: Path) -> Path:
+    return Path(outputs) / "checks" / str(outcome.year)
 
 
 def status_rows(outcome: Outcome) -> list[dict]:

@@ -102,8 +102,10 @@ def settle_task(inputs: Box, checked: Box, merged: Box) -> Box:
 
 
 @task(name="check reports", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
-def pages_task(outcome: Box, outputs: Path) -> Path:
-    return annual.write_pages(outcome.value, outputs, _worker_map())
+def pages_task(outcome: Box, outputs: Path, started: Box) -> Path:
+    # The department pages the workers started during publication; a retry writes them all again.
+    pending, started.value = started.value, None
+    return annual.write_pages(outcome.value, outputs, _worker_map(), pending)
 
 
 # Publishing is atomic and starts by removing what a failed attempt left, so it can be retried.
@@ -203,8 +205,10 @@ def _annual_run(year: int, sources: Path, outputs: Path, reason: str | None, sig
     checked = _read_and_check(inputs, year, logger)
     merged = merge_task(inputs.bureau, Box(checked))
     outcome = settle_task(Box(inputs), Box(checked), merged).value
+    # The workers write the departments' check reports while this process publishes.
+    started = Box(annual.start_pages(outcome, Path(outputs), _worker_map()))
     outcome.publication = publish_task(Box(outcome), Path(outputs), reason, sign)
-    index = pages_task(Box(outcome), Path(outputs))
+    index = pages_task(Box(outcome), Path(outputs), started)
     _artifacts(outcome, index)
     logger.info(
         "%s %d: %d departments, %d blocking errors, %d findings, release: %s",

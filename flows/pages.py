@@ -164,12 +164,18 @@ def _write_department_job(job: tuple) -> None:
     write_department(*job)
 
 
-def write_check_pages(outcome, folder: Path, map=map) -> Path:
-    """Every department's check report (written by `map`: a process pool's, for a large bureau)
-    and the bureau's index into `folder`; the index's path."""
+def start_department_pages(outcome, folder: Path, map=map):
+    """Every department's check report, written into `folder` by `map`: a process pool's map starts
+    them all at once (while the flow publishes), the built-in one as they are waited for. Iterate
+    the result to wait."""
     names = {d.id: d.name for d in outcome.bureau.departments}
-    jobs = ((folder, checked, names.get(checked.unit, checked.unit), outcome.year) for checked in outcome.checked)
-    for _ in map(_write_department_job, jobs):
+    return map(_write_department_job, [(folder, c, names.get(c.unit, c.unit), outcome.year) for c in outcome.checked])
+
+
+def write_check_pages(outcome, folder: Path, map=map, started=None) -> Path:
+    """Every department's check report (`started` already, or now by `map`) and the bureau's index
+    into `folder`; the index's path."""
+    for _ in started if started is not None else start_department_pages(outcome, folder, map):
         pass
     index = folder / "index.html"
     index.write_text(index_page(outcome), "utf-8")
