@@ -104,6 +104,9 @@ def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0
     (out / "bureau.yaml").write_text(yaml.safe_dump({
         "id": "synthetic", "name": "合成示例局", "level": "county", "base_url": "https://example.org/synthetic",
         "note": "合成数据，全部数字均为虚构。Synthetic data: every figure is invented.",
+        # A release must name its licence (Data Package v2), or `nianbao verify` fails it.
+        "licenses": [{"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/",
+                      "title": "Creative Commons Attribution 4.0"}],
         "departments": [{"id": u, "name": f"合成部门{u}"} for u in units],
     }, allow_unicode=True, sort_keys=False), "utf-8")
     (out / str(year) / "report.md").write_text(SYNTHETIC_TEXT.replace("{year}", str(year)), "utf-8")

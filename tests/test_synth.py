@@ -7,6 +7,7 @@ import hashlib
 
 from flows.check import check_workbook
 from flows.cli import main
+from flows.verify import verify
 from tests.test_package import run_steps
 
 
@@ -20,6 +21,8 @@ def test_synthetic_bureau_is_valid_and_deterministic(tmp_path, capsys):
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
     outcome = run_steps(2021, tmp_path / "a", tmp_path / "outputs")
     assert outcome.errors == [] and outcome.release is not None and len(outcome.checked) == 6
+    failed = [(c.name, c.problems[:3]) for c in verify(outcome.release) if not c.passed]
+    assert failed == []  # the release an auditor downloads passes every check, licence included
 
 
 def test_injected_errors_are_found_at_their_recorded_cells(tmp_path):
