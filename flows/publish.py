@@ -280,9 +280,6 @@ class PackageFiles:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 write(chunk)
 
-    def __contains__(self, name: str) -> bool:
-        return name in self.sha256
-
     def __eq__(self, other) -> bool:
         return isinstance(other, PackageFiles) and self.sha256 == other.sha256
 

@@ -61,7 +61,7 @@ def changed_cells(old: dict[str, Report], merged: Merged) -> list[dict]:
         before, after = old.get(unit), new.get(unit)
         edition = (after or before).edition
         for code, layout in edition.tables.items():
-            for r, c in zip(*layout.applicable.nonzero()):
+            for r, c in layout.cells:
                 column = layout.columns[c]
                 values = [format_value(int(x.values[code][r, c]), column) if x is not None else "" for x in (before, after)]
                 if values[0] != values[1]:

@@ -24,10 +24,8 @@ def cell_ref(row: int, col: int) -> str:
 
 
 class Source(NamedTuple):
-    """Where a value was typed: sheet, zero-based row and column, and the raw content.
-
-    A named tuple, not a dataclass: a batch's hundred thousand of them cross between processes,
-    and tuples pickle several times faster."""
+    """Where a value was typed: sheet, zero-based row and column, and the raw content (a report
+    keeps them as a Provenance per table and makes these as they are asked for)."""
 
     sheet: str
     row: int
@@ -65,9 +63,6 @@ class Provenance:
     def __getitem__(self, i: int) -> Source | None:
         sheet = self.sheets[i]
         return None if sheet is None else Source(sheet, self.rows[i], self.cols[i], self.raws[i])
-
-    def __len__(self) -> int:
-        return len(self.sheets)
 
     def __iter__(self):
         """The cells that were read."""

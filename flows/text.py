@@ -94,7 +94,7 @@ def rule_d6(text: ReportText, report: Report) -> Iterator[Finding]:
 
 def _applicable(report: Report, table: str, matrix):
     layout = report.edition.tables[table]
-    for r, c in zip(*layout.applicable.nonzero()):
+    for r, c in layout.cells:
         yield (r, c), matrix[r, c]
 
 

@@ -135,7 +135,7 @@ def check_bureau_sums(reports: dict[str, Report], bureau_id: str, folder: Path) 
         cells[(row["table"], row["row"], row["column"])] += Decimal(row["value"] or "0")
     for code, layout in bureau.edition.tables.items():
         summed = sum((d.values[code] for d in departments), np.zeros_like(bureau.values[code]))
-        for r, c in zip(*layout.applicable.nonzero()):
+        for r, c in layout.cells:
             column = layout.columns[c]
             where = place(layout, r, c)
             figure = int(bureau.values[code][r, c])
@@ -201,7 +201,7 @@ def check_departments_match_cells(reports: dict[str, Report], bureau_id: str, fo
         if unit == bureau_id:
             continue
         for code, layout in report.edition.tables.items():
-            missing = sum((unit, code, r, c) not in seen for r, c in zip(*layout.applicable.nonzero()))
+            missing = sum((unit, code, r, c) not in seen for r, c in layout.cells)
             if missing:
                 check.problems.append(f"{unit} 表{layout.heading[0]}：{missing} 个单元格在 cells.csv 中缺失")
     return check
