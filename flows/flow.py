@@ -31,7 +31,6 @@ from . import annual  # noqa: E402
 from .lock import year_lock  # noqa: E402
 from .schedule import ANNUAL_CRON, TIME_ZONE, report_year  # noqa: E402
 
-BATCH_SIZE = 200
 RETRIES = 2  # of a step that reads or writes shared storage, when it fails with an OSError
 
 # The processes that read and check batches, when the run has them (runner "processes").
@@ -150,7 +149,7 @@ def run_annual(year: int, sources: Path, outputs: Path, reason: str | None = Non
     """
     if runner == "auto":
         folder = Path(sources) / str(year)
-        many = folder.is_dir() and sum(1 for _ in folder.iterdir()) > BATCH_SIZE
+        many = folder.is_dir() and sum(1 for _ in folder.iterdir()) > annual.BATCH_SIZE
         runner = "processes" if many else "threads"
     if runner == "dask":
         from prefect_dask import DaskTaskRunner
@@ -221,7 +220,7 @@ def _read_and_check(inputs: annual.Inputs, year: int, logger) -> list:
     """Every submission read and checked, a task per batch; progress told as batches finish."""
     level, total, done = inputs.bureau.metadata.get("level"), len(inputs.submitted), 0
     futures = [check_task.submit(batch, year, level, Box(annual.previous_of(batch, inputs.previous)))
-               for batch in annual.batches(inputs.submitted, BATCH_SIZE)]
+               for batch in annual.batches(inputs.submitted)]
     results, show = {}, progress_bar.get()
     for future in as_completed(futures):
         results[future.task_run_id] = pickle.loads(future.result())

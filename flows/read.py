@@ -30,7 +30,7 @@ from .edition import (
 )
 from .intake import Intake, Refused, inspect
 from .report import Finding, Report, Source, cell_ref, make_finding
-from .values import expected_kind, format_value, parse_cell
+from .values import Parsed, expected_kind, format_value, parse_cell
 
 
 class UnreadableWorkbook(Exception):
@@ -105,8 +105,8 @@ class _Reader:
     """Reads the tables of one edition from a workbook's sheets."""
 
     def __init__(self, sheets: list[Sheet], edition: Edition, unit: str, year: int, path: str | None,
-                 formulas: set[tuple[str, str]] = frozenset()):
-        self.sheets, self.edition, self.formulas = sheets, edition, formulas
+                 intake: Intake | None = None):
+        self.sheets, self.edition, self.intake = sheets, edition, intake
         self.report = Report.zeros(unit, year, edition, file=path)
         self.findings: list[Finding] = []
         self.header_units: dict[tuple[str, str], str | None] = {}  # (table, column) → unit its header states
@@ -192,37 +192,65 @@ class _Reader:
 
     # -- reading values -------------------------------------------------------------------------
     def _read_cells(self, table: TableLayout, sheet: Sheet, rows: dict[str, int], columns: dict[str, int]) -> None:
+        """The value cells where `rows` and `columns` (sheet indexes by code) cross, with where each
+        was typed. The hot loop of a provincial run (two hundred cells a workbook): a number
+        typed as a number takes the short way, anything else is parsed and explained."""
         values, sources = self.report.values[table.code], self.report.sources[table.code]
+        targets = []
+        for code, sc in columns.items():
+            c = table.column_index[code]
+            plain = not table.columns[c].decimals and table.columns[c].kind != "amount"
+            targets.append((sc, c, self.header_units.get((table.code, code)), plain))
+        read_rows, read_columns, read_values = [], [], []
+        # Locals, not attributes, in the loop: it runs two hundred times a workbook.
+        cell_index, name, left = table.cell_index, sheet.name, sheet.left
+        sheets, sheet_rows, sheet_columns, raws = sources.sheets, sources.rows, sources.cols, sources.raws
         for row_code, sr in rows.items():
-            r = table.row_index[row_code]
-            for col_code, sc in columns.items():
-                c = table.column_index[col_code]
-                raw, column = sheet.value(sr, sc), table.columns[c]
-                source = sources[table.cell_index[(r, c)]] = Source(sheet.name, sr + sheet.top, sc + sheet.left, raw)
-                if self.formulas and (sheet.name, sheet.ref(sr, sc)) in self.formulas:
-                    self.finding("V1", variant="formula", table=table.code, r=r, c=c, actual=raw)
-                    continue
-                header_unit = self.header_units.get((table.code, col_code))
-                parsed = parse_cell(raw, column, header_unit)
-                if column.kind == "amount" and header_unit is None and parsed.unit is None and raw != "":
-                    self.report.unitless.add((table.code, r, c))
-                if parsed.value is None:
-                    zh, en = expected_kind(column)
-                    # As the clerk sees it: -2, not -2.0 (calamine reads every number as a float).
-                    self.finding("V1", table=table.code, r=r, c=c, raw=source.text, expected=zh, expected_en=en, actual=source.text)
-                    continue
-                values[r, c] = parsed.value
-                if parsed.reasons:
-                    self.finding(
-                        "V2",
-                        table=table.code,
-                        r=r,
-                        c=c,
-                        raw=raw,
-                        actual=format_value(parsed.value, column),
-                        reason="，".join(zh for zh, _ in parsed.reasons),
-                        reason_en=", ".join(en for _, en in parsed.reasons),
-                    )
+            r, line, sheet_row = table.row_index[row_code], sheet.rows[sr], sr + sheet.top
+            for sc, c, header_unit, plain in targets:
+                raw = line[sc] if sc < len(line) else ""
+                i = cell_index[r, c]
+                sheets[i], sheet_rows[i], sheet_columns[i], raws[i] = name, sheet_row, sc + left, raw
+                if plain and raw.__class__ is float and raw.is_integer() and 0 <= raw < 1000:
+                    value = int(raw)  # a count typed as a number, as parse_cell reads it
+                else:
+                    parsed = parse_cell(raw, table.columns[c], header_unit)
+                    if parsed.reasons or parsed.value is None or table.columns[c].kind == "amount":
+                        if not self._unusual_cell(table, sheet, r, c, sr, sc, raw, parsed, header_unit):
+                            continue
+                    value = parsed.value
+                read_rows.append(r)
+                read_columns.append(c)
+                read_values.append(value)
+        values[read_rows, read_columns] = read_values
+
+    def _unusual_cell(self, table: TableLayout, sheet: Sheet, r: int, c: int, sr: int, sc: int, raw, parsed: Parsed,
+                      header_unit: str | None) -> bool:
+        """The findings of a cell that is not simply a number: whether its value is read."""
+        column = table.columns[c]
+        if raw == "" and self.intake and (sheet.name, sheet.ref(sr, sc)) in self.intake.uncached_formulas:
+            self.finding("V1", variant="formula", table=table.code, r=r, c=c, actual=raw)
+            return False
+        if column.kind == "amount" and header_unit is None and parsed.unit is None and raw != "":
+            self.report.unitless.add((table.code, r, c))
+        if parsed.value is None:
+            zh, en = expected_kind(column)
+            # As the clerk sees it: -2, not -2.0 (calamine reads every number as a float).
+            text = self.report.sources[table.code][table.cell_index[(r, c)]].text
+            self.finding("V1", table=table.code, r=r, c=c, raw=text, expected=zh, expected_en=en, actual=text)
+            return False
+        if parsed.reasons:
+            self.finding(
+                "V2",
+                table=table.code,
+                r=r,
+                c=c,
+                raw=raw,
+                actual=format_value(parsed.value, column),
+                reason="，".join(zh for zh, _ in parsed.reasons),
+                reason_en=", ".join(en for _, en in parsed.reasons),
+            )
+        return True
 
     def read_labelled(self, table: TableLayout) -> None:
         """A table whose rows carry labels (二 and 三): block by block, rows in template order."""
@@ -400,8 +428,9 @@ def _where(table: TableLayout) -> str:
 
 
 def read_tables(sheets: list[Sheet], edition: Edition, unit: str, year: int, path: str | None = None,
-                formulas: set[tuple[str, str]] = frozenset()):
-    return _Reader(sheets, edition, unit, year, path, formulas).read()
+                intake: Intake | None = None):
+    """`intake`: what intake found in the file, asked about formulas saved without their value."""
+    return _Reader(sheets, edition, unit, year, path, intake).read()
 
 
 def sha256_of(path: Path) -> str:
@@ -420,15 +449,21 @@ def read_workbook(path: Path, year: int, unit: str) -> tuple[Report, list[Findin
     """
     path = Path(path)
     book = load_sheets(path)
+    try:
+        return _read_book(book, path, year, unit)
+    except Refused as error:  # found in a second look into the file (Intake.uncached_formulas)
+        raise UnreadableWorkbook(str(error)) from None
+
+
+def _read_book(book: Workbook, path: Path, year: int, unit: str) -> tuple[Report, list[Finding]]:
     expected = edition_for_year(year)
-    formulas = book.intake.uncached_formulas
-    report, findings = read_tables(book.sheets, expected, unit, year, str(path), formulas)
+    report, findings = read_tables(book.sheets, expected, unit, year, str(path), book.intake)
     report.sha256 = sha256_of(path)
     if any(f.rule == "F1" for f in findings):
         for other in editions():
             if other is expected:
                 continue
-            other_report, other_findings = read_tables(book.sheets, other, unit, year, str(path), formulas)
+            other_report, other_findings = read_tables(book.sheets, other, unit, year, str(path), book.intake)
             if not any(f.rule == "F1" for f in other_findings):
                 other_report.sha256 = report.sha256
                 f2 = make_finding(

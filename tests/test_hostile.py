@@ -133,6 +133,32 @@ def test_xml_entities(tmp_path, payload):
     refused(rezip(tmp_path, "household.xlsx", {"xl/sharedStrings.xml": payload}), "含有 XML 实体声明")
 
 
+def test_parts_stored_unpacked_are_read(tmp_path):
+    """Intake unpacks the parts' starts itself (flows/intake.py _unpacked): a workbook saved
+    without compression is read like any other."""
+    path = tmp_path / "household.xlsx"
+    with zipfile.ZipFile(TEMPLATE) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info))
+    stored, deflated = check_workbook(path, 2021, "household"), check_workbook(TEMPLATE, 2021, "household")
+    assert stored.findings == [] and stored.report.values.keys() == deflated.report.values.keys()
+    assert all((stored.report.values[t] == deflated.report.values[t]).all() for t in deflated.report.values)
+
+
+def test_a_part_packed_another_way_or_broken(tmp_path):
+    path = tmp_path / "household.xlsx"
+    with zipfile.ZipFile(TEMPLATE) as source, zipfile.ZipFile(path, "w") as target:
+        for info in source.infolist():
+            method = zipfile.ZIP_BZIP2 if info.filename == "xl/styles.xml" else zipfile.ZIP_DEFLATED
+            target.writestr(info.filename, source.read(info), compress_type=method)
+    refused(path, "压缩方式")
+    data = bytearray(TEMPLATE.read_bytes())
+    start = zipfile.ZipFile(TEMPLATE).getinfo("xl/workbook.xml").header_offset
+    data[start : start + 4] = b"PK\x05\x06"  # the central directory points at no local header
+    path.write_bytes(bytes(data))
+    refused(path, "文件已损坏")
+
+
 def test_thousands_of_sheets(tmp_path):
     sheets = {f"xl/worksheets/extra{i}.xml": b"<worksheet/>" for i in range(60)}
     refused(rezip(tmp_path, "household.xlsx", sheets), "工作表过多")
