@@ -120,59 +120,66 @@ def _worker_map():
     return partial(pool.map, chunksize=50) if pool else map
 
 
-@flow(name="nianbao-annual", log_prints=True)
+# A few batches in flight, not fifty task threads contending for this process.
+@flow(name="nianbao-annual", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2 * (os.cpu_count() or 1)))
 def annual_run(
     year: int | None = None,
     sources: Path = Path("sources"),
     outputs: Path = Path("outputs"),
     reason: str | None = None,
     sign: Path | None = None,
+    processes: bool | None = None,
 ) -> Box:
     """Read and check every department's workbook, merge them into the bureau's, publish.
 
-    Without a year (a scheduled run), the previous calendar year. The outcome comes boxed
+    Without a year (a scheduled run), the previous calendar year. `processes`: read, check and
+    write documents in a process per core (None: when there is more than one batch of departments;
+    starting processes costs a small bureau more than it saves). The outcome comes boxed
     (run_annual unboxes it).
     """
     year = year or report_year()
-    with year_lock(Path(outputs), year):
+    with year_lock(Path(outputs), year), _worker_processes(processes, Path(sources), year):
         return Box(_annual_run(year, Path(sources), Path(outputs), reason, sign))
+
+
+@contextmanager
+def _worker_processes(wanted: bool | None, sources: Path, year: int):
+    """The run's worker processes (worker_pool) while the flow runs, if wanted."""
+    if wanted is None:
+        folder = sources / str(year)
+        wanted = folder.is_dir() and sum(1 for _ in folder.iterdir()) > annual.BATCH_SIZE
+    if not wanted:
+        yield
+        return
+    # Spawned, not forked: this process runs Prefect's threads, and a fork copies their locks.
+    with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("spawn")) as pool:
+        token = worker_pool.set(pool)
+        try:
+            yield
+        finally:
+            worker_pool.reset(token)
 
 
 def run_annual(year: int, sources: Path, outputs: Path, reason: str | None = None, sign: Path | None = None,
                runner: str = "auto", dask_address: str | None = None) -> annual.Outcome:
     """The flow, its batches read and checked by `runner`:
 
-    - "threads": in this process (a small bureau: starting processes costs more than it saves);
+    - "threads": in this process;
     - "processes": a process per core, beside Prefect's task threads;
     - "dask": Prefect's Dask task runner, on the cluster at `dask_address` or a local one of two workers;
     - "auto": processes once there is more than one batch, threads otherwise.
     """
-    if runner == "auto":
-        folder = Path(sources) / str(year)
-        many = folder.is_dir() and sum(1 for _ in folder.iterdir()) > annual.BATCH_SIZE
-        runner = "processes" if many else "threads"
+    arguments = (year, sources, outputs, reason, sign)
     if runner == "dask":
         from prefect_dask import DaskTaskRunner
 
         if dask_address:  # its workers are told where the Prefect server is by their own settings
-            return annual_run.with_options(task_runner=DaskTaskRunner(address=dask_address))(
-                year, sources, outputs, reason, sign).value
+            return annual_run.with_options(task_runner=DaskTaskRunner(address=dask_address))(*arguments, False).value
         with _shared_server():
-            return annual_run.with_options(task_runner=DaskTaskRunner(cluster_kwargs={"n_workers": 2}))(
-                year, sources, outputs, reason, sign).value
-    if runner not in ("threads", "processes"):
+            return annual_run.with_options(task_runner=DaskTaskRunner(cluster_kwargs={"n_workers": 2}))(*arguments, False).value
+    if runner not in ("auto", "threads", "processes"):
         raise ValueError(f"unknown runner {runner!r}: auto, threads, processes or dask")
-    if runner == "threads":
-        return annual_run(year, sources, outputs, reason, sign).value
-    # Spawned, not forked: this process runs Prefect's threads, and a fork copies their locks.
-    with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("spawn")) as pool:
-        token = worker_pool.set(pool)
-        try:
-            # A few batches in flight, not fifty task threads contending for this process.
-            threads = ThreadPoolTaskRunner(max_workers=2 * (os.cpu_count() or 1))
-            return annual_run.with_options(task_runner=threads)(year, sources, outputs, reason, sign).value
-        finally:
-            worker_pool.reset(token)
+    return annual_run(*arguments, {"auto": None, "threads": False, "processes": True}[runner]).value
 
 
 @contextmanager

@@ -138,6 +138,22 @@ def test_every_runner_publishes_the_same_package(flow_outputs, sources_copy, tmp
     assert _files(outcome.release) == _files(outputs / "2020" / "1.0.0")
 
 
+def test_a_scheduled_run_of_a_large_bureau_has_worker_processes(prefect_server, sources_copy, tmp_path, monkeypatch):
+    """`nianbao serve` and prefect.yaml run the flow itself, not run_annual: the flow starts the
+    worker processes for a bureau of more than one batch."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from flows import annual
+    from flows.flow import annual_run
+
+    monkeypatch.setattr(annual, "BATCH_SIZE", 2)  # four departments: more than one batch
+    maps, publish_outcome = [], annual.publish_outcome
+    monkeypatch.setattr(annual, "publish_outcome", lambda *args: maps.append(args[-1]) or publish_outcome(*args))
+    outcome = annual_run(2020, sources_copy, tmp_path).value
+    assert outcome.errors == [] and outcome.release is not None
+    assert isinstance(maps[0].func.__self__, ProcessPoolExecutor)  # the documents were written by the pool's workers
+
+
 def test_a_re_run_reads_only_what_changed_and_shows_progress(prefect_server, sources_copy, tmp_path, monkeypatch):
     from flows import annual
     from flows.flow import progress_bar, run_annual
