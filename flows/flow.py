@@ -18,6 +18,9 @@ from pathlib import Path
 
 # No internet here or in CI: no telemetry, and no waiting on it.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# The temporary server's first start creates its database: 23 s on a 2-core machine, past Prefect's
+# default of 20 s, so the first `nianbao run` on a fresh machine failed.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 from prefect import flow, get_run_logger, serve, task  # noqa: E402
 from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
