@@ -39,10 +39,14 @@ class Source(NamedTuple):
 
     @property
     def text(self) -> str:
-        """What the clerk typed, as text: 25.0 read from a number cell is "25"."""
-        if isinstance(self.raw, float) and self.raw.is_integer():
-            return str(int(self.raw))
-        return "" if self.raw is None else str(self.raw)
+        return typed_text(self.raw)
+
+
+def typed_text(raw) -> str:
+    """What the clerk typed, as text: 25.0 read from a number cell is "25"."""
+    if raw.__class__ is float and raw.is_integer():
+        return str(int(raw))
+    return "" if raw is None else str(raw)
 
 
 class Provenance:

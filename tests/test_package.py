@@ -13,9 +13,12 @@ from pathlib import Path
 import frictionless
 import jsonschema
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from flows import annual
 from flows.edition import SCHEMAS
+from flows.values import figures
 from tests.conftest import GOLDEN, SOURCES
 
 PROFILE = SCHEMAS / "profiles" / "datapackage.json"
@@ -138,3 +141,38 @@ def test_every_field_has_a_chinese_title_and_description(releases, year):
         for field in resource.get("schema", {}).get("fields", []):
             assert field.get("title") and field.get("description"), (resource["name"], field["name"])
             assert any("\u4e00" <= ch <= "\u9fff" for ch in field["title"] + field["description"]), field["name"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(raws=st.lists(st.one_of(st.text(max_size=12), st.floats(allow_nan=False), st.integers(), st.booleans()), min_size=1, max_size=6),
+       sheet=st.text(min_size=1, max_size=31))
+@example(raws=["a,b", 'say "x"', "two\nlines", "=1+1", -2.0, 25.0], sheet='-a,"b"')
+@example(raws=["cr\r", "\r\n"], sheet="a\rb")
+def test_cells_csv_lines_are_what_csv_writer_writes(raws, sheet):
+    """cells.csv's lines are joined by hand for speed (publish.cell_lines): whatever a clerk typed,
+    and whatever the sheet is called, they read back as written, in the bytes csv.writer would
+    write, except that a carriage return is quoted (csv.writer leaves it bare, and a reader
+    then ends the line there)."""
+    from flows.publish import CELL_FIELDS, cell_lines, neutralised
+    from flows.report import Source
+    from tests.conftest import valid_report
+
+    report = valid_report(2021)
+    report.sha256 = "ab" * 32
+    code = next(iter(report.edition.tables))
+    for i, raw in enumerate(raws):
+        report.sources[code][i] = Source(sheet, i, i % 40, raw)
+    rows = []
+    for table, layout in report.edition.tables.items():
+        provenance = report.sources[table]
+        for i, (r, c) in enumerate(layout.cells):
+            source = provenance[i]
+            rows.append([report.unit, table, layout.rows[r].code if len(layout.rows) > 1 else "", layout.columns[c].code,
+                         figures(report.values[table], layout)[i], neutralised(source.text) if source else "", "d1.xlsx",
+                         report.sha256, neutralised(source.sheet) if source else "", source.cell if source else ""])
+    lines = cell_lines(report, "d1.xlsx")
+    assert list(csv.reader(io.StringIO(lines, newline=""))) == rows and len(rows[0]) == len(CELL_FIELDS)
+    if "\r" not in lines:
+        expected = io.StringIO()
+        csv.writer(expected, lineterminator="\n").writerows(rows)
+        assert lines == expected.getvalue()
