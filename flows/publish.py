@@ -45,18 +45,31 @@ FINDING_FIELDS = (
 )
 
 
-def table_rows(layout: TableLayout, report: Report) -> list[dict]:
-    """A unit's rows of a published table: unit_id, row (where the table has several), columns."""
-    texts, rows = figures(report.values[layout.code], layout), []
-    for r, row in enumerate(layout.rows):
-        record = {"unit_id": report.unit}
-        if len(layout.rows) > 1:
-            record["row"] = row.code
-        record.update((column.code, None) for column in layout.columns)
-        rows.append(record)
-    for i, (r, c) in enumerate(layout.cells):
-        rows[r][layout.columns[c].code] = texts[i]
-    return rows
+def table_lines(layout: TableLayout, report: Report, types: dict[str, str]) -> tuple[str, list[str]]:
+    """A unit's rows of a published table (unit_id, row where the table has several, its columns;
+    `types`: the schema's type of each column): as CSV lines, in the schema's order of fields, and
+    as JSON objects, numbers typed as the schema says. Joined from the figures' text, since ten
+    thousand units have three hundred thousand rows."""
+    grid = [["" for _ in layout.columns] for _ in layout.rows]
+    for (r, c), text in zip(layout.cells, figures(report.values[layout.code], layout)):
+        grid[r][c] = text
+    unit_csv, unit_json = _csv_field(neutralised(report.unit)), json.dumps(report.unit, ensure_ascii=False)
+    several = len(layout.rows) > 1
+    csv_lines, json_lines = [], []
+    for row, texts in zip(layout.rows, grid):
+        lead = [unit_csv, row.code] if several else [unit_csv]
+        csv_lines.append(",".join(lead + texts) + "\n")
+        pairs = [f'"unit_id": {unit_json}'] + ([f'"row": "{row.code}"'] if several else [])
+        pairs += [f'"{column.code}": {_json_number(text, types[column.code])}' for column, text in zip(layout.columns, texts)]
+        json_lines.append("{" + ", ".join(pairs) + "}")
+    return "".join(csv_lines), json_lines
+
+
+def _json_number(text: str, kind: str) -> str:
+    """A figure's text as a JSON value of the schema's type (null where the template has no cell)."""
+    if not text:
+        return "null"
+    return text if kind == "integer" or "." not in text else repr(float(text))
 
 
 FORMULA_START = frozenset("=+-@\t\r")
@@ -79,17 +92,6 @@ def _csv_bytes(fields: list[str], rows, header: bool = True) -> bytes:
         writer.writerow(fields)
     writer.writerows([("" if v is None else neutralised(v)) for v in (row.get(f) for f in fields)] for row in rows)
     return out.getvalue().encode("utf-8")
-
-
-def _json_rows(types: dict[str, str], rows: list[dict]) -> list[str]:
-    """Each row as a JSON object on a line of its own, its numbers typed as the schema says."""
-
-    def typed(name, text):
-        if text is None or types[name] == "string":
-            return text
-        return int(text) if types[name] == "integer" or "." not in text else float(text)
-
-    return [json.dumps({k: typed(k, v) for k, v in row.items()}, ensure_ascii=False) for row in rows]
 
 
 EXCEPTION_FIELDS = FINDING_FIELDS + (
@@ -372,9 +374,9 @@ def _tables(files: PackageFiles, edition: Edition, units: tuple[Report, ...], bu
             csv_out(_csv_bytes(fields, ()))
             separator = b"[\n"
             for unit in units:
-                rows = table_rows(layout, unit)
-                csv_out(_csv_bytes(fields, rows, header=False))
-                json_out(separator + ",\n".join(_json_rows(types, rows)).encode("utf-8"))
+                lines, objects = table_lines(layout, unit, types)
+                csv_out(lines.encode("utf-8"))
+                json_out(separator + ",\n".join(objects).encode("utf-8"))
                 separator = b",\n"
             json_out(b"\n]\n")
         description = f"{layout.heading}：{bureau.name}（unit_id = {bureau.id}，各部门之和）及各部门的数据；{edition.code} 版格式"

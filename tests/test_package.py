@@ -76,6 +76,8 @@ def test_json_copies_hold_the_csv_rows(releases, year):
         data = json.loads((releases[year] / "data" / f"{table}.json").read_text())
         as_text = [{k: "" if v is None else str(v) for k, v in row.items()} for row in data]
         assert as_text == rows
+        figures = [v for row in data for k, v in row.items() if k not in ("unit_id", "row")]
+        assert all(v is None or type(v) in (int, float) for v in figures) and any(type(v) is int for v in figures)
 
 
 def test_reference_figures_in_the_published_rows(releases):
