@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .bureau import EXCEPTIONS, NIL_RETURNS, Bureau, discover, load_bureau, load_year_file
 from .check import Checked, check_report, check_workbook
-from .edition import SCHEMAS, edition_for_year
+from .edition import SCHEMAS, edition_for_year, editions
 from .exceptions import Accepted, apply_exceptions
 from .merge import Merged, merge
 from .pages import start_department_pages, status_of, write_check_pages
@@ -98,6 +98,14 @@ def check_batch_pickled(batch: list[tuple[str, Path]], year: int, level: str | N
 
 # Departments read and checked per task: Prefect costs about 5 ms a task run, a workbook about 2 ms.
 BATCH_SIZE = 200
+
+
+def warm_up() -> None:
+    """The imports and editions a worker process needs for its batches and documents: run once in
+    each worker as the pool starts, so that they are not paid at its first batch."""
+    from . import render  # noqa: F401
+
+    editions()
 
 
 def batches(submitted: dict[str, Path], size: int = BATCH_SIZE) -> list[list[tuple[str, Path]]]:

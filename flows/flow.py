@@ -147,15 +147,18 @@ def annual_run(
 
 @contextmanager
 def _worker_processes(wanted: bool | None, sources: Path, year: int):
-    """The run's worker processes (worker_pool) while the flow runs, if wanted."""
+    """The run's worker processes (worker_pool) while the flow runs, if wanted and not already
+    started (run_annual starts them before the flow, while Prefect starts its server)."""
     if wanted is None:
         folder = sources / str(year)
         wanted = folder.is_dir() and sum(1 for _ in folder.iterdir()) > annual.BATCH_SIZE
-    if not wanted:
+    if not wanted or worker_pool.get() is not None:
         yield
         return
     # Spawned, not forked: this process runs Prefect's threads, and a fork copies their locks.
     with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("spawn")) as pool:
+        for _ in range(os.cpu_count() or 1):
+            pool.submit(annual.warm_up)  # each worker starts and imports now, not at its first batch
         token = worker_pool.set(pool)
         try:
             yield
@@ -182,7 +185,9 @@ def run_annual(year: int, sources: Path, outputs: Path, reason: str | None = Non
             return annual_run.with_options(task_runner=DaskTaskRunner(cluster_kwargs={"n_workers": 2}))(*arguments, False).value
     if runner not in ("auto", "threads", "processes"):
         raise ValueError(f"unknown runner {runner!r}: auto, threads, processes or dask")
-    return annual_run(*arguments, {"auto": None, "threads": False, "processes": True}[runner]).value
+    processes = {"auto": None, "threads": False, "processes": True}[runner]
+    with _worker_processes(processes, Path(sources), year):  # starting while Prefect starts its server
+        return annual_run(*arguments, processes).value
 
 
 @contextmanager
