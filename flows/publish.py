@@ -252,11 +252,13 @@ CHANGE_FIELDS = (
 class PackageFiles:
     """The files of a release as build_package makes them: each hashed and, when a folder is given,
     written there at once, so that a release of ten thousand departments (a gigabyte of reports,
-    cells and workbooks) is never held in memory whole. Without a folder, only hashed: what a
-    release would be, to compare with the one published."""
+    cells and workbooks) is never held in memory whole; with an `archive` (release.ReleaseZip),
+    each also added to the release's zip as soon as it is complete. Without a folder, only hashed:
+    what a release would be, to compare with the one published."""
 
-    def __init__(self, folder: Path | None = None):
+    def __init__(self, folder: Path | None = None, archive=None):
         self.folder = Path(folder) if folder else None
+        self.archive = archive if self.folder else None
         self.sha256: dict[str, str] = {}  # path in the release → SHA-256 (hex)
         self.size: dict[str, int] = {}
 
@@ -266,6 +268,8 @@ class PackageFiles:
             path = self.folder / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
+        if self.archive:
+            self.archive.add_bytes(name, content)
 
     @contextmanager
     def writer(self, name: str):
@@ -287,11 +291,13 @@ class PackageFiles:
         finally:
             if handle:
                 handle.close()
-        self.sha256[name], self.size[name] = digest.hexdigest(), size
+        self.record(name, digest.hexdigest(), size)
 
     def record(self, name: str, sha256: str, size: int) -> None:
-        """A file written into the folder by another process."""
+        """A file written into the folder (by this process or another)."""
         self.sha256[name], self.size[name] = sha256, size
+        if self.archive:
+            self.archive.add_file(name, self.folder / name)
 
     def copy(self, name: str, source: Path) -> None:
         with self.writer(name) as write, open(source, "rb") as handle:

@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from datetime import datetime, timezone
@@ -186,23 +187,37 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 COMPRESSED = (".docx", ".xlsx", ".xlsm", ".zip")  # stored as they are: deflating them again gains nothing
 
 
-def write_zip(folder: Path, target: Path, root: str) -> None:
-    """The release folder as one zip under `root/`, file by file from disk: sorted names and fixed
-    timestamps, so the same files always give the same bytes."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    stamp = datetime.fromtimestamp(int(epoch), timezone.utc).timetuple()[:6] if epoch else ZIP_EPOCH
-    paths = sorted((p.relative_to(folder).as_posix(), p) for p in folder.rglob("*") if p.is_file())
-    with zipfile.ZipFile(target, "w") as archive:
-        for name, path in paths:
-            info = zipfile.ZipInfo(f"{root}/{name}", date_time=max(stamp, ZIP_EPOCH))
-            info.compress_type = zipfile.ZIP_STORED if path.suffix.lower() in COMPRESSED else zipfile.ZIP_DEFLATED
-            # Deflate level 1: a third of the default's time for a few percent more bytes (cells.csv
-            # of ten thousand departments is 340 MB). ZipFile.open takes the level only from here.
-            info._compresslevel = 1
-            info.external_attr = 0o644 << 16
-            info.file_size = path.stat().st_size
-            with open(path, "rb") as source, archive.open(info, "w") as entry:
-                shutil.copyfileobj(source, entry, 1 << 20)
+class ReleaseZip:
+    """The release as one zip under `root/`, each file added as soon as it is complete (the flow's
+    process zips the tables and cells while the workers still render the documents), in the order
+    the release writes them and with fixed timestamps: the same files always give the same bytes."""
+
+    def __init__(self, target: Path, root: str):
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        stamp = datetime.fromtimestamp(int(epoch), timezone.utc).timetuple()[:6] if epoch else ZIP_EPOCH
+        self.stamp, self.root = max(stamp, ZIP_EPOCH), root
+        self.archive = zipfile.ZipFile(target, "w")
+
+    def _info(self, name: str, size: int) -> zipfile.ZipInfo:
+        info = zipfile.ZipInfo(f"{self.root}/{name}", date_time=self.stamp)
+        info.compress_type = zipfile.ZIP_STORED if Path(name).suffix.lower() in COMPRESSED else zipfile.ZIP_DEFLATED
+        # Deflate level 1: a third of the default's time for a few percent more bytes (cells.csv
+        # of ten thousand departments is 340 MB). ZipFile.open takes the level only from here.
+        info._compresslevel = 1
+        info.external_attr = 0o644 << 16
+        info.file_size = size
+        return info
+
+    def add_bytes(self, name: str, content: bytes) -> None:
+        with self.archive.open(self._info(name, len(content)), "w") as entry:
+            entry.write(content)
+
+    def add_file(self, name: str, path: Path) -> None:
+        with open(path, "rb") as source, self.archive.open(self._info(name, path.stat().st_size), "w") as entry:
+            shutil.copyfileobj(source, entry, 1 << 20)
+
+    def close(self) -> None:
+        self.archive.close()
 
 
 def _write(build, year_folder: Path, version: str, key: Path | None) -> Publication:
@@ -215,12 +230,17 @@ def _write(build, year_folder: Path, version: str, key: Path | None) -> Publicat
     year_folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=year_folder))
     partial_zip = year_folder / f".{version}.zip.partial"
+    archive = None
     try:
-        _sealed(build(files=PackageFiles(staging)), key)
-        write_zip(staging, partial_zip, version)
+        archive = ReleaseZip(partial_zip, version)
+        _sealed(build(files=PackageFiles(staging, archive)), key)
+        archive.close()
         staging.rename(target)
         os.replace(partial_zip, year_folder / f"{version}.zip")
     except BaseException:
+        if archive is not None:
+            with suppress(Exception):  # the zip is half-written and removed next: only its file is closed
+                archive.close()
         shutil.rmtree(staging, ignore_errors=True)
         partial_zip.unlink(missing_ok=True)
         raise
