@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from functools import cache
 from html import escape
 from pathlib import Path
 
 from .check import Checked
-from .report import Finding, Report
+from .edition import edition_named
+from .report import Finding, Report, typed_text
 from .template import grid_rows
 
 SEVERITY = {"error": "错误", "warning": "警告"}
@@ -43,34 +45,51 @@ def _page(title: str, body: str) -> str:
 
 def _table_html(report: Report, table: str, findings: list[Finding], numbers: dict[int, int]) -> str:
     """The table in the template's layout, each value cell showing what was typed."""
-    layout = report.edition.tables[table]
+    layout, provenance = report.edition.tables[table], report.sources.get(table)
     by_cell = defaultdict(list)
     for f in findings:
         if f.table == table and f.column:
             by_cell[(f.row or layout.rows[0].code, f.column)].append(f)
     html = []
-    for spans in grid_rows(report.edition.code, table):
+    for pieces in _table_pieces(report.edition.code, table):
         cells = []
-        for span in spans:
-            extent = ""
-            if span.r1 > span.r0:
-                extent += f' rowspan="{span.r1 - span.r0 + 1}"'
-            if span.c1 > span.c0:
-                extent += f' colspan="{span.c1 - span.c0 + 1}"'
-            if span.kind == "label":
-                cells.append(f"<th{extent}>{escape(span.text)}</th>")
+        for piece in pieces:
+            if piece.__class__ is str:
+                cells.append(piece)
                 continue
-            row_code, col_code = span.cell
-            source = report.source(table, layout.row_index[row_code], layout.column_index[col_code])
-            text = escape(source.text) if source else ""
-            found = by_cell.get((row_code, col_code), [])
-            css = "value" + (" error" if any(f.is_error for f in found) else " warning" if found else "")
+            extent, row_code, col_code, i = piece
+            text = escape(typed_text(provenance.raws[i])) if provenance and provenance.sheets[i] is not None else ""
+            attrs = f' data-row="{row_code}" data-column="{col_code}"'
+            found = by_cell.get((row_code, col_code))
+            if not found:  # most cells
+                cells.append(f'<td class="value"{extent}{attrs}>{text}</td>')
+                continue
+            css = "value error" if any(f.is_error for f in found) else "value warning"
             marks = "".join(f'<sup><a href="#f{numbers[id(f)]}">{numbers[id(f)]}</a></sup>' for f in found)
             tip = escape(" ".join(f.message for f in found), quote=True)
-            attrs = f' data-row="{row_code}" data-column="{col_code}"' + (f' title="{tip}"' if found else "")
-            cells.append(f'<td class="{css}"{extent}{attrs}>{text}{marks}</td>')
+            cells.append(f'<td class="{css}"{extent}{attrs} title="{tip}">{text}{marks}</td>')
         html.append("<tr>" + "".join(cells) + "</tr>")
     return f'<h2>{escape(layout.heading)}</h2>\n<div class="wrap"><table data-table="{table}">\n' + "\n".join(html) + "\n</table></div>"
+
+
+@cache
+def _table_pieces(code: str, table: str) -> tuple[tuple, ...]:
+    """The table's rows, made once per edition: each label cell's HTML, and for each value cell its
+    extent (rowspan, colspan), row and column codes, and number among the layout's cells."""
+    layout, rows = edition_named(code).tables[table], []
+    for spans in grid_rows(code, table):
+        pieces = []
+        for span in spans:
+            extent = (f' rowspan="{span.r1 - span.r0 + 1}"' if span.r1 > span.r0 else "") + (
+                f' colspan="{span.c1 - span.c0 + 1}"' if span.c1 > span.c0 else "")
+            if span.kind == "label":
+                pieces.append(f"<th{extent}>{escape(span.text)}</th>")
+            else:
+                row_code, col_code = span.cell
+                i = layout.cell_index[(layout.row_index[row_code], layout.column_index[col_code])]
+                pieces.append((extent, row_code, col_code, i))
+        rows.append(tuple(pieces))
+    return tuple(rows)
 
 
 def _findings_html(findings: list[Finding], numbers: dict[int, int]) -> str:

@@ -189,7 +189,8 @@ def render_docx(report: Report, name: str, text: ReportText | None, created: dat
     out = io.BytesIO(template.rest)
     with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as target:  # appends: the rest is copied as it was deflated
         for part, xml in ((CORE_PART, core), (DOCUMENT_PART, document)):
-            target.writestr(zipfile.ZipInfo(part, date_time=ZIP_TIME), xml.encode("utf-8"), zipfile.ZIP_DEFLATED)
+            # Level 1: a third of the default's time, for 600 bytes more in a 40 KB document.
+            target.writestr(zipfile.ZipInfo(part, date_time=ZIP_TIME), xml.encode("utf-8"), zipfile.ZIP_DEFLATED, 1)
     return out.getvalue()
 
 
