@@ -342,6 +342,10 @@ def build_package(
     accepted_errors = sorted((a for a in accepted if a.finding.is_error), key=lambda a: a.finding.unit)
     shipped = {str(path): name for name, path in submitted.items()}
     _cells(files, merged.departments, shipped)
+    # In the order the workers were given them: each is zipped as it comes, while they do the next.
+    for written in documents:
+        for name, (digest, size) in written.items():
+            files.record(name, digest, size)
     for name, (digest, size) in zip(submitted, copies):
         files.record(name, digest, size)
     for name, fields, rows, title, description in (
@@ -358,7 +362,7 @@ def build_package(
         if rows is not None:
             files[f"data/{name}.csv"] = _csv_bytes([f[0] for f in fields], rows)
         resources.append(_resource(name, f"data/{name}.csv", files, _schema(fields), title, description))
-    resources += _reports(files, merged, bureau, texts or {}, documents)
+    resources += _reports(files, merged, bureau, texts or {})
     files["README.md"] = _readme(merged, bureau).encode("utf-8")
     files["CHANGELOG.md"] = _changelog(version, previous_version, reason, changes).encode("utf-8")
     meta = {"version": version, "previous_version": previous_version, "reason": reason}
@@ -416,16 +420,13 @@ REPORT_FIELDS = (
 )
 
 
-def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict, documents) -> list[dict]:
-    """The report of the bureau and of every department, as HTML and Word, in report/ (`documents`:
-    their hashes as _start_documents' workers wrote them); the list of them as a resource, and the
-    bureau's two files as resources of their own."""
+def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict) -> list[dict]:
+    """The list of the reports of the bureau and of every department, as HTML and Word, in report/
+    (which _start_documents' workers wrote), as a resource; the bureau's two files as resources of
+    their own."""
     from .render import title_of
     from .text import text_markdown
 
-    for written in documents:
-        for name, (digest, size) in written.items():
-            files.record(name, digest, size)
     names = _names(bureau)
     units = (merged.bureau, *merged.departments)
     rows, resources = [], []
