@@ -29,7 +29,7 @@ from .edition import (
     value_words,
 )
 from .intake import Intake, Refused, inspect
-from .report import Finding, Report, Source, cell_ref, make_finding
+from .report import Finding, Report, cell_ref, make_finding
 from .values import Parsed, expected_kind, format_value, parse_cell
 
 
