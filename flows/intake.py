@@ -9,6 +9,7 @@ clear reason before they cost memory or time. It also finds what the reader cann
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 import struct
@@ -45,9 +46,14 @@ def limits() -> dict:
 @dataclass
 class Intake:
     kind: str  # xlsx, xlsm, xls or ods
+    data: bytes = field(default=b"", repr=False)  # the file as inspected: what the reader reads and the hash is of
     macros: bool = False
     path: Path | None = None
     sheets: dict[str, str] = field(default_factory=dict)  # worksheet part → sheet name (.xlsx)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
 
     @cached_property
     def uncached_formulas(self) -> set[tuple[str, str]]:
@@ -77,7 +83,7 @@ def inspect(path: Path) -> Intake:
     if head.startswith(OLE):
         if ENCRYPTED in data:
             raise Refused("工作簿设有密码保护（已加密），无法读取：请取消密码后重新报送")
-        return Intake("xls")
+        return Intake("xls", data)
     if head.startswith(b"%PDF"):
         raise Refused("这是 PDF 文件，不是工作簿：请报送 Excel 工作簿（.xlsx）")
     if not head.startswith(b"PK"):
@@ -102,7 +108,7 @@ def _inspect_zip(archive: zipfile.ZipFile, data: bytes, path: Path) -> Intake:
     else:
         raise Refused("压缩文件中没有工作簿：请报送 Excel 工作簿（.xlsx）")
     _within_limits(archive, data, everything=kind == "ods")
-    return Intake(kind, "xl/vbaProject.bin" in names, path, _sheet_names(archive, data) if kind != "ods" else {})
+    return Intake(kind, data, "xl/vbaProject.bin" in names, path, _sheet_names(archive, data) if kind != "ods" else {})
 
 
 # The parts of an .xlsx the reader parses, besides the worksheets workbook.xml names: only these

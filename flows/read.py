@@ -9,6 +9,7 @@ blank rows between blocks. Every value keeps its sheet, cell reference and raw c
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -76,7 +77,9 @@ def load_sheets(path: Path) -> Workbook:
         raise UnreadableWorkbook(str(error)) from None
     visible, hidden = [], []
     try:
-        with open(path, "rb") as handle:  # by content, not by name: a .xls may well be an .xlsx
+        # The bytes intake looked at (and the report's hash is of), by content, not by name: a .xls
+        # may well be an .xlsx.
+        with io.BytesIO(intake.data) as handle:
             workbook = CalamineWorkbook.from_filelike(handle)
             for index, meta in enumerate(workbook.sheets_metadata):
                 if meta.typ != SheetTypeEnum.WorkSheet:
@@ -201,9 +204,9 @@ class _Reader:
             c = table.column_index[code]
             plain = not table.columns[c].decimals and table.columns[c].kind != "amount"
             targets.append((sc, c, self.header_units.get((table.code, code)), plain))
-        read_rows, read_columns, read_values = [], [], []
+        positions, read_values = [], []  # of the cells read, in values.flat
         # Locals, not attributes, in the loop: it runs two hundred times a workbook.
-        cell_index, name, left = table.cell_index, sheet.name, sheet.left
+        cell_index, name, left, width = table.cell_index, sheet.name, sheet.left, values.shape[1]
         sheets, sheet_rows, sheet_columns, raws = sources.sheets, sources.rows, sources.cols, sources.raws
         for row_code, sr in rows.items():
             r, line, sheet_row = table.row_index[row_code], sheet.rows[sr], sr + sheet.top
@@ -219,10 +222,9 @@ class _Reader:
                         if not self._unusual_cell(table, sheet, r, c, sr, sc, raw, parsed, header_unit):
                             continue
                     value = parsed.value
-                read_rows.append(r)
-                read_columns.append(c)
+                positions.append(r * width + c)
                 read_values.append(value)
-        values[read_rows, read_columns] = read_values
+        values.flat[positions] = read_values
 
     def _unusual_cell(self, table: TableLayout, sheet: Sheet, r: int, c: int, sr: int, sc: int, raw, parsed: Parsed,
                       header_unit: str | None) -> bool:
@@ -458,7 +460,7 @@ def read_workbook(path: Path, year: int, unit: str) -> tuple[Report, list[Findin
 def _read_book(book: Workbook, path: Path, year: int, unit: str) -> tuple[Report, list[Finding]]:
     expected = edition_for_year(year)
     report, findings = read_tables(book.sheets, expected, unit, year, str(path), book.intake)
-    report.sha256 = sha256_of(path)
+    report.sha256 = book.intake.sha256
     if any(f.rule == "F1" for f in findings):
         for other in editions():
             if other is expected:
