@@ -121,7 +121,7 @@ class _Reader:
     def _find_label(self, label: Label, sheet: Sheet | None, after: int) -> _Match | None:
         """The first cell holding `label` (or an alias, or its groups followed by it) below row `after`."""
         sheets = [sheet] if sheet else self.sheets
-        candidates = [normalise_label(label.label)] + [normalise_label(a) for a in label.aliases]
+        candidates = label_texts(label)
         for sheet_ in sheets:
             for text in candidates:
                 hits = [(r, c) for r, c in sheet_.labels.get(text, ()) if r > after]
@@ -142,7 +142,7 @@ class _Reader:
         match = self._find_label(row, sheet, after)
         if match is None:
             self.finding("F1", table=table.code, r=table.row_index[code], expected=row.label, where=_where(table))
-        elif match.text in {normalise_label(a) for a in row.aliases}:
+        elif match.text in label_texts(row)[1:]:
             self._alias_used(table, row, match)
         return match
 
@@ -361,6 +361,12 @@ class _Reader:
 
 
 _UNIT_IN_LABEL = re.compile(r"\((?:单位:)?(?P<unit>[^()]+)\)$")
+
+
+@lru_cache(maxsize=None)
+def label_texts(label: Label) -> tuple[str, ...]:
+    """The label's text and then its aliases', normalised."""
+    return (normalise_label(label.label), *(normalise_label(a) for a in label.aliases))
 
 
 @lru_cache(maxsize=None)
