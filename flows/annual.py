@@ -109,10 +109,17 @@ def warm_up() -> None:
 
 
 def batches(submitted: dict[str, Path], size: int = BATCH_SIZE) -> list[list[tuple[str, Path]]]:
-    """The submissions in batches of `size`, in order of department id: the same files give the
-    same batches, so a re-run finds each unchanged batch in the cache (see batch_key)."""
-    items = sorted(submitted.items())
-    return [items[i : i + size] for i in range(0, len(items), size)]
+    """The submissions in batches of about `size`, in order of department id. A batch ends after a
+    department whose id hashes to one in `size` (or at twice `size`): cut points that belong
+    to the ids, not to positions, so adding or removing a department changes only its own batch,
+    and a re-run takes every other batch from the cache (see batch_key)."""
+    result, current = [], []
+    for unit, path in sorted(submitted.items()):
+        current.append((unit, path))
+        if int.from_bytes(hashlib.sha256(unit.encode()).digest()[:8], "big") % size == 0 or len(current) >= 2 * size:
+            result.append(current)
+            current = []
+    return result + [current] if current else result
 
 
 def previous_of(batch: list[tuple[str, Path]], previous: dict[str, Report]) -> dict[str, Report]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 import shutil
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from flows import annual
 from tests.conftest import SOURCES, valid_report
 
@@ -34,6 +37,25 @@ def test_the_key_follows_content_path_last_year_and_level_not_file_times(tmp_pat
 def test_batches_are_stable_and_carry_only_their_departments_previous_reports():
     submitted = {f"d{i:03d}": SOURCES / f"d{i:03d}.xlsx" for i in (5, 1, 3, 2, 4)}
     batches = annual.batches(submitted, 2)
-    assert [[u for u, _ in b] for b in batches] == [["d001", "d002"], ["d003", "d004"], ["d005"]]
+    assert [u for b in batches for u, _ in b] == ["d001", "d002", "d003", "d004", "d005"]
+    assert annual.batches(dict(reversed(submitted.items())), 2) == batches
+    with_d004 = next(b for b in batches if "d004" in dict(b))
     previous = {"d001": valid_report(2020, unit="d001"), "d004": valid_report(2020, unit="d004")}
-    assert list(annual.previous_of(batches[1], previous)) == ["d004"]
+    assert list(annual.previous_of(with_d004, previous)) == ["d004"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(ids=st.sets(st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True), max_size=300), added=st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True))
+def test_adding_a_department_changes_only_its_own_batch(ids, added):
+    """So a re-run after a department joins reads that department's batch again, not every batch
+    after it: the cut points follow the ids (unless a batch reaches the cap of twice its size,
+    which is then where it is cut)."""
+    size = 10
+    before = annual.batches({unit: SOURCES / unit for unit in ids}, size)
+    after = annual.batches({unit: SOURCES / unit for unit in ids | {added}}, size)
+    assert [u for b in after for u, _ in b] == sorted(ids | {added})
+    if added in ids:
+        assert after == before
+    elif all(len(b) < 2 * size for b in before + after):
+        # The batch it joins changes; if it is a cut point itself, that batch is split in two.
+        assert len([b for b in after if b not in before]) <= 2 and len([b for b in before if b not in after]) <= 1
