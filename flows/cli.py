@@ -104,9 +104,11 @@ def cmd_run(args) -> int:
             import prefect_dask  # noqa: F401
         except ImportError:
             raise UsageError("--runner dask 需要 prefect-dask：pip install 'nianbao[dask]'") from None
-    # The terminal shows a progress bar and the verdict; Prefect's own lines go to its logs (the UI),
-    # and to the terminal only from warnings up.
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    # The terminal shows a progress bar and the verdict, or one line saying why the run stopped;
+    # Prefect's own lines (a failed task's traceback among them) go to its logs, which the UI shows.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    from concurrent.futures.process import BrokenProcessPool
+
     from .flow import progress_bar, run_annual  # imports prefect: only here
 
     console = _console()
@@ -117,6 +119,9 @@ def cmd_run(args) -> int:
                                  args.sign and Path(args.sign), args.runner, args.dask_address)
         except (BureauConfigError, PreviousYearError, RunInProgress) as error:
             raise UsageError(str(error)) from None
+        except BrokenProcessPool:  # the OS ended a worker (out of memory?): publishing had not switched
+            raise UsageError("读取或发布用的工作进程意外退出（可能内存不足）：本次没有发布任何内容，"
+                             "可用 --runner threads 重新运行") from None
         finally:
             progress_bar.reset(token)
     if args.quiet:  # for cron: nothing on success, the blocking errors otherwise

@@ -234,3 +234,19 @@ def test_a_large_bureau_s_summary_counts_by_status_and_names_the_departments_wit
     errors = [line for line in out.splitlines() if line.startswith("  [")]
     assert {line.split("]")[0][3:] for line in errors} == {e["unit"] for e in injected} | {"synthetic"}
     assert all(" A2 " in line or " A3 " in line or " E1 " in line for line in errors), errors
+
+
+def test_a_worker_ended_by_the_system_is_one_clear_line(prefect_server, sources_copy, tmp_path, monkeypatch, capsys):
+    from concurrent.futures.process import BrokenProcessPool
+
+    from flows import flow
+    from flows.cli import main
+
+    def killed(*args):
+        raise BrokenProcessPool("A process in the process pool was terminated abruptly")
+
+    monkeypatch.setattr(flow, "_check_batch", killed)
+    assert main(["run", "2020", "--sources", str(sources_copy), "--outputs", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "工作进程意外退出" in err and "Traceback" not in err
+    assert not (tmp_path / "2020").exists()  # nothing published
