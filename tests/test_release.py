@@ -118,6 +118,30 @@ def test_a_publication_that_fails_midway_leaves_the_last_release(sources, tmp_pa
     assert (outputs / "2021" / "latest").resolve() != first.path
 
 
+def test_a_zip_that_fails_midway_fails_the_publication_and_leaves_the_last_release(sources, tmp_path, monkeypatch):
+    """What fails while zipping fails the publication too, and leaves nothing behind."""
+    import flows.release as release
+
+    outputs = tmp_path / "outputs"
+    run_steps(2021, sources, outputs)
+    before = snapshot(outputs / "2021")
+    bump_figure(sources)
+    entries, real_info = [], release.ReleaseZip._info
+
+    def disk_full(self, name, size):
+        entries.append(name)
+        if len(entries) > 5:
+            raise OSError(28, "No space left on device")
+        return real_info(self, name, size)
+
+    monkeypatch.setattr(release.ReleaseZip, "_info", disk_full)
+    with pytest.raises(OSError, match="No space left on device"):
+        run_steps(2021, sources, outputs)
+    monkeypatch.undo()
+    assert snapshot(outputs / "2021") == before
+    assert sorted(os.listdir(outputs / "2021")) == ["1.0.0", "1.0.0.zip", "latest"]
+
+
 KILLER = """
 import os, signal, sys
 from pathlib import Path
