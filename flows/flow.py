@@ -136,8 +136,8 @@ def annual_run(
     """Read and check every department's workbook, merge them into the bureau's, publish.
 
     Without a year (a scheduled run), the previous calendar year. `processes`: read, check and
-    write documents in a process per core (None: when there is more than one batch of departments;
-    starting processes costs a small bureau more than it saves). The outcome comes boxed
+    write documents in a process per core (None: when there are more submissions than a batch's
+    size; starting processes costs a small bureau more than it saves). The outcome comes boxed
     (run_annual unboxes it).
     """
     year = year or report_year()
@@ -173,7 +173,7 @@ def run_annual(year: int, sources: Path, outputs: Path, reason: str | None = Non
     - "threads": in this process;
     - "processes": a process per core, beside Prefect's task threads;
     - "dask": Prefect's Dask task runner, on the cluster at `dask_address` or a local one of two workers;
-    - "auto": processes once there is more than one batch, threads otherwise.
+    - "auto": processes when there are more submissions than a batch's size, threads otherwise.
     """
     arguments = (year, sources, outputs, reason, sign)
     if runner == "dask":

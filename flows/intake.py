@@ -48,7 +48,6 @@ class Intake:
     kind: str  # xlsx, xlsm, xls or ods
     data: bytes = field(default=b"", repr=False)  # the file as inspected: what the reader reads and the hash is of
     macros: bool = False
-    path: Path | None = None
     sheets: dict[str, str] = field(default_factory=dict)  # worksheet part → sheet name (.xlsx)
 
     @property
@@ -63,7 +62,7 @@ class Intake:
         if not self.sheets:
             return set()
         try:
-            with zipfile.ZipFile(self.path) as archive:
+            with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
                 names = set(archive.namelist())
                 return _uncached_formulas({part: archive.read(part) for part in self.sheets if part in names}, self.sheets)
         except (zipfile.BadZipFile, OSError) as error:
@@ -92,12 +91,12 @@ def inspect(path: Path) -> Intake:
         raise Refused("不是 Excel 工作簿（文件内容既非 .xlsx 也非 .xls）：请报送用模板填写的工作簿")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return _inspect_zip(archive, data, path)
+            return _inspect_zip(archive, data)
     except (zipfile.BadZipFile, zlib.error, struct.error) as error:
         raise Refused(f"文件已损坏或不完整（{error}）：请重新保存后报送") from None
 
 
-def _inspect_zip(archive: zipfile.ZipFile, data: bytes, path: Path) -> Intake:
+def _inspect_zip(archive: zipfile.ZipFile, data: bytes) -> Intake:
     names = set(archive.namelist())
     if "word/document.xml" in names:
         raise Refused("这是 Word 文档（.docx），不是工作簿：请把表格填入模板工作簿后报送")
@@ -108,7 +107,7 @@ def _inspect_zip(archive: zipfile.ZipFile, data: bytes, path: Path) -> Intake:
     else:
         raise Refused("压缩文件中没有工作簿：请报送 Excel 工作簿（.xlsx）")
     _within_limits(archive, data, everything=kind == "ods")
-    return Intake(kind, data, "xl/vbaProject.bin" in names, path, _sheet_names(archive, data) if kind != "ods" else {})
+    return Intake(kind, data, "xl/vbaProject.bin" in names, _sheet_names(archive, data) if kind != "ods" else {})
 
 
 # The parts of an .xlsx the reader parses, besides the worksheets workbook.xml names: only these
