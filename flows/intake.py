@@ -48,7 +48,6 @@ class Intake:
     kind: str  # xlsx, xlsm, xls or ods
     data: bytes = field(default=b"", repr=False)  # the file as inspected: what the reader reads and the hash is of
     macros: bool = False
-    sheets: dict[str, str] = field(default_factory=dict)  # worksheet part → sheet name (.xlsx)
 
     @property
     def sha256(self) -> str:
@@ -59,13 +58,13 @@ class Intake:
         """(sheet name, cell) of each formula saved without its value, which the reader sees as a
         blank. Looked for only when asked (the reader asks on meeting a blank): this unpacks the
         worksheets a second time, which would double what intake costs an ordinary workbook."""
-        if not self.sheets:
+        if self.kind not in ("xlsx", "xlsm"):
             return set()
         try:
             with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
-                names = set(archive.namelist())
-                return _uncached_formulas({part: archive.read(part) for part in self.sheets if part in names}, self.sheets)
-        except (zipfile.BadZipFile, OSError) as error:
+                sheets, names = _sheet_names(archive, self.data), set(archive.namelist())
+                return _uncached_formulas({part: archive.read(part) for part in sheets if part in names}, sheets)
+        except (zipfile.BadZipFile, OSError, zlib.error, struct.error) as error:
             raise Refused(f"文件已损坏或不完整（{error}）：请重新保存后报送") from None
 
 
@@ -107,7 +106,7 @@ def _inspect_zip(archive: zipfile.ZipFile, data: bytes) -> Intake:
     else:
         raise Refused("压缩文件中没有工作簿：请报送 Excel 工作簿（.xlsx）")
     _within_limits(archive, data, everything=kind == "ods")
-    return Intake(kind, data, "xl/vbaProject.bin" in names, _sheet_names(archive, data) if kind != "ods" else {})
+    return Intake(kind, data, "xl/vbaProject.bin" in names)
 
 
 # The parts of an .xlsx the reader parses, besides the worksheets workbook.xml names: only these
