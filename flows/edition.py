@@ -84,6 +84,7 @@ class TableLayout:
     # which of them hold amounts with decimals.
     cells: tuple[tuple[int, int], ...] = field(init=False, repr=False)
     cell_index: dict[tuple[int, int], int] = field(init=False, repr=False)
+    cell_numbers: tuple[tuple[int | None, ...], ...] = field(init=False, repr=False)  # [r][c]: cell_index, or None
     decimal_cells: tuple[int, ...] = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -100,6 +101,10 @@ class TableLayout:
         cells = tuple((int(r), int(c)) for r, c in zip(*applicable.nonzero()))
         object.__setattr__(self, "cells", cells)
         object.__setattr__(self, "cell_index", {cell: i for i, cell in enumerate(cells)})
+        numbers = [[None] * len(self.columns) for _ in self.rows]
+        for i, (r, c) in enumerate(cells):
+            numbers[r][c] = i
+        object.__setattr__(self, "cell_numbers", tuple(tuple(row) for row in numbers))
         object.__setattr__(self, "decimal_cells", tuple(i for i, (_, c) in enumerate(cells) if self.columns[c].decimals))
 
     @property

@@ -206,13 +206,14 @@ class _Reader:
             targets.append((sc, c, self.header_units.get((table.code, code)), plain))
         positions, read_values = [], []  # of the cells read, in values.flat
         # Locals, not attributes, in the loop: it runs two hundred times a workbook.
-        cell_index, name, left, width = table.cell_index, sheet.name, sheet.left, values.shape[1]
+        name, left, width = sheet.name, sheet.left, values.shape[1]
         sheets, sheet_rows, sheet_columns, raws = sources.sheets, sources.rows, sources.cols, sources.raws
         for row_code, sr in rows.items():
             r, line, sheet_row = table.row_index[row_code], sheet.rows[sr], sr + sheet.top
+            numbers, length = table.cell_numbers[r], len(line)
             for sc, c, header_unit, plain in targets:
-                raw = line[sc] if sc < len(line) else ""
-                i = cell_index[r, c]
+                raw = line[sc] if sc < length else ""
+                i = numbers[c]
                 sheets[i], sheet_rows[i], sheet_columns[i], raws[i] = name, sheet_row, sc + left, raw
                 if plain and raw.__class__ is float and raw.is_integer() and 0 <= raw < 1000:
                     value = int(raw)  # a count typed as a number, as parse_cell reads it
