@@ -44,7 +44,7 @@ class Source(NamedTuple):
 
 def typed_text(raw) -> str:
     """What the clerk typed, as text: 25.0 read from a number cell is "25"."""
-    if raw.__class__ is float and raw.is_integer():
+    if isinstance(raw, float) and raw.is_integer():
         return str(int(raw))
     return "" if raw is None else str(raw)
 
