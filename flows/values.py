@@ -46,8 +46,8 @@ def _scaled(number: Decimal, column: Column) -> int | None:
         return None  # finer than the column holds: a fraction of a count, or below 0.01 元
     if column.kind != "signed" and scaled < 0:
         return None
-    if column.kind != "amount" and abs(scaled) > value_words()["maximum_count"]:
-        return None  # "absurdly large": a typo or a pasted identifier, not a count
+    if abs(number) > value_words()["maximum_amount" if column.kind == "amount" else "maximum_count"]:
+        return None  # "absurdly large": a typo or a pasted identifier, not a count or an amount
     return int(scaled)
 
 
