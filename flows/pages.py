@@ -80,14 +80,12 @@ def _table_pieces(code: str, table: str) -> tuple[tuple, ...]:
     for spans in grid_rows(code, table):
         pieces = []
         for span in spans:
-            extent = (f' rowspan="{span.r1 - span.r0 + 1}"' if span.r1 > span.r0 else "") + (
-                f' colspan="{span.c1 - span.c0 + 1}"' if span.c1 > span.c0 else "")
             if span.kind == "label":
-                pieces.append(f"<th{extent}>{escape(span.text)}</th>")
+                pieces.append(f"<th{span.html_extent}>{escape(span.text)}</th>")
             else:
                 row_code, col_code = span.cell
                 i = layout.cell_index[(layout.row_index[row_code], layout.column_index[col_code])]
-                pieces.append((extent, row_code, col_code, i))
+                pieces.append((span.html_extent, row_code, col_code, i))
         rows.append(tuple(pieces))
     return tuple(rows)
 

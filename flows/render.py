@@ -62,12 +62,10 @@ def _html_table(code: str, table: str) -> tuple[str | int, ...]:
     for spans in grid_rows(code, table):
         pieces.append("<tr>")
         for span in spans:
-            extent = (f' rowspan="{span.r1 - span.r0 + 1}"' if span.r1 > span.r0 else "") + (
-                f' colspan="{span.c1 - span.c0 + 1}"' if span.c1 > span.c0 else "")
             if span.kind == "label":
-                pieces.append(f"<th{extent}>{escape(span.text)}</th>")
+                pieces.append(f"<th{span.html_extent}>{escape(span.text)}</th>")
             else:
-                pieces += [f'<td class="value"{extent} data-cell="{span.cell[0]}.{span.cell[1]}">',
+                pieces += [f'<td class="value"{span.html_extent} data-cell="{span.cell[0]}.{span.cell[1]}">',
                            _cell_number(code, table, *span.cell), "</td>"]
         pieces.append("</tr>\n")
     pieces.append("</table></div>")

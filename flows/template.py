@@ -38,6 +38,12 @@ class Span:
     kind: str = "label"
     cell: tuple[str, str] | None = None
 
+    @property
+    def html_extent(self) -> str:
+        """The span as an HTML cell's rowspan and colspan attributes ("" for one cell)."""
+        return (f' rowspan="{self.r1 - self.r0 + 1}"' if self.r1 > self.r0 else "") + (
+            f' colspan="{self.c1 - self.c0 + 1}"' if self.c1 > self.c0 else "")
+
 
 def _nested_header(labels, depth: int, r0: int, c0: int) -> list[Span]:
     """Header rows for labels with group paths: groups span their members, leaves span down."""
