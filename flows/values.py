@@ -17,10 +17,10 @@ import numpy as np
 from .edition import Column, TableLayout, value_words
 
 _NUMBER = re.compile(r"^(?P<sign>[+-]?)(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<fraction>\.\d+)?(?P<unit>\D*)$")
-_KIND_WORDS = {
-    "count": ("非负整数", "a whole number ≥ 0"),
-    "signed": ("整数（减少填负数）", "a whole number (negative for a decrease)"),
-    "amount": ("不小于 0 的金额", "an amount ≥ 0"),
+_KIND_WORDS = {  # {maximum}: values.yaml's, for counts or amounts
+    "count": ("不超过 {maximum} 的非负整数", "a whole number from 0 to {maximum}"),
+    "signed": ("绝对值不超过 {maximum} 的整数（减少填负数）", "a whole number (negative for a decrease) within ±{maximum}"),
+    "amount": ("0 到 {maximum} 之间的金额（按本列单位）", "an amount from 0 to {maximum} in the column's unit"),
 }
 
 
@@ -37,7 +37,9 @@ class Parsed:
 
 
 def expected_kind(column: Column) -> tuple[str, str]:
-    return _KIND_WORDS[column.kind]
+    """What a cell of the column must hold, in Chinese and English (rule V1's "expected")."""
+    maximum = f'{value_words()["maximum_amount" if column.kind == "amount" else "maximum_count"]:,}'
+    return tuple(words.format(maximum=maximum) for words in _KIND_WORDS[column.kind])
 
 
 def _scaled(number: Decimal, column: Column) -> int | None:
