@@ -181,7 +181,7 @@ def _unpacked(data: bytes, info: zipfile.ZipInfo, size: int | None = None) -> by
         return packed[:size]
     if info.compress_type == zipfile.ZIP_DEFLATED:
         return zlib.decompressobj(-15).decompress(packed, size or max(info.file_size, 1))
-    raise Refused(f"部件 {info.filename} 的压缩方式（{info.compress_type}）不是工作簿所用的")
+    raise Refused(f"部件 {info.filename} 的压缩方式（{info.compress_type}）不是 Excel 工作簿所用的：请用 Excel 重新保存后报送")
 
 
 def _sheet_names(archive: zipfile.ZipFile, data: bytes) -> dict[str, str]:
