@@ -64,7 +64,7 @@ class Intake:
             with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
                 sheets, names = _sheet_names(archive, self.data), set(archive.namelist())
                 return _uncached_formulas({part: archive.read(part) for part in sheets if part in names}, sheets)
-        except (zipfile.BadZipFile, OSError, zlib.error, struct.error) as error:
+        except (zipfile.BadZipFile, OSError, zlib.error, struct.error, NotImplementedError, EOFError) as error:
             raise Refused(f"文件已损坏或不完整（{error}）：请重新保存后报送") from None
 
 
@@ -91,7 +91,7 @@ def inspect(path: Path) -> Intake:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return _inspect_zip(archive, data)
-    except (zipfile.BadZipFile, zlib.error, struct.error) as error:
+    except (zipfile.BadZipFile, zlib.error, struct.error, NotImplementedError, EOFError) as error:
         raise Refused(f"文件已损坏或不完整（{error}）：请重新保存后报送") from None
 
 

@@ -159,6 +159,17 @@ def test_a_part_packed_another_way_or_broken(tmp_path):
     refused(path, "文件已损坏")
 
 
+def test_a_zip_that_needs_an_unknown_zip_version(tmp_path):
+    """A flipped byte in the zip's directory (found by flipping random bytes of a workbook):
+    zipfile raises NotImplementedError, which is one more way of being a broken file."""
+    data = bytearray(TEMPLATE.read_bytes())
+    record = data.index(b"PK\x01\x02")  # the first entry of the central directory
+    data[record + 6 : record + 8] = (250).to_bytes(2, "little")  # "needs zip version 25.0"
+    path = tmp_path / "household.xlsx"
+    path.write_bytes(bytes(data))
+    refused(path, "文件已损坏")
+
+
 def test_thousands_of_sheets(tmp_path):
     sheets = {f"xl/worksheets/extra{i}.xml": b"<worksheet/>" for i in range(60)}
     refused(rezip(tmp_path, "household.xlsx", sheets), "工作表过多")
