@@ -32,6 +32,9 @@ FORMULA = re.compile(rb"<f[ >/]")  # a formula element, not <formula1> of a data
 VALUE = re.compile(rb"<v>[^<]")  # a cached value; <v/> or <v></v> holds none
 ELEMENT = re.compile(r"<(sheet|Relationship)\b([^>]*)>")
 ATTRIBUTE = re.compile(r'([\w:]+)="([^"]*)"')
+# What reading a damaged zip raises: zipfile's own error, and those of the layers beneath it (a
+# version it does not know, a truncated part, a bad header or deflate stream).
+BROKEN_ZIP = (zipfile.BadZipFile, NotImplementedError, EOFError, struct.error, zlib.error)
 
 
 class Refused(Exception):
@@ -64,7 +67,7 @@ class Intake:
             with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
                 sheets, names = _sheet_names(archive, self.data), set(archive.namelist())
                 return _uncached_formulas({part: archive.read(part) for part in sheets if part in names}, sheets)
-        except (zipfile.BadZipFile, OSError, zlib.error, struct.error, NotImplementedError, EOFError) as error:
+        except BROKEN_ZIP as error:
             raise Refused(f"文件已损坏或不完整（{error}）：请重新保存后报送") from None
 
 
@@ -91,7 +94,7 @@ def inspect(path: Path) -> Intake:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return _inspect_zip(archive, data)
-    except (zipfile.BadZipFile, zlib.error, struct.error, NotImplementedError, EOFError) as error:
+    except BROKEN_ZIP as error:
         raise Refused(f"文件已损坏或不完整（{error}）：请重新保存后报送") from None
 
 

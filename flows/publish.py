@@ -53,11 +53,11 @@ def table_lines(layout: TableLayout, report: Report, types: dict[str, str]) -> t
     grid = [["" for _ in layout.columns] for _ in layout.rows]
     for (r, c), text in zip(layout.cells, figures(report.values[layout.code], layout)):
         grid[r][c] = text
-    unit_csv, unit_json = _csv_field(neutralised(report.unit)), json.dumps(report.unit, ensure_ascii=False)
+    unit_json = json.dumps(report.unit, ensure_ascii=False)  # the id is bureau.SAFE_ID: nothing to quote in CSV
     several = len(layout.rows) > 1
     csv_lines, json_lines = [], []
     for row, texts in zip(layout.rows, grid):
-        lead = [unit_csv, row.code] if several else [unit_csv]
+        lead = [report.unit, row.code] if several else [report.unit]
         csv_lines.append(",".join(lead + texts) + "\n")
         pairs = [f'"unit_id": {unit_json}'] + ([f'"row": "{row.code}"'] if several else [])
         pairs += [f'"{column.code}": {_json_number(text, types[column.code])}' for column, text in zip(layout.columns, texts)]
@@ -157,10 +157,11 @@ def _submissions(departments: tuple[Report, ...]) -> dict[str, Path]:
 
 
 def cell_lines(report: Report, file: str) -> str:
-    """The CSV lines (CELL_FIELDS) of every cell of a department's tables
-    that the template has, with where it was typed (`file`: its name in the release). Two million
-    lines for ten thousand departments, so each is joined from parts made once per table; only the
-    typed text and the sheet name come from the workbook, so only they are neutralised and quoted."""
+    """The CSV lines (CELL_FIELDS) of every cell of a department's tables that the template has,
+    with where it was typed (`file`: its name in the release). Two million lines for ten thousand
+    departments, so each is joined from parts made once per table. Only the typed text and the
+    sheet name come from the workbook, so only they are neutralised and quoted; unit ids are
+    bureau.SAFE_ID, codes plain words."""
     lines, middle = [], f",{file},{report.sha256 or ''},"
     for code, layout in report.edition.tables.items():
         provenance = report.sources.get(code)

@@ -38,8 +38,12 @@ class Parsed:
 
 def expected_kind(column: Column) -> tuple[str, str]:
     """What a cell of the column must hold, in Chinese and English (rule V1's "expected")."""
-    maximum = f'{value_words()["maximum_amount" if column.kind == "amount" else "maximum_count"]:,}'
-    return tuple(words.format(maximum=maximum) for words in _KIND_WORDS[column.kind])
+    return tuple(words.format(maximum=f"{_maximum(column):,}") for words in _KIND_WORDS[column.kind])
+
+
+def _maximum(column: Column) -> int:
+    """The largest value a cell of the column may hold, in the column's unit (schemas/values.yaml)."""
+    return value_words()["maximum_amount" if column.kind == "amount" else "maximum_count"]
 
 
 def _scaled(number: Decimal, column: Column) -> int | None:
@@ -48,7 +52,7 @@ def _scaled(number: Decimal, column: Column) -> int | None:
         return None  # finer than the column holds: a fraction of a count, or below 0.01 元
     if column.kind != "signed" and scaled < 0:
         return None
-    if abs(number) > value_words()["maximum_amount" if column.kind == "amount" else "maximum_count"]:
+    if abs(number) > _maximum(column):
         return None  # "absurdly large": a typo or a pasted identifier, not a count or an amount
     return int(scaled)
 
