@@ -84,8 +84,9 @@ class TableLayout:
     # which of them hold amounts with decimals.
     cells: tuple[tuple[int, int], ...] = field(init=False, repr=False)
     cell_index: dict[tuple[int, int], int] = field(init=False, repr=False)
-    cell_numbers: tuple[tuple[int | None, ...], ...] = field(init=False, repr=False)  # [r][c]: cell_index, or None
+    cell_grid: np.ndarray = field(init=False, repr=False)  # [r, c]: cell_index, or -1
     decimal_cells: tuple[int, ...] = field(init=False, repr=False)
+    count_columns: np.ndarray = field(init=False, repr=False)  # [c]: a whole number with no unit to convert
 
     def __post_init__(self):
         rows = {row.code: i for i, row in enumerate(self.rows)}
@@ -101,10 +102,12 @@ class TableLayout:
         cells = tuple((int(r), int(c)) for r, c in zip(*applicable.nonzero()))
         object.__setattr__(self, "cells", cells)
         object.__setattr__(self, "cell_index", {cell: i for i, cell in enumerate(cells)})
-        numbers = [[None] * len(self.columns) for _ in self.rows]
-        for i, (r, c) in enumerate(cells):
-            numbers[r][c] = i
-        object.__setattr__(self, "cell_numbers", tuple(tuple(row) for row in numbers))
+        grid = np.full(applicable.shape, -1)
+        grid[applicable] = np.arange(len(cells))
+        grid.flags.writeable = False
+        object.__setattr__(self, "cell_grid", grid)
+        counts = np.array([column.kind != "amount" and not column.decimals for column in self.columns], dtype=bool)
+        object.__setattr__(self, "count_columns", counts)
         object.__setattr__(self, "decimal_cells", tuple(i for i, (_, c) in enumerate(cells) if self.columns[c].decimals))
 
     @property

@@ -12,9 +12,12 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
+from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
 from .edition import (
@@ -30,7 +33,7 @@ from .edition import (
     value_words,
 )
 from .intake import Intake, Refused, inspect
-from .report import Finding, Report, cell_ref, make_finding
+from .report import Finding, Provenance, Report, Source, cell_ref, make_finding
 from .values import Parsed, expected_kind, format_value, parse_cell
 
 
@@ -47,12 +50,25 @@ class Sheet:
     top: int = 0  # calamine returns the used range; these place it back in the sheet
     left: int = 0
     labels: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    # Its name and place and each cell holding a text some edition prints, as typed: all that
+    # locating the tables looks at, so two sheets with equal label cells have the same layout.
+    label_cells: tuple = field(default=(), repr=False)
 
     def __post_init__(self):
+        # Every cell of every workbook passes here: locals, and no call for a number or a blank.
+        known, labels, cells = _every_known_text(), self.labels, []
         for r, row in enumerate(self.rows):
             for c, value in enumerate(row):
-                if isinstance(value, str) and value:
-                    self.labels.setdefault(normalise_label(value), []).append((r, c))
+                if value.__class__ is str and value:
+                    text = normalise_label(value)
+                    found = labels.get(text)
+                    if found is None:
+                        labels[text] = [(r, c)]
+                    else:
+                        found.append((r, c))
+                    if text in known:
+                        cells.append((r, c, value))
+        self.label_cells = (self.name, self.top, self.left, tuple(cells))
 
     def value(self, r: int, c: int):
         row = self.rows[r] if 0 <= r < len(self.rows) else ()
@@ -96,6 +112,28 @@ def load_sheets(path: Path) -> Workbook:
     return Workbook(visible, hidden, intake)
 
 
+# A block as found in a workbook: its sheet, and the sheet row and column of each of its rows and
+# columns (by code) that were found.
+Placement = tuple[Sheet, dict[str, int], dict[str, int]]
+
+
+@dataclass
+class _Layout:
+    """Where an edition's tables stand in a workbook, found from its label cells alone: all that
+    reading needs before it looks at a value. The workbooks of a bureau, filled in from the
+    template, mostly share one, so it is found once and reused (_Reader.layout)."""
+
+    placements: dict[str, list[tuple[int, dict[str, int], dict[str, int]]]] = field(default_factory=dict)  # table →
+    # (sheet index, sheet row by row code, sheet column by column code) of each block found
+    header_units: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (table, column) → unit its header states
+    findings: list[tuple[str, dict]] = field(default_factory=list)  # (rule, its parameters): F1, F3 of the labels
+    by_labels_alone: bool = True  # False once a label was looked for in any text (_find_label's last resort)
+
+
+_LAYOUTS: dict[tuple, _Layout] = {}  # (edition, every sheet's label cells) → layout; the last few found
+_LAYOUTS_KEPT = 64
+
+
 @dataclass
 class _Match:
     sheet: Sheet
@@ -112,10 +150,50 @@ class _Reader:
         self.sheets, self.edition, self.intake = sheets, edition, intake
         self.report = Report.zeros(unit, year, edition, file=path)
         self.findings: list[Finding] = []
-        self.header_units: dict[tuple[str, str], str | None] = {}  # (table, column) → unit its header states
+        self.located = _Layout()  # filled while locating (_locate)
+        self.header_units: dict[tuple[str, str], str | None] = {}
 
     def finding(self, rule: str, **kwargs) -> None:
         self.findings.append(make_finding(rule, self.report.unit, report=self.report, **kwargs))
+
+    def layout_finding(self, rule: str, **kwargs) -> None:
+        """A finding of the labels: kept with the layout, made again for each workbook that shares it."""
+        self.located.findings.append((rule, kwargs))
+
+    def read(self) -> tuple[Report, list[Finding]]:
+        layout = self.layout()
+        self.header_units = layout.header_units
+        self.findings = [make_finding(rule, self.report.unit, report=self.report, **kwargs) for rule, kwargs in layout.findings]
+        for table in self.edition.tables.values():
+            placements = [(self.sheets[k], rows, columns) for k, rows, columns in layout.placements[table.code]]
+            self._read_cells(table, placements)
+            if len(table.rows) > 1:
+                for sheet, rows, columns in placements:
+                    if columns:
+                        self._other_rows(table, sheet, rows, columns)
+        return self.report, self.findings
+
+    def layout(self) -> _Layout:
+        """The tables' layout in these sheets: found before for sheets with the same label cells,
+        unless finding it read more than the label cells."""
+        key = (self.edition.code, tuple(sheet.label_cells for sheet in self.sheets))
+        layout = _LAYOUTS.get(key)
+        if layout is None:
+            layout = self._locate()
+            if layout.by_labels_alone:
+                if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+                    del _LAYOUTS[next(iter(_LAYOUTS))]
+                _LAYOUTS[key] = layout
+        return layout
+
+    def _locate(self) -> _Layout:
+        for table in self.edition.tables.values():
+            self._check_heading(table)
+            if len(table.rows) > 1:
+                self.locate_labelled(table)
+            else:
+                self.locate_unlabelled(table)
+        return self.located
 
     # -- locating labels ------------------------------------------------------------------------
     def _find_label(self, label: Label, sheet: Sheet | None, after: int) -> _Match | None:
@@ -128,6 +206,8 @@ class _Reader:
                 if hits:
                     return _Match(sheet_, *min(hits), text)
         # Rarely: a clerk typed the group and the label in one cell, "（三）不予公开 1.属于国家秘密".
+        # This reads every text of the sheets, not only the label cells the layout is known by.
+        self.located.by_labels_alone = False
         own, groups = candidates[0], [normalise_label(g) for g in label.groups]
         for sheet_ in sheets:
             for text, cells in sheet_.labels.items():
@@ -141,13 +221,13 @@ class _Reader:
         row = table.rows[table.row_index[code]]
         match = self._find_label(row, sheet, after)
         if match is None:
-            self.finding("F1", table=table.code, r=table.row_index[code], expected=row.label, where=_where(table))
+            self.layout_finding("F1", table=table.code, r=table.row_index[code], expected=row.label, where=_where(table))
         elif match.text in label_texts(row)[1:]:
             self._alias_used(table, row, match)
         return match
 
     def _alias_used(self, table: TableLayout, label: Label, match: _Match) -> None:
-        self.finding(
+        self.layout_finding(
             "F3",
             table=table.code,
             expected=label.label,
@@ -179,11 +259,11 @@ class _Reader:
                     unit, is_alias = known
                     if is_alias:
                         self._alias_used(table, column, _Match(sheet, r, c, text))
-                    self.header_units[(table.code, column.code)] = unit
+                    self.located.header_units[(table.code, column.code)] = unit
                     positions[column.code], i, last_row = c, i + 1, max(last_row, r)
         for column in wanted:
             if column.code not in positions:
-                self.finding(
+                self.layout_finding(
                     "F1",
                     table=table.code,
                     c=table.column_index[column.code],
@@ -194,38 +274,33 @@ class _Reader:
         return positions, last_row
 
     # -- reading values -------------------------------------------------------------------------
-    def _read_cells(self, table: TableLayout, sheet: Sheet, rows: dict[str, int], columns: dict[str, int]) -> None:
-        """The value cells where `rows` and `columns` (sheet indexes by code) cross, with where each
-        was typed. The hot loop of a provincial run (two hundred cells a workbook): a number
-        typed as a number takes the short way, anything else is parsed and explained."""
-        values, sources = self.report.values[table.code], self.report.sources[table.code]
-        targets = []
-        for code, sc in columns.items():
-            c = table.column_index[code]
-            plain = not table.columns[c].decimals and table.columns[c].kind != "amount"
-            targets.append((sc, c, self.header_units.get((table.code, code)), plain))
-        positions, read_values = [], []  # of the cells read, in values.flat
-        # Locals, not attributes, in the loop: it runs two hundred times a workbook.
-        name, left, width = sheet.name, sheet.left, values.shape[1]
-        sheets, sheet_rows, sheet_columns, raws = sources.sheets, sources.rows, sources.cols, sources.raws
-        for row_code, sr in rows.items():
-            r, line, sheet_row = table.row_index[row_code], sheet.rows[sr], sr + sheet.top
-            numbers, length = table.cell_numbers[r], len(line)
-            for sc, c, header_unit, plain in targets:
-                raw = line[sc] if sc < length else ""
-                i = numbers[c]
-                sheets[i], sheet_rows[i], sheet_columns[i], raws[i] = name, sheet_row, sc + left, raw
-                if plain and raw.__class__ is float and raw.is_integer() and 0 <= raw < 1000:
-                    value = int(raw)  # a count typed as a number, as parse_cell reads it
-                else:
-                    parsed = parse_cell(raw, table.columns[c], header_unit)
-                    if parsed.reasons or parsed.value is None or table.columns[c].kind == "amount":
-                        if not self._unusual_cell(table, sheet, r, c, sr, sc, raw, parsed, header_unit):
-                            continue
-                    value = parsed.value
-                positions.append(r * width + c)
-                read_values.append(value)
-        values.flat[positions] = read_values
+    def _read_cells(self, table: TableLayout, placements: list[Placement]) -> None:
+        """The table's value cells, where the rows and columns of each placement cross, with where
+        each was typed. The hot path of a provincial run (two hundred cells a workbook): the cells
+        are taken at once, counts typed as whole numbers are stored at once, and only the other
+        cells are parsed and explained one by one."""
+        placements = [(sheet, rows, columns) for sheet, rows, columns in placements if rows and columns]
+        if not placements:
+            return
+        key = tuple((s.name, s.top, s.left, tuple(rows.items()), tuple(columns.items())) for s, rows, columns in placements)
+        cells = _table_cells(self.edition.code, table.code, key)
+        raws = []
+        for sheet, rows, columns in placements:
+            raws += _crossing(sheet.rows, list(rows.values()), list(columns.values()))
+        self.report.sources[table.code] = Provenance.placed(cells.sheets, cells.rows, cells.cols)
+        self.report.sources[table.code].raws[cells.numbers] = raws
+        values = self.report.values[table.code]
+        numeric, whole = _small_whole_numbers(raws)
+        whole &= cells.counts  # amounts are always parsed: their unit matters
+        values.flat[cells.positions[whole]] = numeric[whole]
+        for i in np.flatnonzero(~whole).tolist():
+            k, r, c, sr, sc = cells.where[i]
+            header_unit = self.header_units.get((table.code, table.columns[c].code))
+            parsed = parse_cell(raws[i], table.columns[c], header_unit)
+            if parsed.reasons or parsed.value is None or table.columns[c].kind == "amount":
+                if not self._unusual_cell(table, placements[k][0], r, c, sr, sc, raws[i], parsed, header_unit):
+                    continue
+            values[r, c] = parsed.value
 
     def _unusual_cell(self, table: TableLayout, sheet: Sheet, r: int, c: int, sr: int, sc: int, raw, parsed: Parsed,
                       header_unit: str | None) -> bool:
@@ -255,8 +330,9 @@ class _Reader:
             )
         return True
 
-    def read_labelled(self, table: TableLayout) -> None:
+    def locate_labelled(self, table: TableLayout) -> None:
         """A table whose rows carry labels (二 and 三): block by block, rows in template order."""
+        placements = self.located.placements[table.code] = []
         for block in table.blocks:
             first = self._match_row(table, block.rows[0], None, -1)
             if first is None:
@@ -270,9 +346,10 @@ class _Reader:
             depth = 1 + max(len(table.columns[table.column_index[c]].groups) for c in block.columns)
             header = range(max(0, first.r - depth - 1), first.r)
             columns, _ = self._match_columns(table, block, sheet, header)
-            self._read_cells(table, sheet, rows, columns)
-            if columns:
-                self._other_rows(table, sheet, rows, columns)
+            placements.append((self._index(sheet), rows, columns))
+
+    def _index(self, sheet: Sheet) -> int:
+        return next(i for i, each in enumerate(self.sheets) if each is sheet)
 
     def _one_copy(self, table: TableLayout, code: str, first: _Match) -> None:
         """A block's first label found again elsewhere: two copies of a table, one would be lost."""
@@ -280,7 +357,7 @@ class _Reader:
         for sheet in self.sheets:
             for r, c in sheet.labels.get(label, ()):
                 if (sheet, r) != (first.sheet, first.r):
-                    self.finding("F1", variant="duplicate", table=table.code, where=_where(table), sheet=sheet.name,
+                    self.layout_finding("F1", variant="duplicate", table=table.code, where=_where(table), sheet=sheet.name,
                                  cell=sheet.ref(r, c), first=f"{first.sheet.name}!{first.sheet.ref(first.r, first.c)}",
                                  actual=table.rows[table.row_index[code]].label)
                     return
@@ -335,33 +412,84 @@ class _Reader:
         for alias in table.heading_aliases:
             for sheet in self.sheets:
                 for r, c in sheet.labels.get(normalise_label(alias), ())[:1]:
-                    self.finding("F3", table=table.code, where=_where(table), expected=table.heading,
+                    self.layout_finding("F3", table=table.code, where=_where(table), expected=table.heading,
                                  actual=sheet.value(r, c), sheet=sheet.name, cell=sheet.ref(r, c))
                     return
 
-    def read_unlabelled(self, table: TableLayout) -> None:
+    def locate_unlabelled(self, table: TableLayout) -> None:
         """Table 四: no row labels; its one data row is the row under the header."""
         (block,) = table.blocks
         first_leaf = table.columns[table.column_index[block.columns[0]]]
         anchor = self._find_label(first_leaf, None, -1)
         if anchor is None:
-            self.finding("F1", table=table.code, expected=first_leaf.path, where=_where(table))
+            self.layout_finding("F1", table=table.code, expected=first_leaf.path, where=_where(table))
+            self.located.placements[table.code] = []
             return
         depth = max(len(table.columns[table.column_index[c]].groups) for c in block.columns)
         columns, last_header_row = self._match_columns(table, block, anchor.sheet, range(anchor.r, anchor.r + depth))
-        self._read_cells(table, anchor.sheet, {block.rows[0]: last_header_row + 1}, columns)
+        self.located.placements[table.code] = [(self._index(anchor.sheet), {block.rows[0]: last_header_row + 1}, columns)]
 
-    def read(self) -> tuple[Report, list[Finding]]:
-        for table in self.edition.tables.values():
-            self._check_heading(table)
-            if len(table.rows) > 1:
-                self.read_labelled(table)
-            else:
-                self.read_unlabelled(table)
-        return self.report, self.findings
 
 
 _UNIT_IN_LABEL = re.compile(r"\((?:单位:)?(?P<unit>[^()]+)\)$")
+
+
+class _TableCells(NamedTuple):
+    """Where a table's value cells stand in a workbook, in reading order (placement by placement,
+    row by row). Worked out once per layout: the workbooks of a bureau mostly share one."""
+
+    numbers: np.ndarray  # each cell's number in the table's layout (TableLayout.cells)
+    positions: np.ndarray  # its place in the table's values, flat
+    counts: np.ndarray  # whether it holds a count: a whole number typed as a number is read as it is
+    where: tuple[tuple[int, int, int, int, int], ...]  # (placement, r, c, sheet row, sheet column)
+    sheets: np.ndarray  # the provenance of the table's cells (Provenance), shared and read-only
+    rows: np.ndarray
+    cols: np.ndarray
+
+
+@lru_cache(maxsize=64)
+def _table_cells(edition: str, table_code: str, placements: tuple) -> _TableCells:
+    """`placements`: (sheet name, top, left, ((row code, sheet row), …), ((column code, sheet column), …))."""
+    table = edition_named(edition).tables[table_code]
+    where = tuple(
+        (k, table.row_index[row_code], table.column_index[column_code], sr, sc)
+        for k, (_, _, _, rows, columns) in enumerate(placements)
+        for row_code, sr in rows
+        for column_code, sc in columns
+    )
+    numbers = np.array([table.cell_grid[r, c] for _, r, c, _, _ in where], dtype=np.intp)
+    positions = np.array([r * len(table.columns) + c for _, r, c, _, _ in where], dtype=np.intp)
+    counts = np.array([bool(table.count_columns[c]) for _, _, c, _, _ in where], dtype=bool)
+    provenance = Provenance(len(table.cells))
+    for (k, _, _, sr, sc), i in zip(where, numbers.tolist()):
+        name, top, left = placements[k][:3]
+        provenance[i] = Source(name, sr + top, sc + left, None)
+    for array in (numbers, positions, counts, provenance.sheets, provenance.rows, provenance.cols):
+        array.flags.writeable = False
+    return _TableCells(numbers, positions, counts, where, provenance.sheets, provenance.rows, provenance.cols)
+
+
+def _crossing(lines: list[list], srs: list[int], scs: list[int]) -> list:
+    """The cells where sheet rows `srs` and columns `scs` cross, row by row ("" beyond the sheet)."""
+    pick = itemgetter(*scs) if len(scs) > 1 else (lambda line: (line[scs[0]],))
+    widest, cells = max(scs), []
+    for sr in srs:
+        line = lines[sr] if sr < len(lines) else ()
+        if widest < len(line):
+            cells.extend(pick(line))
+        else:
+            cells.extend(line[sc] if sc < len(line) else "" for sc in scs)
+    return cells
+
+
+def _small_whole_numbers(cells: list) -> tuple[np.ndarray, np.ndarray]:
+    """The cells as floats, and which hold a whole number from 0 to 999 typed as a number (calamine
+    reads every number as a float): what parse_cell would read as it is, with no finding."""
+    if set(map(type, cells)) == {float}:
+        numbers = np.array(cells)
+    else:
+        numbers = np.array([v if v.__class__ is float else -1.0 for v in cells])
+    return numbers, (numbers >= 0) & (numbers < 1000) & (numbers == np.floor(numbers))
 
 
 @lru_cache(maxsize=None)
@@ -392,6 +520,11 @@ def header_texts(column: Column) -> dict[str, tuple[str | None, bool]]:
 def _texts(sheet: Sheet, r: int, width: int) -> list[str]:
     """The normalised texts of row `r`, left of column `width`, in order."""
     return [normalise_label(v) for v in sheet.rows[r][:width] if isinstance(v, str) and v.strip()]
+
+
+@cache
+def _every_known_text() -> frozenset[str]:
+    return frozenset().union(*(_known_texts(edition.code) for edition in editions()))
 
 
 def known_texts(edition: Edition) -> frozenset[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from array import array
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from typing import NamedTuple
@@ -51,22 +50,31 @@ def typed_text(raw) -> str:
 
 class Provenance:
     """Where each value cell of one table was typed, in the order of its layout's cells (None for a
-    cell not read): flat lists rather than a Source per cell, since a provincial run holds ten
-    thousand reports of two hundred cells at once and sends them between processes."""
+    cell not read): arrays rather than a Source per cell, since a provincial run holds ten thousand
+    reports of two hundred cells at once and sends them between processes, and the reader fills a
+    block of cells at once."""
 
     __slots__ = ("sheets", "rows", "cols", "raws")
 
     def __init__(self, size: int):
-        self.sheets: list[str | None] = [None] * size
-        self.rows, self.cols = array("i", bytes(4 * size)), array("i", bytes(4 * size))
-        self.raws: list = [None] * size
+        self.sheets = np.full(size, None, dtype=object)
+        self.rows, self.cols = np.zeros(size, dtype=np.int32), np.zeros(size, dtype=np.int32)
+        self.raws = np.full(size, None, dtype=object)
+
+    @classmethod
+    def placed(cls, sheets: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> Provenance:
+        """Cells whose places are known (shared by the reports of one layout): raws to be filled."""
+        provenance = cls.__new__(cls)
+        provenance.sheets, provenance.rows, provenance.cols = sheets, rows, cols
+        provenance.raws = np.full(len(sheets), None, dtype=object)
+        return provenance
 
     def __setitem__(self, i: int, source: Source) -> None:
         self.sheets[i], self.rows[i], self.cols[i], self.raws[i] = source
 
     def __getitem__(self, i: int) -> Source | None:
         sheet = self.sheets[i]
-        return None if sheet is None else Source(sheet, self.rows[i], self.cols[i], self.raws[i])
+        return None if sheet is None else Source(sheet, int(self.rows[i]), int(self.cols[i]), self.raws[i])
 
     def __iter__(self):
         """The cells that were read."""

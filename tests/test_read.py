@@ -120,6 +120,53 @@ def test_a_cell_typed_with_group_and_label_together_is_found(tmp_path):
     np.testing.assert_array_equal(again.values["applications"], report.values["applications"])
 
 
+def _read_everything(path, unit):
+    report, findings = read_workbook(path, 2020, unit)
+    cells = {code: list(report.sources[code]) for code in report.values}
+    return {code: v.tolist() for code, v in report.values.items()}, cells, [f.as_dict() for f in findings]
+
+
+def test_a_layout_found_once_serves_every_workbook_with_the_same_labels(tmp_path):
+    """A bureau's workbooks share the template's layout, found once: each still reads as it would
+    alone, with its own figures, cells and findings, in its own name."""
+    from openpyxl import load_workbook
+
+    from flows import read
+
+    paths = []
+    for i in range(4):
+        report = valid_report(2020, seed=i)
+        paths.append(write_workbook(tmp_path / f"d{i}.xlsx", report.edition, 2020, report))
+    _edit(paths[1], "三、依申请公开", "（六）其他处理", "六)其他处理")  # F3, a finding of the layout
+    _edit(paths[3], "三、依申请公开", "（六）其他处理", "六)其他处理")
+    book = load_workbook(paths[2])
+    book["四、复议诉讼"]["B5"] = "两件"  # V1, a finding of a value
+    book.save(paths[2])
+    read._LAYOUTS.clear()
+    together = [_read_everything(path, f"d{i}") for i, path in enumerate(paths)]
+    assert len(read._LAYOUTS) == 2  # the template's, and the one with the near-miss label
+    for i, path in enumerate(paths):
+        read._LAYOUTS.clear()
+        assert _read_everything(path, f"d{i}") == together[i]
+    assert [f["unit"] for f in together[3][2]] == ["d3"]
+
+
+def test_a_layout_found_by_the_last_resort_is_not_reused(tmp_path):
+    """A row found only in a cell that also holds its group is found by reading every text, so the
+    layout does not carry to a workbook whose label cells are the same but lacks that row."""
+    from flows import read
+
+    report = valid_report(2021)
+    combined = write_workbook(tmp_path / "combined.xlsx", report.edition, 2021, report)
+    missing = write_workbook(tmp_path / "missing.xlsx", report.edition, 2021, report)
+    _edit(combined, "三、依申请公开", "1.属于国家秘密", "（三）不予公开 1.属于国家秘密")
+    _edit(missing, "三、依申请公开", "1.属于国家秘密", None)
+    read._LAYOUTS.clear()
+    assert read_workbook(combined, 2021, "d1")[1] == []
+    _, findings = read_workbook(missing, 2021, "d2")
+    assert [(f.rule, f.row) for f in findings if f.rule == "F1"] == [("F1", "withheld_state_secret")]
+
+
 def test_wrong_edition_is_one_f2_error_naming_both(tmp_path):
     report_2021 = valid_report(2021)
     path = write_workbook(tmp_path / "f.xlsx", report_2021.edition, 2021, report_2021)
