@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import struct
 import zipfile
@@ -74,12 +75,13 @@ class Intake:
 def inspect(path: Path) -> Intake:
     """The kind of workbook `path` holds, or Refused saying why it will not be read."""
     path = Path(path)
-    size = path.stat().st_size
-    if size == 0:
-        raise Refused("文件是空的（0 字节）")
-    if size > limits()["file_bytes"]:
-        raise Refused(f"文件过大（{size} 字节，上限 {limits()['file_bytes']} 字节）")
-    data = path.read_bytes()
+    with open(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            raise Refused("文件是空的（0 字节）")
+        if size > limits()["file_bytes"]:
+            raise Refused(f"文件过大（{size} 字节，上限 {limits()['file_bytes']} 字节）")
+        data = handle.read()
     head = data[:8]
     if head.startswith(OLE):
         if ENCRYPTED in data:

@@ -12,7 +12,7 @@ import hashlib
 import io
 import re
 from dataclasses import dataclass, field
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
@@ -33,7 +33,7 @@ from .edition import (
     value_words,
 )
 from .intake import Intake, Refused, inspect
-from .report import Finding, Provenance, Report, Source, cell_ref, make_finding
+from .report import Finding, Provenance, Report, blank_values, cell_ref, make_finding
 from .values import Parsed, expected_kind, format_value, parse_cell
 
 
@@ -112,9 +112,16 @@ def load_sheets(path: Path) -> Workbook:
     return Workbook(visible, hidden, intake)
 
 
-# A block as found in a workbook: its sheet, and the sheet row and column of each of its rows and
-# columns (by code) that were found.
-Placement = tuple[Sheet, dict[str, int], dict[str, int]]
+class _Cells(NamedTuple):
+    """A layout's value cells in reading order (table by table, block by block, row by row), placed
+    for reading all of a workbook's at once."""
+
+    blocks: tuple[tuple[int, list[int], list[int]], ...]  # (sheet index, sheet rows, sheet columns) of each block
+    values: np.ndarray  # each cell's place in the report's values (report.blank_values' buffer)
+    raws: np.ndarray  # its place among the edition's cells, table after table (TableLayout.cells)
+    counts: np.ndarray  # whether it holds a count: a whole number typed as a number is read as it is
+    where: tuple[tuple[str, int, int, int, int, int], ...]  # (table, sheet index, r, c, sheet row, sheet column)
+    provenance: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]  # table → sheet, row, column of each cell
 
 
 @dataclass
@@ -123,11 +130,47 @@ class _Layout:
     reading needs before it looks at a value. The workbooks of a bureau, filled in from the
     template, mostly share one, so it is found once and reused (_Reader.layout)."""
 
+    edition: str
+    sheets: tuple[tuple[str, int, int], ...]  # (name, top, left) of each sheet, by index
     placements: dict[str, list[tuple[int, dict[str, int], dict[str, int]]]] = field(default_factory=dict)  # table →
     # (sheet index, sheet row by row code, sheet column by column code) of each block found
     header_units: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (table, column) → unit its header states
     findings: list[tuple[str, dict]] = field(default_factory=list)  # (rule, its parameters): F1, F3 of the labels
     by_labels_alone: bool = True  # False once a label was looked for in any text (_find_label's last resort)
+
+    @cached_property
+    def cells(self) -> _Cells:
+        blocks, where, value_at, raw_at, counts, provenance = [], [], [], [], [], {}
+        value_start = raw_start = 0
+        for code, table in edition_named(self.edition).tables.items():
+            sheets = np.empty(len(table.cells), dtype=object)
+            rows, cols = np.zeros(len(table.cells), dtype=np.int32), np.zeros(len(table.cells), dtype=np.int32)
+            for k, block_rows, block_columns in self.placements[code]:
+                if not block_columns:
+                    continue
+                blocks.append((k, list(block_rows.values()), list(block_columns.values())))
+                name, top, left = self.sheets[k]
+                for row_code, sr in block_rows.items():
+                    for column_code, sc in block_columns.items():
+                        r, c = table.row_index[row_code], table.column_index[column_code]
+                        i = int(table.cell_grid[r, c])
+                        where.append((code, k, r, c, sr, sc))
+                        value_at.append(value_start + r * len(table.columns) + c)
+                        raw_at.append(raw_start + i)
+                        counts.append(bool(table.count_columns[c]))
+                        sheets[i], rows[i], cols[i] = name, sr + top, sc + left
+            provenance[code] = _read_only(sheets, rows, cols)
+            value_start, raw_start = value_start + table.applicable.size, raw_start + len(table.cells)
+        value_at, raw_at, counts = _read_only(np.array(value_at, dtype=np.intp), np.array(raw_at, dtype=np.intp),
+                                              np.array(counts, dtype=bool))
+        return _Cells(tuple(blocks), value_at, raw_at, counts, tuple(where), provenance)
+
+
+def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Arrays shared by the reports of one layout: none of them may change one."""
+    for array in arrays:
+        array.flags.writeable = False
+    return arrays
 
 
 _LAYOUTS: dict[tuple, _Layout] = {}  # (edition, every sheet's label cells) → layout; the last few found
@@ -148,9 +191,10 @@ class _Reader:
     def __init__(self, sheets: list[Sheet], edition: Edition, unit: str, year: int, path: str | None,
                  intake: Intake | None = None):
         self.sheets, self.edition, self.intake = sheets, edition, intake
-        self.report = Report.zeros(unit, year, edition, file=path)
+        self.buffer, values = blank_values(edition)  # the report's values, all tables in one array
+        self.report = Report(unit, year, edition, values, file=path)
         self.findings: list[Finding] = []
-        self.located = _Layout()  # filled while locating (_locate)
+        self.located = _Layout(edition.code, tuple((s.name, s.top, s.left) for s in sheets))  # filled by _locate
         self.header_units: dict[tuple[str, str], str | None] = {}
 
     def finding(self, rule: str, **kwargs) -> None:
@@ -163,14 +207,13 @@ class _Reader:
     def read(self) -> tuple[Report, list[Finding]]:
         layout = self.layout()
         self.header_units = layout.header_units
-        self.findings = [make_finding(rule, self.report.unit, report=self.report, **kwargs) for rule, kwargs in layout.findings]
-        for table in self.edition.tables.values():
-            placements = [(self.sheets[k], rows, columns) for k, rows, columns in layout.placements[table.code]]
-            self._read_cells(table, placements)
+        self._read_cells(layout.cells)
+        self.findings[:0] = [make_finding(rule, self.report.unit, report=self.report, **kwargs) for rule, kwargs in layout.findings]
+        for code, table in self.edition.tables.items():
             if len(table.rows) > 1:
-                for sheet, rows, columns in placements:
+                for k, rows, columns in layout.placements[code]:
                     if columns:
-                        self._other_rows(table, sheet, rows, columns)
+                        self._other_rows(table, self.sheets[k], rows, columns)
         return self.report, self.findings
 
     def layout(self) -> _Layout:
@@ -274,33 +317,31 @@ class _Reader:
         return positions, last_row
 
     # -- reading values -------------------------------------------------------------------------
-    def _read_cells(self, table: TableLayout, placements: list[Placement]) -> None:
-        """The table's value cells, where the rows and columns of each placement cross, with where
-        each was typed. The hot path of a provincial run (two hundred cells a workbook): the cells
-        are taken at once, counts typed as whole numbers are stored at once, and only the other
-        cells are parsed and explained one by one."""
-        placements = [(sheet, rows, columns) for sheet, rows, columns in placements if rows and columns]
-        if not placements:
-            return
-        key = tuple((s.name, s.top, s.left, tuple(rows.items()), tuple(columns.items())) for s, rows, columns in placements)
-        cells = _table_cells(self.edition.code, table.code, key)
+    def _read_cells(self, cells: _Cells) -> None:
+        """Every value cell, with where it was typed. The hot path of a provincial run (two hundred
+        cells a workbook): the cells are taken at once, counts typed as whole numbers are stored at
+        once, and only the other cells are parsed and explained one by one."""
         raws = []
-        for sheet, rows, columns in placements:
-            raws += _crossing(sheet.rows, list(rows.values()), list(columns.values()))
-        self.report.sources[table.code] = Provenance.placed(cells.sheets, cells.rows, cells.cols)
-        self.report.sources[table.code].raws[cells.numbers] = raws
-        values = self.report.values[table.code]
-        numeric, whole = _small_whole_numbers(raws)
+        for k, srs, scs in cells.blocks:
+            raws += _crossing(self.sheets[k].rows, srs, scs)
+        typed = np.empty(sum(len(sheets) for sheets, _, _ in cells.provenance.values()), dtype=object)
+        typed[cells.raws] = raws
+        start = 0
+        for code, (sheets, rows, cols) in cells.provenance.items():
+            self.report.sources[code] = Provenance.placed(sheets, rows, cols, typed[start : start + len(sheets)])
+            start += len(sheets)
+        numbers, whole = _small_whole_numbers(raws)
         whole &= cells.counts  # amounts are always parsed: their unit matters
-        values.flat[cells.positions[whole]] = numeric[whole]
+        self.buffer[cells.values[whole]] = numbers[whole]
         for i in np.flatnonzero(~whole).tolist():
-            k, r, c, sr, sc = cells.where[i]
-            header_unit = self.header_units.get((table.code, table.columns[c].code))
+            code, k, r, c, sr, sc = cells.where[i]
+            table = self.edition.tables[code]
+            header_unit = self.header_units.get((code, table.columns[c].code))
             parsed = parse_cell(raws[i], table.columns[c], header_unit)
             if parsed.reasons or parsed.value is None or table.columns[c].kind == "amount":
-                if not self._unusual_cell(table, placements[k][0], r, c, sr, sc, raws[i], parsed, header_unit):
+                if not self._unusual_cell(table, self.sheets[k], r, c, sr, sc, raws[i], parsed, header_unit):
                     continue
-            values[r, c] = parsed.value
+            self.report.values[code][r, c] = parsed.value
 
     def _unusual_cell(self, table: TableLayout, sheet: Sheet, r: int, c: int, sr: int, sc: int, raw, parsed: Parsed,
                       header_unit: str | None) -> bool:
@@ -432,41 +473,6 @@ class _Reader:
 
 
 _UNIT_IN_LABEL = re.compile(r"\((?:单位:)?(?P<unit>[^()]+)\)$")
-
-
-class _TableCells(NamedTuple):
-    """Where a table's value cells stand in a workbook, in reading order (placement by placement,
-    row by row). Worked out once per layout: the workbooks of a bureau mostly share one."""
-
-    numbers: np.ndarray  # each cell's number in the table's layout (TableLayout.cells)
-    positions: np.ndarray  # its place in the table's values, flat
-    counts: np.ndarray  # whether it holds a count: a whole number typed as a number is read as it is
-    where: tuple[tuple[int, int, int, int, int], ...]  # (placement, r, c, sheet row, sheet column)
-    sheets: np.ndarray  # the provenance of the table's cells (Provenance), shared and read-only
-    rows: np.ndarray
-    cols: np.ndarray
-
-
-@lru_cache(maxsize=64)
-def _table_cells(edition: str, table_code: str, placements: tuple) -> _TableCells:
-    """`placements`: (sheet name, top, left, ((row code, sheet row), …), ((column code, sheet column), …))."""
-    table = edition_named(edition).tables[table_code]
-    where = tuple(
-        (k, table.row_index[row_code], table.column_index[column_code], sr, sc)
-        for k, (_, _, _, rows, columns) in enumerate(placements)
-        for row_code, sr in rows
-        for column_code, sc in columns
-    )
-    numbers = np.array([table.cell_grid[r, c] for _, r, c, _, _ in where], dtype=np.intp)
-    positions = np.array([r * len(table.columns) + c for _, r, c, _, _ in where], dtype=np.intp)
-    counts = np.array([bool(table.count_columns[c]) for _, _, c, _, _ in where], dtype=bool)
-    provenance = Provenance(len(table.cells))
-    for (k, _, _, sr, sc), i in zip(where, numbers.tolist()):
-        name, top, left = placements[k][:3]
-        provenance[i] = Source(name, sr + top, sc + left, None)
-    for array in (numbers, positions, counts, provenance.sheets, provenance.rows, provenance.cols):
-        array.flags.writeable = False
-    return _TableCells(numbers, positions, counts, where, provenance.sheets, provenance.rows, provenance.cols)
 
 
 def _crossing(lines: list[list], srs: list[int], scs: list[int]) -> list:

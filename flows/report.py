@@ -57,16 +57,15 @@ class Provenance:
     __slots__ = ("sheets", "rows", "cols", "raws")
 
     def __init__(self, size: int):
-        self.sheets = np.full(size, None, dtype=object)
+        self.sheets = np.empty(size, dtype=object)  # None in every cell
         self.rows, self.cols = np.zeros(size, dtype=np.int32), np.zeros(size, dtype=np.int32)
-        self.raws = np.full(size, None, dtype=object)
+        self.raws = np.empty(size, dtype=object)
 
     @classmethod
-    def placed(cls, sheets: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> Provenance:
-        """Cells whose places are known (shared by the reports of one layout): raws to be filled."""
+    def placed(cls, sheets: np.ndarray, rows: np.ndarray, cols: np.ndarray, raws: np.ndarray) -> Provenance:
+        """As read: the places are the layout's (shared by the reports that have it), the raws the workbook's."""
         provenance = cls.__new__(cls)
-        provenance.sheets, provenance.rows, provenance.cols = sheets, rows, cols
-        provenance.raws = np.full(len(sheets), None, dtype=object)
+        provenance.sheets, provenance.rows, provenance.cols, provenance.raws = sheets, rows, cols, raws
         return provenance
 
     def __setitem__(self, i: int, source: Source) -> None:
@@ -101,12 +100,23 @@ class Report:
 
     @classmethod
     def zeros(cls, unit: str, year: int, edition: Edition, **kwargs) -> Report:
-        values = {code: np.zeros(t.applicable.shape, dtype=np.int64) for code, t in edition.tables.items()}
+        _, values = blank_values(edition)
         return cls(unit, year, edition, values, {code: Provenance(len(t.cells)) for code, t in edition.tables.items()}, **kwargs)
 
     def source(self, table: str, r: int, c: int) -> Source | None:
         provenance, i = self.sources.get(table), self.edition.tables[table].cell_index.get((r, c))
         return None if provenance is None or i is None else provenance[i]
+
+
+def blank_values(edition: Edition) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """One zeroed buffer for all of an edition's tables, table after table, and each table's matrix
+    as a view of it: the reader stores a workbook's values with one assignment."""
+    buffer = np.zeros(sum(table.applicable.size for table in edition.tables.values()), dtype=np.int64)
+    values, start = {}, 0
+    for code, table in edition.tables.items():
+        values[code] = buffer[start : start + table.applicable.size].reshape(table.applicable.shape)
+        start += table.applicable.size
+    return buffer, values
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
+from typing import NamedTuple
 
 import numpy as np
 
-from .edition import TableLayout, rules
+from .edition import edition_named, rules
 from .report import Finding, Report, make_finding
 from .values import format_value
 
@@ -40,15 +42,31 @@ OUTCOMES = ("upheld", "corrected", "other", "pending")
 
 def _mismatches(report: Report, rule: str, table: str, expected: np.ndarray, actual: np.ndarray, cells) -> Iterator[Finding]:
     """A finding for each position where expected ≠ actual; `cells(i)` → (r, c) of the cell to name."""
-    for i in np.flatnonzero(expected != actual):
+    for i in np.flatnonzero(expected != actual).tolist():
         r, c = cells(i)
         yield make_finding(rule, report.unit, report=report, table=table, r=r, c=c, expected=int(expected[i]), actual=int(actual[i]))
 
 
-def _result_rows(table: TableLayout) -> list[int]:
-    """The rows of 三、本年度办理结果 that carry a value: （一） to （六）, before （七）总计."""
-    index = table.row_index
-    return list(range(index["disclosed"], index["results_total"]))
+class _Positions(NamedTuple):
+    """Where the sum rules look, by index, worked out once per edition: these rules run on every
+    workbook of a provincial run."""
+
+    result_rows: slice  # 三、本年度办理结果 （一） to （六）: the rows before （七）总计
+    applicants: np.ndarray  # the six applicant columns
+    outcomes: np.ndarray  # table 四: [block, outcome] → column
+    block_totals: np.ndarray  # table 四: [block] → its total's column
+
+
+@cache
+def _positions(edition: str) -> _Positions:
+    applications = edition_named(edition).tables["applications"]
+    j = edition_named(edition).tables["review_litigation"].column_index
+    return _Positions(
+        slice(applications.row_index["disclosed"], applications.row_index["results_total"]),
+        np.array([applications.column_index[c] for c in APPLICANTS]),
+        np.array([[j[f"{b}_{o}"] for o in OUTCOMES] for b in BLOCKS]),
+        np.array([j[f"{b}_total"] for b in BLOCKS]),
+    )
 
 
 def rule_a1(report: Report, context: Context = Context(), rule: str = "A1") -> Iterator[Finding]:
@@ -65,30 +83,23 @@ def rule_a1(report: Report, context: Context = Context(), rule: str = "A1") -> I
 
 def rule_a2(report: Report, context: Context = Context(), rule: str = "A2") -> Iterator[Finding]:
     """Every column: results_total = the sum of the result rows."""
-    table = report.edition.tables["applications"]
-    m, total = report.values["applications"], table.row_index["results_total"]
-    yield from _mismatches(
-        report, rule, "applications", m[_result_rows(table)].sum(axis=0), m[total], lambda c: (total, c)
-    )
+    m, total = report.values["applications"], report.edition.tables["applications"].row_index["results_total"]
+    parts = np.add.reduce(m[_positions(report.edition.code).result_rows], axis=0)
+    yield from _mismatches(report, rule, "applications", parts, m[total], lambda c: (total, c))
 
 
 def rule_a3(report: Report, context: Context = Context(), rule: str = "A3") -> Iterator[Finding]:
     """Every row: total = the sum of the six applicant columns."""
-    table = report.edition.tables["applications"]
-    m, j = report.values["applications"], table.column_index
-    total = j["total"]
-    yield from _mismatches(
-        report, rule, "applications", m[:, [j[c] for c in APPLICANTS]].sum(axis=1), m[:, total], lambda r: (r, total)
-    )
+    m, total = report.values["applications"], report.edition.tables["applications"].column_index["total"]
+    parts = np.add.reduce(m[:, _positions(report.edition.code).applicants], axis=1)
+    yield from _mismatches(report, rule, "applications", parts, m[:, total], lambda r: (r, total))
 
 
 def rule_b1(report: Report, context: Context = Context(), rule: str = "B1") -> Iterator[Finding]:
     """Each block of table 四: total = upheld + corrected + other + pending."""
-    table = report.edition.tables["review_litigation"]
-    row, j = report.values["review_litigation"][0], table.column_index
-    parts = np.array([[row[j[f"{b}_{o}"]] for o in OUTCOMES] for b in BLOCKS]).sum(axis=1)
-    totals = np.array([row[j[f"{b}_total"]] for b in BLOCKS])
-    yield from _mismatches(report, rule, "review_litigation", parts, totals, lambda k: (0, j[f"{BLOCKS[k]}_total"]))
+    row, positions = report.values["review_litigation"][0], _positions(report.edition.code)
+    parts, totals = np.add.reduce(row[positions.outcomes], axis=1), row[positions.block_totals]
+    yield from _mismatches(report, rule, "review_litigation", parts, totals, lambda k: (0, int(positions.block_totals[k])))
 
 
 def rule_e1(bureau: Report) -> Iterator[Finding]:
