@@ -84,6 +84,8 @@ class TableLayout:
     # which of them hold amounts with decimals.
     cells: tuple[tuple[int, int], ...] = field(init=False, repr=False)
     cell_index: dict[tuple[int, int], int] = field(init=False, repr=False)
+    cell_rows: np.ndarray = field(init=False, repr=False)  # the cells' rows and columns, as arrays
+    cell_columns: np.ndarray = field(init=False, repr=False)
     cell_grid: np.ndarray = field(init=False, repr=False)  # [r, c]: cell_index, or -1
     decimal_cells: tuple[int, ...] = field(init=False, repr=False)
     count_columns: np.ndarray = field(init=False, repr=False)  # [c]: a whole number with no unit to convert
@@ -102,6 +104,9 @@ class TableLayout:
         cells = tuple((int(r), int(c)) for r, c in zip(*applicable.nonzero()))
         object.__setattr__(self, "cells", cells)
         object.__setattr__(self, "cell_index", {cell: i for i, cell in enumerate(cells)})
+        rows_, columns_ = applicable.nonzero()
+        object.__setattr__(self, "cell_rows", rows_)
+        object.__setattr__(self, "cell_columns", columns_)
         grid = np.full(applicable.shape, -1)
         grid[applicable] = np.arange(len(cells))
         grid.flags.writeable = False

@@ -13,7 +13,7 @@ import os
 import re
 import uuid
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, lru_cache
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -162,20 +162,32 @@ def cell_lines(report: Report, file: str) -> str:
     departments, so each is joined from parts made once per table. Only the typed text and the
     sheet name come from the workbook, so only they are neutralised and quoted; unit ids are
     bureau.SAFE_ID, codes plain words."""
-    lines, middle = [], f",{file},{report.sha256 or ''},"
+    lines, unit, middle = [], report.unit, f",{file},{report.sha256 or ''},"
     for code, layout in report.edition.tables.items():
+        keys, texts = _cell_keys(report.edition.code, code), figures(report.values[code], layout)
         provenance = report.sources.get(code)
-        sheets = provenance.sheets if provenance else [None] * len(layout.cells)
+        if provenance is None:
+            lines += [f"{unit},{key}{text},{middle},\n" for key, text in zip(keys, texts)]
+            continue
+        # As Python lists: indexing a numpy array makes a numpy scalar per cell.
+        sheets, raws = provenance.sheets.tolist(), provenance.raws.tolist()
         sheet_fields = {name: _csv_field(neutralised(name)) for name in set(sheets) if name is not None}
-        for i, (key, value) in enumerate(zip(_cell_keys(report.edition.code, code), figures(report.values[code], layout))):
-            sheet = sheets[i]
+        for key, text, sheet, row, col, raw in zip(keys, texts, sheets, provenance.rows.tolist(), provenance.cols.tolist(), raws):
             if sheet is None:
-                lines.append(f"{report.unit},{key}{value},{middle},\n")
+                lines.append(f"{unit},{key}{text},{middle},\n")
             else:
-                raw = _csv_field(neutralised(typed_text(provenance.raws[i])))
-                lines.append(f"{report.unit},{key}{value},{raw}{middle}{sheet_fields[sheet]},"
-                             f"{cell_ref(provenance.rows[i], provenance.cols[i])}\n")
+                lines.append(f"{unit},{key}{text},{_typed_field(raw)}{middle}{sheet_fields[sheet]},{cell_ref(row, col)}\n")
     return "".join(lines)
+
+
+def _typed_field(raw) -> str:
+    """A cell's typed content as a CSV field (raw: as calamine read it)."""
+    return _number_field(raw) if raw.__class__ is float else _csv_field(neutralised(typed_text(raw)))
+
+
+@lru_cache(maxsize=1 << 12)  # the same few numbers are typed in every workbook
+def _number_field(raw: float) -> str:
+    return _csv_field(neutralised(typed_text(raw)))
 
 
 @cache

@@ -4,6 +4,10 @@ Knows spreadsheets and the edition's layout, not the accounting rules. Handles t
 template and workbooks converted from the official Word table: one sheet per table or all stacked on
 one sheet, merged headers, labels broken by line breaks or spaces, full- or half-width punctuation,
 blank rows between blocks. Every value keeps its sheet, cell reference and raw content.
+
+Finding the tables looks only at the cells that hold a label; workbooks whose label cells are the
+same (a bureau's, filled in from one template) share one layout, found once, and their values are
+then read in one pass.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
 from dataclasses import dataclass, field
 from functools import cache, cached_property, lru_cache
 from operator import itemgetter
@@ -175,6 +180,7 @@ def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
 
 _LAYOUTS: dict[tuple, _Layout] = {}  # (edition, every sheet's label cells) → layout; the last few found
 _LAYOUTS_KEPT = 64
+_LAYOUTS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -208,6 +214,7 @@ class _Reader:
         layout = self.layout()
         self.header_units = layout.header_units
         self._read_cells(layout.cells)
+        # The labels' findings first, as a clerk reading the sheet meets them.
         self.findings[:0] = [make_finding(rule, self.report.unit, report=self.report, **kwargs) for rule, kwargs in layout.findings]
         for code, table in self.edition.tables.items():
             if len(table.rows) > 1:
@@ -224,9 +231,10 @@ class _Reader:
         if layout is None:
             layout = self._locate()
             if layout.by_labels_alone:
-                if len(_LAYOUTS) >= _LAYOUTS_KEPT:
-                    del _LAYOUTS[next(iter(_LAYOUTS))]
-                _LAYOUTS[key] = layout
+                with _LAYOUTS_LOCK:  # the flow's threads read batches side by side
+                    if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+                        del _LAYOUTS[next(iter(_LAYOUTS))]
+                    _LAYOUTS[key] = layout
         return layout
 
     def _locate(self) -> _Layout:
@@ -469,7 +477,6 @@ class _Reader:
         depth = max(len(table.columns[table.column_index[c]].groups) for c in block.columns)
         columns, last_header_row = self._match_columns(table, block, anchor.sheet, range(anchor.r, anchor.r + depth))
         self.located.placements[table.code] = [(self._index(anchor.sheet), {block.rows[0]: last_header_row + 1}, columns)]
-
 
 
 _UNIT_IN_LABEL = re.compile(r"\((?:单位:)?(?P<unit>[^()]+)\)$")

@@ -125,9 +125,8 @@ def format_value(value: int, column: Column) -> str:
 def figures(values: np.ndarray, layout: TableLayout) -> list[str]:
     """The published text of each value cell of a table (`values`: its matrix), in the order of
     layout.cells: converted by numpy at once, then the few amounts with decimals one by one."""
-    rows, columns = zip(*layout.cells)
-    cells = values[list(rows), list(columns)]
-    texts = cells.astype(str).tolist()
+    cells = values[layout.cell_rows, layout.cell_columns].tolist()
+    texts = list(map(str, cells))  # a third of the time of numpy's astype(str)
     for i in layout.decimal_cells:
-        texts[i] = format_value(int(cells[i]), layout.columns[columns[i]])
+        texts[i] = format_value(cells[i], layout.columns[layout.cells[i][1]])
     return texts
