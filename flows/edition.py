@@ -86,7 +86,6 @@ class TableLayout:
     cell_index: dict[tuple[int, int], int] = field(init=False, repr=False)
     cell_rows: np.ndarray = field(init=False, repr=False)  # the cells' rows and columns, as arrays
     cell_columns: np.ndarray = field(init=False, repr=False)
-    cell_grid: np.ndarray = field(init=False, repr=False)  # [r, c]: cell_index, or -1
     decimal_cells: tuple[int, ...] = field(init=False, repr=False)
     count_columns: np.ndarray = field(init=False, repr=False)  # [c]: a whole number with no unit to convert
 
@@ -101,16 +100,12 @@ class TableLayout:
         object.__setattr__(self, "row_index", rows)
         object.__setattr__(self, "column_index", cols)
         object.__setattr__(self, "applicable", applicable)
-        cells = tuple((int(r), int(c)) for r, c in zip(*applicable.nonzero()))
+        cell_rows, cell_columns = applicable.nonzero()
+        cells = tuple(zip(cell_rows.tolist(), cell_columns.tolist()))
         object.__setattr__(self, "cells", cells)
         object.__setattr__(self, "cell_index", {cell: i for i, cell in enumerate(cells)})
-        rows_, columns_ = applicable.nonzero()
-        object.__setattr__(self, "cell_rows", rows_)
-        object.__setattr__(self, "cell_columns", columns_)
-        grid = np.full(applicable.shape, -1)
-        grid[applicable] = np.arange(len(cells))
-        grid.flags.writeable = False
-        object.__setattr__(self, "cell_grid", grid)
+        object.__setattr__(self, "cell_rows", cell_rows)
+        object.__setattr__(self, "cell_columns", cell_columns)
         counts = np.array([column.kind != "amount" and not column.decimals for column in self.columns], dtype=bool)
         object.__setattr__(self, "count_columns", counts)
         object.__setattr__(self, "decimal_cells", tuple(i for i, (_, c) in enumerate(cells) if self.columns[c].decimals))

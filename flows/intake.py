@@ -136,7 +136,7 @@ def _within_limits(archive: zipfile.ZipFile, data: bytes, everything: bool = Fal
             raise Refused(f"工作簿的共享字符串过大（{info.file_size} 字节，上限 {rules['shared_strings_bytes']} 字节）")
         if info.file_size > 1 << 20 and info.file_size > rules["compression_ratio"] * max(info.compress_size, 1):
             raise Refused(f"部件 {name} 的压缩比异常（{info.file_size} / {info.compress_size}），疑似“压缩炸弹”")
-        sheets += name.startswith(("xl/worksheets/", "xl/chartsheets/")) and name.endswith(".xml")
+        sheets += _is_sheet(name)
     if sheets > rules["sheets"]:
         raise Refused(f"工作表过多（{sheets} 张，上限 {rules['sheets']} 张）")
     view = memoryview(data)
@@ -146,9 +146,13 @@ def _within_limits(archive: zipfile.ZipFile, data: bytes, everything: bool = Fal
             start = _unpacked(view, info, 4096)
             if b"<!DOCTYPE" in start or b"<!ENTITY" in start:
                 raise Refused(f"部件 {name} 含有 XML 实体声明（DOCTYPE/ENTITY），工作簿不会含有这些内容，拒绝读取")
-            match = DIMENSION.search(start) if name.startswith(("xl/worksheets/", "xl/chartsheets/")) else None
+            match = DIMENSION.search(start) if _is_sheet(name) else None
             if match and _cells(match) > rules["sheet_cells"]:
                 raise Refused(f"{name} 的区域过大（{_cells(match)} 个单元格，上限 {rules['sheet_cells']} 个）")
+
+
+def _is_sheet(name: str) -> bool:
+    return name.startswith(("xl/worksheets/", "xl/chartsheets/")) and name.endswith(".xml")
 
 
 def _cells(match: re.Match) -> int:

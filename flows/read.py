@@ -158,7 +158,7 @@ class _Layout:
                 for row_code, sr in block_rows.items():
                     for column_code, sc in block_columns.items():
                         r, c = table.row_index[row_code], table.column_index[column_code]
-                        i = int(table.cell_grid[r, c])
+                        i = table.cell_index[(r, c)]
                         where.append((code, k, r, c, sr, sc))
                         value_at.append(value_start + r * len(table.columns) + c)
                         raw_at.append(raw_start + i)
