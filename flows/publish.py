@@ -170,9 +170,9 @@ def cell_lines(report: Report, file: str) -> str:
             lines += [f"{unit},{key}{text},{middle},\n" for key, text in zip(keys, texts)]
             continue
         # As Python lists: indexing a numpy array makes a numpy scalar per cell.
-        sheets, raws = provenance.sheets.tolist(), provenance.raws.tolist()
+        sheets, rows, cols, raws = (a.tolist() for a in (provenance.sheets, provenance.rows, provenance.cols, provenance.raws))
         sheet_fields = {name: _csv_field(neutralised(name)) for name in set(sheets) if name is not None}
-        for key, text, sheet, row, col, raw in zip(keys, texts, sheets, provenance.rows.tolist(), provenance.cols.tolist(), raws):
+        for key, text, sheet, row, col, raw in zip(keys, texts, sheets, rows, cols, raws):
             if sheet is None:
                 lines.append(f"{unit},{key}{text},{middle},\n")
             else:

@@ -124,7 +124,7 @@ def format_value(value: int, column: Column) -> str:
 
 def figures(values: np.ndarray, layout: TableLayout) -> list[str]:
     """The published text of each value cell of a table (`values`: its matrix), in the order of
-    layout.cells: converted by numpy at once, then the few amounts with decimals one by one."""
+    layout.cells: taken out by numpy at once, then the few amounts with decimals one by one."""
     cells = values[layout.cell_rows, layout.cell_columns].tolist()
     texts = list(map(str, cells))  # a third of the time of numpy's astype(str)
     for i in layout.decimal_cells:
