@@ -9,7 +9,7 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
-from .schedule import ANNUAL_CRON
+from flows.schedule import ANNUAL_CRON
 
 SEVERITY = {"error": "错误", "warning": "警告"}
 RUNNERS = ("auto", "threads", "processes", "dask")  # see flows/flow.py run_annual
@@ -24,7 +24,7 @@ def _year(text: str) -> int:
         year = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"年度应为四位数字，而不是 {text!r}") from None
-    from .edition import edition_for_year
+    from flows.format.edition import edition_for_year
 
     try:
         edition_for_year(year)
@@ -38,10 +38,10 @@ def _finding_line(f) -> str:
 
 
 def cmd_check(args) -> int:
-    from .check import check_workbook
-    from .pages import status_of, write_department
-    from .previous import PreviousYearError, load_previous
-    from .rules import Context
+    from flows.checks.check import check_workbook
+    from flows.checks.rules import Context
+    from flows.documents.check_pages import status_of, write_department
+    from flows.intake.previous import PreviousYearError, load_previous
 
     documents, worst = [], 0
     for name in args.files:
@@ -72,8 +72,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_template(args) -> int:
-    from .edition import edition_for_year
-    from .template import write_workbook
+    from flows.documents.template import write_workbook
+    from flows.format.edition import edition_for_year
 
     edition = edition_for_year(args.year)
     out = Path(args.output or f"nianbao-template-{args.year}.xlsx")
@@ -85,10 +85,10 @@ def cmd_template(args) -> int:
 def cmd_run(args) -> int:
     import os
 
-    from .bureau import BureauConfigError, load_bureau
-    from .lock import RunInProgress, year_lock
-    from .previous import PreviousYearError, previous_release
-    from .sign import SigningKeyError, sign
+    from flows.intake.bureau import BureauConfigError, load_bureau
+    from flows.intake.previous import PreviousYearError, previous_release
+    from flows.release.lock import RunInProgress, year_lock
+    from flows.release.sign import SigningKeyError, sign
 
     try:  # what is wrong with the call is told at once, before Prefect starts (and logs tracebacks)
         load_bureau(Path(args.sources))
@@ -109,7 +109,7 @@ def cmd_run(args) -> int:
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     from concurrent.futures.process import BrokenProcessPool
 
-    from .flow import progress_bar, run_annual  # imports prefect: only here
+    from flows.flow import progress_bar, run_annual  # imports prefect: only here
 
     console = _console()
     with _progress(console, args.quiet) as show:
@@ -222,8 +222,8 @@ def verdict(outcome) -> list[str]:
 def cmd_publish(args) -> int:
     import os
 
-    from .ckan import PortalError, push_release
-    from .release import latest_release
+    from flows.release.ckan import PortalError, push_release
+    from flows.release.versions import latest_release
 
     release = latest_release(Path(args.outputs) / str(args.year))
     if release is None:
@@ -238,13 +238,13 @@ def cmd_publish(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    from .bureau import BureauConfigError, load_bureau
+    from flows.intake.bureau import BureauConfigError, load_bureau
 
     try:
         load_bureau(Path(args.sources))
     except BureauConfigError as error:
         raise UsageError(str(error)) from None
-    from .flow import serve_annual  # imports prefect: only here
+    from flows.flow import serve_annual  # imports prefect: only here
 
     print(f"按计划运行年度流程（cron “{args.cron}”，北京时间），报送目录 {args.sources}；按 Ctrl+C 停止")
     serve_annual(Path(args.sources), Path(args.outputs), args.cron)
@@ -252,7 +252,7 @@ def cmd_serve(args) -> int:
 
 
 def cmd_synth(args) -> int:
-    from .synth import write_synthetic_bureau
+    from flows.synth import write_synthetic_bureau
 
     injected = write_synthetic_bureau(Path(args.out), args.year, args.departments, args.seed, args.errors)
     print(f"已生成合成报送目录 {args.out}：{args.departments} 个部门，{args.year} 年度，注入错误 {len(injected)} 处"
@@ -261,7 +261,7 @@ def cmd_synth(args) -> int:
 
 
 def cmd_keygen(args) -> int:
-    from .sign import SigningKeyError, keygen
+    from flows.release.sign import SigningKeyError, keygen
 
     try:
         private, public = keygen(Path(args.out))
@@ -272,8 +272,8 @@ def cmd_keygen(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from .sign import SigningKeyError
-    from .verify import NotARelease, verify
+    from flows.release.sign import SigningKeyError
+    from flows.release.verify import NotARelease, verify
 
     try:
         checks = verify(Path(args.path), Path(args.key) if args.key else None)

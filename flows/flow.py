@@ -1,6 +1,6 @@
 """The annual run as a Prefect flow: the one module that imports prefect.
 
-Each task wraps a plain step of flows/annual.py. Workbooks are read in batches, not one task
+Each task wraps a plain step of flows/run.py. Workbooks are read in batches, not one task
 each: a task run costs Prefect several milliseconds, reading a workbook about one.
 """
 
@@ -27,12 +27,12 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact  #
 from prefect.cache_policies import NONE  # noqa: E402
 from prefect.futures import as_completed  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
-from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 from prefect.settings import get_current_settings  # noqa: E402
+from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
-from . import annual  # noqa: E402
-from .lock import year_lock  # noqa: E402
-from .schedule import ANNUAL_CRON, TIME_ZONE, report_year  # noqa: E402
+from flows import run as annual  # noqa: E402
+from flows.release.lock import year_lock  # noqa: E402
+from flows.schedule import ANNUAL_CRON, TIME_ZONE, report_year  # noqa: E402
 
 RETRIES = 2  # of a step that reads or writes shared storage, when it fails with an OSError
 

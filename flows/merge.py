@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from .report import Finding, Report, Source
-from .rules import rule_e1
+from flows.checks.rules import rule_e1
+from flows.format.report import Finding, Report, Source
 
 
 @dataclass

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .edition import Edition
-from .report import Report
-from .rules import APPLICANTS, BLOCKS, OUTCOMES
+from flows.checks.rules import APPLICANTS, BLOCKS, OUTCOMES
+from flows.format.edition import Edition
+from flows.format.report import Report
 
 
 def _applications(report: Report, rng: np.random.Generator, carried_in: np.ndarray | None) -> None:
@@ -94,9 +94,9 @@ def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0
 
     import yaml
 
-    from .edition import edition_for_year
-    from .report import cell_ref
-    from .template import SHEET_NAMES, table_grid, write_workbook
+    from flows.documents.template import SHEET_NAMES, table_grid, write_workbook
+    from flows.format.edition import edition_for_year
+    from flows.format.report import cell_ref
 
     out, edition, rng = Path(out), edition_for_year(year), np.random.default_rng(seed)
     units = [f"d{i:05d}" for i in range(1, departments + 1)]

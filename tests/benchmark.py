@@ -47,7 +47,7 @@ def floor(paths: list[Path]) -> None:
 
 
 def nianbao(paths: list[Path]) -> None:
-    from flows.annual import batches, check_batch
+    from flows.run import batches, check_batch
 
     # In batches, as the flow's workers read them: each batch's results are handed on, not held.
     for batch in batches({p.stem: p for p in paths}):
@@ -59,7 +59,7 @@ def frictionless_peer(paths: list[Path]) -> None:
     import frictionless
     from frictionless.formats import ExcelControl
 
-    from flows.template import SHEET_NAMES
+    from flows.documents.template import SHEET_NAMES
 
     for path in paths:
         for sheet in SHEET_NAMES.values():

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flows.edition import edition_for_year
-from flows.report import Report
+from flows.format.edition import edition_for_year
+from flows.format.report import Report
 from flows.synth import synthetic_report
 
 ROOT = Path(__file__).resolve().parent.parent

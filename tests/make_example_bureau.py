@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from flows.bureau import load_bureau
-from flows.edition import edition_for_year
+from flows.documents.template import write_workbook
+from flows.format.edition import edition_for_year
+from flows.intake.bureau import load_bureau
 from flows.synth import synthetic_report
-from flows.template import write_workbook
 from tests.official_layout import write_official_layout
 
 SOURCES = Path(__file__).resolve().parent.parent / "sources"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import xlsxwriter
 
-from flows.edition import Edition
-from flows.template import table_grid
+from flows.documents.template import table_grid
+from flows.format.edition import Edition
 
 HALF_WIDTH = str.maketrans({"（": "(", "）": ")", "：": ":", "“": "\"", "”": "\""})
 

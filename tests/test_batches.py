@@ -8,7 +8,7 @@ import shutil
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows import annual
+from flows import run as annual
 from tests.conftest import SOURCES, valid_report
 
 

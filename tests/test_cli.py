@@ -10,7 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from flows.cli import main
-from flows.template import write_workbook
+from flows.documents.template import write_workbook
 from tests.conftest import SOURCES, valid_report
 
 
@@ -120,7 +120,7 @@ def test_check_against_last_years_workbook_and_release(tmp_path, capsys):
     capsys.readouterr()
 
     # Last year carried over what this year does not carry in.
-    from flows.read import read_workbook
+    from flows.intake.workbook import read_workbook
 
     report, _ = read_workbook(this, 2021, "household")
     layout = report.edition.tables["applications"]

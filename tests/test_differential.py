@@ -20,10 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from flows.edition import edition_for_year
-from flows.read import read_workbook
+from flows.documents.template import write_workbook
+from flows.format.edition import edition_for_year
+from flows.intake.workbook import read_workbook
 from flows.synth import synthetic_report
-from flows.template import write_workbook
 
 YEAR = 2021
 EDITION = edition_for_year(YEAR)

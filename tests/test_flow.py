@@ -112,7 +112,7 @@ def test_flow_shows_its_verdict_as_prefect_artifacts(flow_outputs):
 
 def test_a_second_run_of_the_same_year_refuses(prefect_server, tmp_path, capsys):
     from flows.cli import main
-    from flows.lock import year_lock
+    from flows.release.lock import year_lock
 
     outputs = tmp_path / "outputs"
     with year_lock(outputs, 2021):  # a run in progress
@@ -143,7 +143,7 @@ def test_a_scheduled_run_of_a_large_bureau_has_worker_processes(prefect_server, 
     worker processes for a bureau of more than one batch."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from flows import annual
+    from flows import run as annual
     from flows.flow import annual_run
 
     monkeypatch.setattr(annual, "BATCH_SIZE", 2)  # four departments: more than one batch
@@ -155,7 +155,7 @@ def test_a_scheduled_run_of_a_large_bureau_has_worker_processes(prefect_server, 
 
 
 def test_a_re_run_reads_only_what_changed_and_shows_progress(prefect_server, sources_copy, tmp_path, monkeypatch):
-    from flows import annual
+    from flows import run as annual
     from flows.flow import progress_bar, run_annual
 
     read, check_batch = [], annual.check_batch
@@ -180,9 +180,9 @@ def test_a_re_run_reads_only_what_changed_and_shows_progress(prefect_server, sou
 
 
 def test_only_a_failure_of_storage_is_retried(prefect_server, monkeypatch, tmp_path):
-    from flows import annual
-    from flows.bureau import BureauConfigError
+    from flows import run as annual
     from flows.flow import prepare_task
+    from flows.intake.bureau import BureauConfigError
 
     calls = []
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from flows.check import check_workbook
-from flows.edition import rules
+from flows.checks.check import check_workbook
+from flows.format.edition import rules
 from tests.conftest import SOURCES
 
 ORIGINAL = SOURCES / "2021" / "household.xlsx"

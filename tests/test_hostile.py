@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from flows.bureau import discover, load_bureau
-from flows.check import check_workbook
-from flows.template import write_workbook
+from flows.checks.check import check_workbook
+from flows.documents.template import write_workbook
+from flows.intake.bureau import discover, load_bureau
 from tests.conftest import SOURCES, valid_report
 from tests.test_package import run_steps
 
@@ -134,7 +134,7 @@ def test_xml_entities(tmp_path, payload):
 
 
 def test_parts_stored_unpacked_are_read(tmp_path):
-    """Intake unpacks the parts' starts itself (flows/intake.py _unpacked): a workbook saved
+    """Intake unpacks the parts' starts itself (flows/intake/files.py _unpacked): a workbook saved
     without compression is read like any other."""
     path = tmp_path / "household.xlsx"
     with zipfile.ZipFile(TEMPLATE) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as target:
@@ -290,7 +290,7 @@ def test_odd_submissions_are_named_and_none_shadows_another(sources_copy, tmp_pa
 
 
 def test_bureau_ids_cannot_name_paths(tmp_path):
-    from flows.bureau import BureauConfigError
+    from flows.intake.bureau import BureauConfigError
 
     (tmp_path / "bureau.yaml").write_text("id: b\nname: 局\ndepartments:\n  - {id: ../etc, name: 部门}\n", "utf-8")
     with pytest.raises(BureauConfigError, match="只能由字母、数字"):
@@ -307,7 +307,7 @@ def test_workbook_text_cannot_become_a_formula_in_csv(sources_copy, tmp_path):
 
 
 def test_one_broken_file_costs_no_other_department(sources_copy, tmp_path):
-    from flows.annual import write_pages
+    from flows.run import write_pages
 
     broken = sources_copy / "2021" / "household.xlsx"
     broken.write_bytes(b"\x00garbage" * 100)

@@ -7,11 +7,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.bureau import Bureau, Department
-from flows.check import check_report
-from flows.edition import edition_for_year
+from flows.checks.check import check_report
+from flows.format.edition import edition_for_year
+from flows.intake.bureau import Bureau, Department
 from flows.merge import merge
-from flows.publish import build_package
+from flows.release.package import build_package
 from flows.synth import synthetic_report
 
 YEARS = st.sampled_from([2020, 2021])

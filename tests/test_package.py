@@ -16,9 +16,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from flows import annual
-from flows.edition import SCHEMAS
-from flows.values import figures
+from flows import run as annual
+from flows.format.edition import SCHEMAS
+from flows.format.values import figures
 from tests.conftest import GOLDEN, SOURCES
 
 PROFILE = SCHEMAS / "profiles" / "datapackage.json"
@@ -155,8 +155,8 @@ def test_cells_csv_lines_are_what_csv_writer_writes(raws, sheet):
     and whatever the sheet is called, they read back as written, in the bytes csv.writer would
     write, except that a carriage return is quoted (csv.writer leaves it bare, and a reader
     then ends the line there)."""
-    from flows.publish import CELL_FIELDS, cell_lines, neutralised
-    from flows.report import Source
+    from flows.format.report import Source
+    from flows.release.package import CELL_FIELDS, cell_lines, neutralised
     from tests.conftest import valid_report
 
     report = valid_report(2021)

@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
-from flows.annual import write_pages
 from flows.cli import main
-from flows.template import write_workbook
+from flows.documents.template import write_workbook
+from flows.run import write_pages
 from tests.conftest import SOURCES, valid_report
 from tests.test_package import run_steps
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from flows.check import check_workbook
-from flows.edition import edition_for_year
-from flows.read import read_workbook
-from flows.template import write_workbook
+from flows.checks.check import check_workbook
+from flows.documents.template import write_workbook
+from flows.format.edition import edition_for_year
+from flows.intake.workbook import read_workbook
 from tests.conftest import SOURCES, valid_report
 from tests.make_example_bureau import REFERENCE_2020
 from tests.official_layout import write_official_layout
@@ -131,7 +131,7 @@ def test_a_layout_found_once_serves_every_workbook_with_the_same_labels(tmp_path
     alone, with its own figures, cells and findings, in its own name."""
     from openpyxl import load_workbook
 
-    from flows import read
+    from flows.intake import workbook as read
 
     paths = []
     for i in range(4):
@@ -154,7 +154,7 @@ def test_a_layout_found_once_serves_every_workbook_with_the_same_labels(tmp_path
 def test_a_layout_found_by_the_last_resort_is_not_reused(tmp_path):
     """A row found only in a cell that also holds its group is found by reading every text, so the
     layout does not carry to a workbook whose label cells are the same but lacks that row."""
-    from flows import read
+    from flows.intake import workbook as read
 
     report = valid_report(2021)
     combined = write_workbook(tmp_path / "combined.xlsx", report.edition, 2021, report)

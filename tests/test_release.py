@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import csv
 import os
-import zipfile
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from flows.release import next_version
-from flows.template import write_workbook
-from flows.read import read_workbook
+from flows.documents.template import write_workbook
+from flows.intake.workbook import read_workbook
+from flows.release.versions import next_version
 from tests.test_package import run_steps
 
 
@@ -120,7 +120,7 @@ def test_a_publication_that_fails_midway_leaves_the_last_release(sources, tmp_pa
 
 def test_a_zip_that_fails_midway_fails_the_publication_and_leaves_the_last_release(sources, tmp_path, monkeypatch):
     """What fails while zipping fails the publication too, and leaves nothing behind."""
-    import flows.release as release
+    import flows.release.versions as release
 
     outputs = tmp_path / "outputs"
     run_steps(2021, sources, outputs)
@@ -145,7 +145,7 @@ def test_a_zip_that_fails_midway_fails_the_publication_and_leaves_the_last_relea
 KILLER = """
 import os, signal, sys
 from pathlib import Path
-import flows.release as release
+import flows.release.versions as release
 from tests.test_package import run_steps
 
 point, count = sys.argv[1], int(sys.argv[2])

@@ -10,8 +10,8 @@ import pytest
 from docx import Document
 from docx.oxml.ns import qn
 
-from flows.render import render_docx
-from flows.text import check_text
+from flows.checks.text import check_text
+from flows.documents.annual_report import render_docx
 from tests.conftest import SOURCES, valid_report
 from tests.test_package import run_steps
 from tests.test_pages import CHROMIUM, FLAGS, browser  # noqa: F401  (the browser fixture)
@@ -179,7 +179,7 @@ def test_docx_carries_text_with_markup_characters_and_the_figures_of_each_report
     import io
     from datetime import datetime
 
-    from flows.text import ReportText
+    from flows.checks.text import ReportText
 
     report = valid_report(2021)
     text = ReportText(report.unit, Path("x.md"), {"一": "第一段 <甲> & “乙”\x07\n\n第二段", "六": "无"})

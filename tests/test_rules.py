@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from flows.check import check_report
-from flows.edition import normalise_label
-from flows.rules import rule_a1, rule_a2, rule_a3, rule_b1
+from flows.checks.check import check_report
+from flows.checks.rules import rule_a1, rule_a2, rule_a3, rule_b1
+from flows.format.edition import normalise_label
 from flows.synth import synthetic_report
 from tests.conftest import valid_report
 
@@ -72,8 +72,8 @@ def test_b1_each_block(year):
 
 
 def test_findings_name_the_cell_they_were_read_from(tmp_path):
-    from flows.read import read_workbook
-    from flows.template import write_workbook
+    from flows.documents.template import write_workbook
+    from flows.intake.workbook import read_workbook
 
     report = valid_report(2021)
     bump(report, "review_litigation", "cases", "review_upheld", 1)
@@ -113,7 +113,7 @@ def test_label_variants_compare_equal(typed, official):
 
 
 # -- issue 3: table 二 rules, warnings, and the rules across years --------------------------------
-from flows.rules import (  # noqa: E402
+from flows.checks.rules import (  # noqa: E402
     Context,
     rule_c1,
     rule_c2,

@@ -9,9 +9,8 @@ import re
 import jsonschema
 import pytest
 
-from flows.edition import TABLES, editions, rules
-from flows.rules import RULES
-from flows.edition import SCHEMAS
+from flows.checks.rules import RULES
+from flows.format.edition import SCHEMAS, TABLES, editions, rules
 from tests.conftest import SHARED
 
 SPEC = SHARED / "spec" / "report-format.md"
@@ -86,7 +85,7 @@ def test_every_rule_function_is_catalogued():
 def test_an_edition_sent_to_another_process_is_that_process_s_own():
     import pickle
 
-    from flows.edition import edition_for_year
+    from flows.format.edition import edition_for_year
 
     edition = edition_for_year(2021)
     assert pickle.loads(pickle.dumps(edition)) is edition

@@ -5,9 +5,9 @@ from __future__ import annotations
 import csv
 import hashlib
 
-from flows.check import check_workbook
+from flows.checks.check import check_workbook
 from flows.cli import main
-from flows.verify import verify
+from flows.release.verify import verify
 from tests.test_package import run_steps
 
 

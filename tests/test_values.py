@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flows.edition import edition_named
-from flows.values import format_value, parse_cell
+from flows.format.edition import edition_named
+from flows.format.values import format_value, parse_cell
 
 PD19 = edition_named("2019").tables["proactive_disclosure"]
 PD21 = edition_named("2021").tables["proactive_disclosure"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from flows.cli import main
-from flows.verify import verify
+from flows.release.verify import verify
 from tests.conftest import SOURCES
 from tests.test_package import run_steps
 
@@ -106,7 +106,7 @@ def test_a_zip_reaching_outside_its_folder_is_refused(tmp_path, capsys):
 
 def reseal(release: Path) -> None:
     """What a thorough forger does last: rewrite the manifest to match the edited files."""
-    from flows.sign import MANIFEST, manifest_bytes
+    from flows.release.sign import MANIFEST, manifest_bytes
 
     digests = {p.relative_to(release).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in release.rglob("*") if p.is_file()}
     (release / MANIFEST).write_bytes(manifest_bytes(digests))
@@ -121,7 +121,7 @@ def keys(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def signed(keys, tmp_path_factory) -> Path:
-    from flows import annual
+    from flows import run as annual
 
     outputs = tmp_path_factory.mktemp("signed")
     outcome = run_steps(2020, SOURCES, outputs)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import yaml
 
-from flows.edition import edition_for_year
+from flows.documents.template import write_workbook
+from flows.format.edition import edition_for_year
 from flows.synth import synthetic_report
-from flows.template import write_workbook
 from tests.test_package import run_steps
 
 UNITS = ("a", "b", "c")
@@ -125,8 +125,8 @@ def test_a_broken_carry_over_blocks_until_accepted(chain):
 
 
 def test_malformed_exceptions_file_is_refused_with_the_entry(chain):
-    from flows.annual import settle, prepare
-    from flows.bureau import BureauConfigError
+    from flows.intake.bureau import BureauConfigError
+    from flows.run import prepare, settle
 
     sources, outputs, _ = chain
     write_yaml(sources / "2020" / "exceptions.yaml", [{"rule": "D1", "unit": "b", "reason": "理由充分的说明"}])

@@ -14,9 +14,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .edition import edition_named, rules
-from .report import Finding, Report, make_finding
-from .values import format_value
+from flows.format.edition import edition_named, rules
+from flows.format.report import Finding, Report, make_finding
+from flows.format.values import format_value
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,18 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from .bureau import EXCEPTIONS, NIL_RETURNS, Bureau, discover, load_bureau, load_year_file
-from .check import Checked, check_report, check_workbook
-from .edition import SCHEMAS, edition_for_year, editions
-from .exceptions import Accepted, apply_exceptions
-from .merge import Merged, merge
-from .pages import start_department_pages, status_of, write_check_pages
-from .previous import previous_release, previous_texts
-from .text import ReportText, check_text
-from .release import Publication, publish
-from .read import sha256_of
-from .report import Finding, Report, make_finding
-from .rules import Context, rule_e2, rule_e3
+from flows.checks.accepted import Accepted, apply_exceptions
+from flows.checks.check import Checked, check_report, check_workbook
+from flows.checks.rules import Context, rule_e2, rule_e3
+from flows.checks.text import ReportText, check_text
+from flows.documents.check_pages import start_department_pages, status_of, write_check_pages
+from flows.format.edition import SCHEMAS, edition_for_year, editions
+from flows.format.report import Finding, Report, make_finding
+from flows.intake.bureau import EXCEPTIONS, NIL_RETURNS, Bureau, discover, load_bureau, load_year_file
+from flows.intake.previous import previous_release, previous_texts
+from flows.intake.workbook import sha256_of
+from flows.merge import Merged, merge
+from flows.release.versions import Publication, publish
 
 
 @dataclass
@@ -103,7 +103,7 @@ BATCH_SIZE = 200
 def warm_up() -> None:
     """The imports and editions a worker process needs for its batches and documents: run once in
     each worker as the pool starts, so that they are not paid at its first batch."""
-    from . import render  # noqa: F401
+    from flows.documents import annual_report as render  # noqa: F401
 
     editions()
 

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 import numpy as np
 
-from .edition import Column, TableLayout, value_words
+from flows.format.edition import Column, TableLayout, value_words
 
 _NUMBER = re.compile(r"^(?P<sign>[+-]?)(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<fraction>\.\d+)?(?P<unit>\D*)$")
 _KIND_WORDS = {  # {maximum}: values.yaml's, for counts or amounts

@@ -7,10 +7,10 @@ import csv
 import json
 from pathlib import Path
 
-from .edition import edition_named
-from .read import UnreadableWorkbook, read_workbook
-from .report import Report
-from .values import parse_cell
+from flows.format.edition import edition_named
+from flows.format.report import Report
+from flows.format.values import parse_cell
+from flows.intake.workbook import UnreadableWorkbook, read_workbook
 
 
 class PreviousYearError(Exception):
@@ -54,7 +54,7 @@ def previous_release(outputs: Path, year: int) -> dict[str, Report]:
 
 def previous_texts(outputs: Path, year: int) -> dict:
     """The report texts published for `year - 1` (report/<unit>.md of its latest release), by unit."""
-    from .text import ReportText, parse_sections
+    from flows.checks.text import ReportText, parse_sections
 
     folder = Path(outputs) / str(year - 1) / "latest" / "report"
     return {p.stem: ReportText(p.stem, p, parse_sections(p.read_text("utf-8"))) for p in sorted(folder.glob("*.md"))}

@@ -17,11 +17,11 @@ from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
 
-from .edition import edition_named
-from .report import Report
-from .template import grid_rows, table_grid
-from .text import ReportText, sections
-from .values import figures
+from flows.checks.text import ReportText, sections
+from flows.documents.template import grid_rows, table_grid
+from flows.format.edition import edition_named
+from flows.format.report import Report
+from flows.format.values import figures
 
 STYLE = """
 body{font-family:"Noto Serif CJK SC","SimSun","Songti SC",serif;max-width:60em;margin:2em auto;padding:0 1em;color:#000;line-height:1.7}

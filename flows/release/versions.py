@@ -19,19 +19,19 @@ import tempfile
 import zipfile
 from contextlib import suppress
 from dataclasses import dataclass
-from functools import partial
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
-from .bureau import Bureau
-from .exceptions import Accepted
-from .merge import Merged
-from .previous import load_release
-from .dcat import catalog_jsonld
-from .publish import TABLE_FILES, PackageFiles, base_url, build_package
-from .report import Finding, Report
-from .sign import MANIFEST, SIGNATURE, manifest_bytes, sign
-from .values import format_value
+from flows.checks.accepted import Accepted
+from flows.format.report import Finding, Report
+from flows.format.values import format_value
+from flows.intake.bureau import Bureau
+from flows.intake.previous import load_release
+from flows.merge import Merged
+from flows.release.dcat import catalog_jsonld
+from flows.release.package import TABLE_FILES, PackageFiles, base_url, build_package
+from flows.release.sign import MANIFEST, SIGNATURE, manifest_bytes, sign
 
 LATEST = "latest"
 FIRST_VERSION = "1.0.0"

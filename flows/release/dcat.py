@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from .bureau import Bureau
+from flows.intake.bureau import Bureau
 
 CONTEXT = {
     "dcat": "http://www.w3.org/ns/dcat#",

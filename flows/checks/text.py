@@ -12,9 +12,9 @@ from pathlib import Path
 
 import yaml
 
-from .edition import SCHEMAS, rules
-from .report import Finding, Report, make_finding
-from .values import format_value
+from flows.format.edition import SCHEMAS, rules
+from flows.format.report import Finding, Report, make_finding
+from flows.format.values import format_value
 
 HEADING = re.compile(r"^#{1,6}\s*([一二三四五六])、", re.M)
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
-from .edition import (
+from flows.format.edition import (
     Block,
     Column,
     Edition,
@@ -37,9 +37,9 @@ from .edition import (
     normalise_label,
     value_words,
 )
-from .intake import Intake, Refused, inspect
-from .report import Finding, Provenance, Report, blank_values, cell_ref, make_finding
-from .values import Parsed, expected_kind, format_value, parse_cell
+from flows.format.report import Finding, Provenance, Report, blank_values, cell_ref, make_finding
+from flows.format.values import Parsed, expected_kind, format_value, parse_cell
+from flows.intake.files import Intake, Refused, inspect
 
 
 class UnreadableWorkbook(Exception):

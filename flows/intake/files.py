@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from .edition import SCHEMAS
+from flows.format.edition import SCHEMAS
 
 OLE = bytes.fromhex("D0CF11E0A1B11AE1")  # legacy .xls, and password-protected .xlsx
 ENCRYPTED = "EncryptionInfo".encode("utf-16-le")

@@ -13,8 +13,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from .edition import SCHEMAS
-from .report import Finding, make_finding
+from flows.format.edition import SCHEMAS
+from flows.format.report import Finding, make_finding
 
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 SECOND_COPY = re.compile(r"^(?P<unit>.+?)\s*(?:[(（]\d+[)）]|[-_ ]?(?:副本|copy|拷贝)(?:\s*[(（]?\d*[)）]?)?)$", re.I)
@@ -117,7 +117,7 @@ def discover(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path],
     for path in files:
         unit = path.stem
         if path.suffix == ".md" and bureau.department(unit) is not None:
-            continue  # a department's own report text (see flows/text.py)
+            continue  # a department's own report text (see flows/checks/text.py)
         copy = SECOND_COPY.match(unit)
         if bureau.department(unit) is None and copy and bureau.department(copy["unit"]):
             findings.append(_e5(copy["unit"], path, f"像是“{copy['unit']}”报表的另一份副本：每个部门只能报送一份，请删除多余的文件",

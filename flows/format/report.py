@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .edition import Edition, TableLayout, rules
+from flows.format.edition import Edition, TableLayout, rules
 
 
 @cache  # a workbook's cells are few and the same in every workbook

@@ -13,18 +13,18 @@ import os
 import re
 import uuid
 from contextlib import contextmanager
-from functools import cache, lru_cache
 from dataclasses import replace
 from datetime import datetime, timezone
+from functools import cache, lru_cache
 from pathlib import Path
 
-from .bureau import Bureau
-from .dcat import release_jsonld
-from .exceptions import Accepted
-from .edition import Edition, TableLayout, edition_named
-from .merge import Merged
-from .report import Finding, Report, cell_ref, typed_text
-from .values import figures
+from flows.checks.accepted import Accepted
+from flows.format.edition import Edition, TableLayout, edition_named
+from flows.format.report import Finding, Report, cell_ref, typed_text
+from flows.format.values import figures
+from flows.intake.bureau import Bureau
+from flows.merge import Merged
+from flows.release.dcat import release_jsonld
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 # (name, type, title, description) of the findings published with the release.
@@ -437,8 +437,8 @@ def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict) -
     """The list of the reports of the bureau and of every department, as HTML and Word, in report/
     (which _start_documents' workers wrote), as a resource; the bureau's two files as resources of
     their own."""
-    from .render import title_of
-    from .text import text_markdown
+    from flows.checks.text import text_markdown
+    from flows.documents.annual_report import title_of
 
     names = _names(bureau)
     units = (merged.bureau, *merged.departments)
@@ -491,7 +491,7 @@ def _names(bureau: Bureau) -> dict[str, str]:
 def _unit_documents(job: tuple) -> dict[str, tuple[str, int]]:
     """A worker's job: one unit's two documents written into the release folder (when there is
     one); their SHA-256 and size by path."""
-    from .render import render_docx, render_html
+    from flows.documents.annual_report import render_docx, render_html
 
     report, name, text, created, folder = job
     files, stem = PackageFiles(folder), f"report/{report.unit}"

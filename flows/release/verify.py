@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .check import check_report
-from .edition import SCHEMAS
-from .previous import PreviousYearError, load_release
-from .read import UnreadableWorkbook, read_workbook
-from .report import Report, place
-from .sign import MANIFEST, SIGNATURE, parse_manifest, signature_valid
-from .values import format_value
+from flows.checks.check import check_report
+from flows.format.edition import SCHEMAS
+from flows.format.report import Report, place
+from flows.format.values import format_value
+from flows.intake.previous import PreviousYearError, load_release
+from flows.intake.workbook import UnreadableWorkbook, read_workbook
+from flows.release.sign import MANIFEST, SIGNATURE, parse_manifest, signature_valid
 
 MAX_UNZIPPED = 2 << 30  # a release zip that inflates beyond this is refused, not extracted
 

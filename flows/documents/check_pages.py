@@ -11,10 +11,10 @@ from functools import cache
 from html import escape
 from pathlib import Path
 
-from .check import Checked
-from .edition import edition_named
-from .report import Finding, Report, typed_text
-from .template import grid_rows
+from flows.checks.check import Checked
+from flows.documents.template import grid_rows
+from flows.format.edition import edition_named
+from flows.format.report import Finding, Report, typed_text
 
 SEVERITY = {"error": "错误", "warning": "警告"}
 STYLE = """

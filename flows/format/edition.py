@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 TABLES = ("proactive_disclosure", "applications", "review_litigation")
 
 _SPACE = re.compile(r"\s+")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .report import Finding, make_finding
+from flows.format.report import Finding, make_finding
 
 KEYS = ("rule", "unit", "table", "row", "column")
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import xlsxwriter
 
-from .edition import Edition, TableLayout, edition_named
-from .report import Report
+from flows.format.edition import Edition, TableLayout, edition_named
+from flows.format.report import Report
 
 SHEET_NAMES = {"proactive_disclosure": "二、主动公开", "applications": "三、依申请公开", "review_litigation": "四、复议诉讼"}
 INFO_SHEET = "填报说明"

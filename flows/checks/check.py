@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .edition import rules
-from .read import UnreadableWorkbook, read_workbook
-from .report import Finding, Report, make_finding
-from .rules import RULES, Context
+from flows.checks.rules import RULES, Context
+from flows.format.edition import rules
+from flows.format.report import Finding, Report, make_finding
+from flows.intake.workbook import UnreadableWorkbook, read_workbook
 
 
 def check_report(report: Report, context: Context = Context(), only: tuple[str, ...] | None = None) -> list[Finding]:

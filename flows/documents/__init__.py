@@ -1,0 +1,1 @@
+"""What people read: the annual report (HTML, Word), the check pages, the fill-in workbook."""

@@ -1,0 +1,1 @@
+"""The format as data: editions, codes and labels (schemas/), values, the report model."""
