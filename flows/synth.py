@@ -111,7 +111,7 @@ def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0
     }, allow_unicode=True, sort_keys=False), "utf-8")
     (out / str(year) / "report.md").write_text(SYNTHETIC_TEXT.replace("{year}", str(year)), "utf-8")
     layout = edition.tables["applications"]
-    positions = {span.cell: cell_ref(span.r0 + 1, span.c0) for span in table_grid(layout, state_units=True) if span.kind == "value"}
+    positions = {span.cell: cell_ref(span.r0 + 1, span.c0) for span in table_grid(layout, state_measures=True) if span.kind == "value"}
     broken = set(rng.choice(len(units), size=min(errors, len(units)), replace=False).tolist()) if errors else set()
     injected = []
     for i, unit in enumerate(units):

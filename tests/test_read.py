@@ -142,11 +142,11 @@ def test_a_layout_found_once_serves_every_workbook_with_the_same_labels(tmp_path
     book = load_workbook(paths[2])
     book["四、复议诉讼"]["B5"] = "两件"  # V1, a finding of a value
     book.save(paths[2])
-    read._LAYOUTS.clear()
+    read._PLACEMENTS.clear()
     together = [_read_everything(path, f"d{i}") for i, path in enumerate(paths)]
-    assert len(read._LAYOUTS) == 2  # the template's, and the one with the near-miss label
+    assert len(read._PLACEMENTS) == 2  # the template's, and the one with the near-miss label
     for i, path in enumerate(paths):
-        read._LAYOUTS.clear()
+        read._PLACEMENTS.clear()
         assert _read_everything(path, f"d{i}") == together[i]
     assert [f["unit"] for f in together[3][2]] == ["d3"]
 
@@ -161,7 +161,7 @@ def test_a_layout_found_by_the_last_resort_is_not_reused(tmp_path):
     missing = write_workbook(tmp_path / "missing.xlsx", report.edition, 2021, report)
     _edit(combined, "三、依申请公开", "1.属于国家秘密", "（三）不予公开 1.属于国家秘密")
     _edit(missing, "三、依申请公开", "1.属于国家秘密", None)
-    read._LAYOUTS.clear()
+    read._PLACEMENTS.clear()
     assert read_workbook(combined, 2021, "d1")[1] == []
     _, findings = read_workbook(missing, 2021, "d2")
     assert [(f.rule, f.row) for f in findings if f.rule == "F1"] == [("F1", "withheld_state_secret")]

@@ -119,7 +119,7 @@ PLACEHOLDER_TIME = datetime(1900, 1, 1)
 
 
 @dataclass(frozen=True)
-class DocxTemplate:
+class DocxSkeleton:
     """An edition's Word document with markers where a report's title, text and figures go: built
     once with python-docx (merges and all), then filled by string for each report, since building a
     document of three merged tables costs python-docx a quarter of a second."""
@@ -130,7 +130,7 @@ class DocxTemplate:
 
 
 @cache
-def docx_template(code: str) -> DocxTemplate:
+def docx_skeleton(code: str) -> DocxSkeleton:
     """The template of the edition with this code."""
     edition = edition_named(code)
     document = Document()
@@ -157,7 +157,7 @@ def docx_template(code: str) -> DocxTemplate:
     pieces = tuple(_slot(code, p) if i % 2 else p for i, p in enumerate(MARKER.split(xml)))
     stamp = PLACEHOLDER_TIME.strftime("%Y-%m-%dT%H:%M:%SZ")
     core = source.read(CORE_PART).decode("utf-8").replace(stamp, _marker("time"))
-    return DocxTemplate(pieces, core, rest.getvalue())
+    return DocxSkeleton(pieces, core, rest.getvalue())
 
 
 def _slot(code: str, marker: str) -> tuple:
@@ -172,7 +172,7 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the same data gives the same bytes, whenever
 
 def render_docx(report: Report, name: str, text: ReportText | None, created: datetime) -> bytes:
     """The Word document; `created` fixes its timestamps, so the same data gives the same bytes."""
-    template, title, texts = docx_template(report.edition.code), title_of(report, name), _figures(report)
+    skeleton, title, texts = docx_skeleton(report.edition.code), title_of(report, name), _figures(report)
 
     def fill(key: tuple) -> str:
         if key[0] == "figure":
@@ -182,9 +182,9 @@ def render_docx(report: Report, name: str, text: ReportText | None, created: dat
             return "".join(f'<w:p><w:r><w:t xml:space="preserve">{_xml_text(p)}</w:t></w:r></w:p>' for p in paragraphs)
         return _xml_text({"title": title, "author": name, "time": created.strftime("%Y-%m-%dT%H:%M:%SZ")}[key[0]])
 
-    document = "".join(p if isinstance(p, str) else fill(p) for p in template.document)
-    core = MARKER.sub(lambda m: fill(tuple(m.group(1).split("|"))), template.core)
-    out = io.BytesIO(template.rest)
+    document = "".join(p if isinstance(p, str) else fill(p) for p in skeleton.document)
+    core = MARKER.sub(lambda m: fill(tuple(m.group(1).split("|"))), skeleton.core)
+    out = io.BytesIO(skeleton.rest)
     with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as target:  # appends: the rest is copied as it was deflated
         for part, xml in ((CORE_PART, core), (DOCUMENT_PART, document)):
             # Level 1: a third of the default's time, for 600 bytes more in a 40 KB document.

@@ -66,13 +66,13 @@ def _nested_header(labels, depth: int, r0: int, c0: int) -> list[Span]:
     return spans
 
 
-def table_grid(table: TableLayout, state_units: bool = False) -> list[Span]:
+def table_grid(table: TableLayout, state_measures: bool = False) -> list[Span]:
     """The table as the official template draws it, in cells relative to its top-left corner.
 
-    `state_units`: amount headers say their unit, which the official template leaves unsaid.
+    `state_measures`: amount headers say their measure, which the official template leaves unsaid.
     """
     if table.code == "proactive_disclosure":
-        return _blocks_grid(table, state_units)
+        return _blocks_grid(table, state_measures)
     label_cols = 1 + max(len(row.groups) for row in table.rows) if len(table.rows) > 1 else 0
     header_rows = 1 + max(len(col.groups) for col in table.columns)
     spans = []
@@ -90,13 +90,13 @@ def table_grid(table: TableLayout, state_units: bool = False) -> list[Span]:
 
 
 def header_label(column) -> str:
-    """A column's header as the template prints it: amounts always say their unit."""
-    if column.kind == "amount" and column.unit not in column.label:
-        return f"{column.label}（{column.unit}）"
+    """A column's header as the template prints it: amounts always say their measure."""
+    if column.kind == "amount" and column.measure not in column.label:
+        return f"{column.label}（{column.measure}）"
     return column.label
 
 
-def _blocks_grid(table: TableLayout, state_units: bool) -> list[Span]:
+def _blocks_grid(table: TableLayout, state_measures: bool) -> list[Span]:
     width = 1 + max(len(b.columns) for b in table.blocks)
     spans, r = [], 0
     for block in table.blocks:
@@ -105,7 +105,7 @@ def _blocks_grid(table: TableLayout, state_units: bool) -> list[Span]:
         last = len(block.columns)
         for c, code in enumerate(block.columns):
             col = table.columns[table.column_index[code]]
-            spans.append(Span(r + 1, 1 + c, r + 1, width - 1 if c == last - 1 else 1 + c, header_label(col) if state_units else col.label))
+            spans.append(Span(r + 1, 1 + c, r + 1, width - 1 if c == last - 1 else 1 + c, header_label(col) if state_measures else col.label))
         for code in block.rows:
             r_row = r + 2 + block.rows.index(code)
             spans.append(Span(r_row, 0, r_row, 0, table.rows[table.row_index[code]].label))
@@ -185,7 +185,7 @@ def write_workbook(
         sheet.write(0, 0, table.heading, heading)
         sheet.set_column(0, 0, 30)
         sheet.set_column(1, 20, 13)
-        for span in table_grid(table, state_units=True):
+        for span in table_grid(table, state_measures=True):
             r0, r1 = span.r0 + 1, span.r1 + 1
             if span.kind == "value":
                 row_code, col_code = span.cell

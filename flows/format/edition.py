@@ -54,8 +54,8 @@ class Row(Label):
 @dataclass(frozen=True)
 class Column(Label):
     kind: str = "count"  # count (integer ≥ 0), signed (integer), amount (decimal ≥ 0)
-    unit: str = "件"
-    decimals: int = 0  # amounts are held as integers of 10**-decimals of their unit
+    measure: str = "件"  # 计量单位: what a figure counts, or the money it is in
+    decimals: int = 0  # amounts are held as integers of 10**-decimals of their measure
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ class TableLayout:
     cell_rows: np.ndarray = field(init=False, repr=False)  # the cells' rows and columns, as arrays
     cell_columns: np.ndarray = field(init=False, repr=False)
     decimal_cells: tuple[int, ...] = field(init=False, repr=False)
-    count_columns: np.ndarray = field(init=False, repr=False)  # [c]: a whole number with no unit to convert
+    count_columns: np.ndarray = field(init=False, repr=False)  # [c]: a whole number with no measure to convert
 
     def __post_init__(self):
         rows = {row.code: i for i, row in enumerate(self.rows)}
@@ -144,7 +144,7 @@ def _labels(cls, spec: dict) -> tuple:
             label=item["label"],
             groups=tuple(item.get("groups", ())),
             aliases=tuple(item.get("aliases", ())),
-            **{k: item[k] for k in ("kind", "unit", "decimals") if k in item},
+            **{k: item[k] for k in ("kind", "measure", "decimals") if k in item},
         )
         for code, item in spec.items()
     )
@@ -229,5 +229,5 @@ def rules() -> dict[str, Rule]:
 
 @cache
 def value_words() -> dict:
-    """Words and units that rule V2 normalises (schemas/values.yaml)."""
+    """Words and measures that rule V2 normalises (schemas/values.yaml)."""
     return yaml.safe_load((SCHEMAS / "values.yaml").read_text("utf-8"))

@@ -1,6 +1,6 @@
 """One cell's content as typed → the number it stands for (rules V1 and V2).
 
-Values are held as integers: counts as they are, amounts in 10**-decimals of the column's unit, so
+Values are held as integers: counts as they are, amounts in 10**-decimals of the column's measure, so
 sums are exact and an auditor's re-addition gives the same figure to the last digit.
 """
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from flows.format.edition import Column, TableLayout, value_words
 
-_NUMBER = re.compile(r"^(?P<sign>[+-]?)(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<fraction>\.\d+)?(?P<unit>\D*)$")
+_NUMBER = re.compile(r"^(?P<sign>[+-]?)(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<fraction>\.\d+)?(?P<measure>\D*)$")
 _KIND_WORDS = {  # {maximum}: values.yaml's, for counts or amounts
     "count": ("不超过 {maximum} 的非负整数", "a whole number from 0 to {maximum}"),
     "signed": ("绝对值不超过 {maximum} 的整数（减少填负数）", "a whole number (negative for a decrease) within ±{maximum}"),
@@ -33,7 +33,7 @@ class Parsed:
 
     value: int | None
     reasons: tuple[tuple[str, str], ...] = ()
-    unit: str | None = None  # the unit typed in the cell, if any
+    measure: str | None = None  # the measure typed in the cell, if any
 
 
 def expected_kind(column: Column) -> tuple[str, str]:
@@ -42,7 +42,7 @@ def expected_kind(column: Column) -> tuple[str, str]:
 
 
 def _maximum(column: Column) -> int:
-    """The largest value a cell of the column may hold, in the column's unit (schemas/values.yaml)."""
+    """The largest value a cell of the column may hold, in the column's measure (schemas/values.yaml)."""
     return value_words()["maximum_amount" if column.kind == "amount" else "maximum_count"]
 
 
@@ -63,25 +63,25 @@ BLANK = Parsed(0, (("空白单元格", "blank cell"),))
 _WHOLE = [Parsed(n) for n in range(1000)]  # the common case, shared rather than built per cell
 
 
-def _converted(number: Decimal, unit: str, column: Column) -> tuple[Decimal, tuple[str, str]] | None:
-    """`number` in `unit` expressed in the column's unit, with the V2 reason; None if not money."""
-    units = value_words()["units"]
-    known, own = units.get(unit), units.get(column.unit)
+def _converted(number: Decimal, measure: str, column: Column) -> tuple[Decimal, tuple[str, str]] | None:
+    """`number` in `measure` expressed in the column's measure, with the V2 reason; None if not money."""
+    measures = value_words()["measures"]
+    known, own = measures.get(measure), measures.get(column.measure)
     if known is None or own is None or known["kind"] != own["kind"]:
         return None
-    if unit == column.unit:
-        return number, (f"去掉单位“{unit}”", f"unit '{unit}' removed")
-    return number * known["factor"] / own["factor"], (f"由{unit}换算为{column.unit}", f"converted from {unit} to {column.unit}")
+    if measure == column.measure:
+        return number, (f"去掉单位“{measure}”", f"unit '{measure}' removed")
+    return number * known["factor"] / own["factor"], (f"由{measure}换算为{column.measure}", f"converted from {measure} to {column.measure}")
 
 
-def parse_cell(raw, column: Column, header_unit: str | None = None) -> Parsed:
-    """`header_unit`: the unit the column's header states, when it is not the column's own."""
+def parse_cell(raw, column: Column, header_measure: str | None = None) -> Parsed:
+    """`header_measure`: the measure the column's header states, when it is not the column's own."""
     if type(raw) is float and raw.is_integer() and 0 <= raw < 1000 and not column.decimals:
         return _WHOLE[int(raw)]
     if isinstance(raw, float) or (isinstance(raw, int) and not isinstance(raw, bool)):
         number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
-        if header_unit and header_unit != column.unit:
-            number, reason = _converted(number, header_unit, column)
+        if header_measure and header_measure != column.measure:
+            number, reason = _converted(number, header_measure, column)
             return Parsed(_scaled(number, column), (reason,))
         return Parsed(_scaled(number, column))
     if isinstance(raw, (bool, date, datetime, time, timedelta)):
@@ -104,14 +104,14 @@ def parse_cell(raw, column: Column, header_unit: str | None = None) -> Parsed:
         number = Decimal(match["sign"] + match["digits"].replace(",", "") + (match["fraction"] or ""))
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimal digits
         return Parsed(None)
-    unit = match["unit"] or None
-    if unit or (header_unit and header_unit != column.unit):
-        converted = _converted(number, unit or header_unit, column)
+    measure = match["measure"] or None
+    if measure or (header_measure and header_measure != column.measure):
+        converted = _converted(number, measure or header_measure, column)
         if converted is None:
             return Parsed(None)
         number, reason = converted
         reasons.append(reason)
-    return Parsed(_scaled(number, column), tuple(reasons), unit)
+    return Parsed(_scaled(number, column), tuple(reasons), measure)
 
 
 def format_value(value: int, column: Column) -> str:

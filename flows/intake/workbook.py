@@ -6,7 +6,7 @@ one sheet, merged headers, labels broken by line breaks or spaces, full- or half
 blank rows between blocks. Every value keeps its sheet, cell reference and raw content.
 
 Finding the tables looks only at the cells that hold a label; workbooks whose label cells are the
-same (a bureau's, filled in from one template) share one layout, found once, and their values are
+same (a bureau's, filled in from one template) share one placement, found once, and their values are
 then read in one pass.
 """
 
@@ -56,7 +56,7 @@ class Sheet:
     left: int = 0
     labels: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     # Its name and place and each cell holding a text some edition prints, as typed: all that
-    # locating the tables looks at, so two sheets with equal label cells have the same layout.
+    # locating the tables looks at, so two sheets with equal label cells have the same placement.
     label_cells: tuple = field(default=(), repr=False)
 
     def __post_init__(self):
@@ -118,7 +118,7 @@ def load_sheets(path: Path) -> Workbook:
 
 
 class _Cells(NamedTuple):
-    """A layout's value cells in reading order (table by table, block by block, row by row), placed
+    """A placement's value cells in reading order (table by table, block by block, row by row), placed
     for reading all of a workbook's at once."""
 
     blocks: tuple[tuple[int, list[int], list[int]], ...]  # (sheet index, sheet rows, sheet columns) of each block
@@ -130,16 +130,16 @@ class _Cells(NamedTuple):
 
 
 @dataclass
-class _Layout:
+class _Placement:
     """Where an edition's tables stand in a workbook, found from its label cells alone: all that
     reading needs before it looks at a value. The workbooks of a bureau, filled in from the
-    template, mostly share one, so it is found once and reused (_Reader.layout)."""
+    template, mostly share one, so it is found once and reused (_Reader.placement)."""
 
     edition: str
     sheets: tuple[tuple[str, int, int], ...]  # (name, top, left) of each sheet, by index
-    placements: dict[str, list[tuple[int, dict[str, int], dict[str, int]]]] = field(default_factory=dict)  # table →
+    blocks: dict[str, list[tuple[int, dict[str, int], dict[str, int]]]] = field(default_factory=dict)  # table →
     # (sheet index, sheet row by row code, sheet column by column code) of each block found
-    header_units: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (table, column) → unit its header states
+    header_measures: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (table, column) → measure its header states
     findings: list[tuple[str, dict]] = field(default_factory=list)  # (rule, its parameters): F1, F3 of the labels
     by_labels_alone: bool = True  # False once a label was looked for in any text (_find_label's last resort)
 
@@ -150,7 +150,7 @@ class _Layout:
         for code, table in edition_named(self.edition).tables.items():
             sheets = np.empty(len(table.cells), dtype=object)
             rows, cols = np.zeros(len(table.cells), dtype=np.int32), np.zeros(len(table.cells), dtype=np.int32)
-            for k, block_rows, block_columns in self.placements[code]:
+            for k, block_rows, block_columns in self.blocks[code]:
                 if not block_columns:
                     continue
                 blocks.append((k, list(block_rows.values()), list(block_columns.values())))
@@ -172,15 +172,15 @@ class _Layout:
 
 
 def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Arrays shared by the reports of one layout: none of them may change one."""
+    """Arrays shared by the reports of one placement: none of them may change one."""
     for array in arrays:
         array.flags.writeable = False
     return arrays
 
 
-_LAYOUTS: dict[tuple, _Layout] = {}  # (edition, every sheet's label cells) → layout; the last few found
-_LAYOUTS_KEPT = 64
-_LAYOUTS_LOCK = threading.Lock()
+_PLACEMENTS: dict[tuple, _Placement] = {}  # (edition, every sheet's label cells) → placement; the last few found
+_PLACEMENTS_KEPT = 64
+_PLACEMENTS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -200,44 +200,44 @@ class _Reader:
         self.buffer, values = blank_values(edition)  # the report's values, all tables in one array
         self.report = Report(unit, year, edition, values, file=path)
         self.findings: list[Finding] = []
-        self.located = _Layout(edition.code, tuple((s.name, s.top, s.left) for s in sheets))  # filled by _locate
-        self.header_units: dict[tuple[str, str], str | None] = {}
+        self.located = _Placement(edition.code, tuple((s.name, s.top, s.left) for s in sheets))  # filled by _locate
+        self.header_measures: dict[tuple[str, str], str | None] = {}
 
     def finding(self, rule: str, **kwargs) -> None:
         self.findings.append(make_finding(rule, self.report.unit, report=self.report, **kwargs))
 
-    def layout_finding(self, rule: str, **kwargs) -> None:
-        """A finding of the labels: kept with the layout, made again for each workbook that shares it."""
+    def placement_finding(self, rule: str, **kwargs) -> None:
+        """A finding of the labels: kept with the placement, made again for each workbook that shares it."""
         self.located.findings.append((rule, kwargs))
 
     def read(self) -> tuple[Report, list[Finding]]:
-        layout = self.layout()
-        self.header_units = layout.header_units
-        self._read_cells(layout.cells)
+        placement = self.placement()
+        self.header_measures = placement.header_measures
+        self._read_cells(placement.cells)
         # The labels' findings first, as a clerk reading the sheet meets them.
-        self.findings[:0] = [make_finding(rule, self.report.unit, report=self.report, **kwargs) for rule, kwargs in layout.findings]
+        self.findings[:0] = [make_finding(rule, self.report.unit, report=self.report, **kwargs) for rule, kwargs in placement.findings]
         for code, table in self.edition.tables.items():
             if len(table.rows) > 1:
-                for k, rows, columns in layout.placements[code]:
+                for k, rows, columns in placement.blocks[code]:
                     if columns:
                         self._other_rows(table, self.sheets[k], rows, columns)
         return self.report, self.findings
 
-    def layout(self) -> _Layout:
-        """The tables' layout in these sheets: found before for sheets with the same label cells,
+    def placement(self) -> _Placement:
+        """The tables' placement in these sheets: found before for sheets with the same label cells,
         unless finding it read more than the label cells."""
         key = (self.edition.code, tuple(sheet.label_cells for sheet in self.sheets))
-        layout = _LAYOUTS.get(key)
-        if layout is None:
-            layout = self._locate()
-            if layout.by_labels_alone:
-                with _LAYOUTS_LOCK:  # the flow's threads read batches side by side
-                    if len(_LAYOUTS) >= _LAYOUTS_KEPT:
-                        del _LAYOUTS[next(iter(_LAYOUTS))]
-                    _LAYOUTS[key] = layout
-        return layout
+        placement = _PLACEMENTS.get(key)
+        if placement is None:
+            placement = self._locate()
+            if placement.by_labels_alone:
+                with _PLACEMENTS_LOCK:  # the flow's threads read batches side by side
+                    if len(_PLACEMENTS) >= _PLACEMENTS_KEPT:
+                        del _PLACEMENTS[next(iter(_PLACEMENTS))]
+                    _PLACEMENTS[key] = placement
+        return placement
 
-    def _locate(self) -> _Layout:
+    def _locate(self) -> _Placement:
         for table in self.edition.tables.values():
             self._check_heading(table)
             if len(table.rows) > 1:
@@ -257,7 +257,7 @@ class _Reader:
                 if hits:
                     return _Match(sheet_, *min(hits), text)
         # Rarely: a clerk typed the group and the label in one cell, "（三）不予公开 1.属于国家秘密".
-        # This reads every text of the sheets, not only the label cells the layout is known by.
+        # This reads every text of the sheets, not only the label cells the placement is known by.
         self.located.by_labels_alone = False
         own, groups = candidates[0], [normalise_label(g) for g in label.groups]
         for sheet_ in sheets:
@@ -272,13 +272,13 @@ class _Reader:
         row = table.rows[table.row_index[code]]
         match = self._find_label(row, sheet, after)
         if match is None:
-            self.layout_finding("F1", table=table.code, r=table.row_index[code], expected=row.label, where=_where(table))
+            self.placement_finding("F1", table=table.code, r=table.row_index[code], expected=row.label, where=_where(table))
         elif match.text in label_texts(row)[1:]:
             self._alias_used(table, row, match)
         return match
 
     def _alias_used(self, table: TableLayout, label: Label, match: _Match) -> None:
-        self.layout_finding(
+        self.placement_finding(
             "F3",
             table=table.code,
             expected=label.label,
@@ -307,14 +307,14 @@ class _Reader:
                 column = wanted[i]
                 known = header_texts(column).get(text)
                 if known is not None:
-                    unit, is_alias = known
+                    measure, is_alias = known
                     if is_alias:
                         self._alias_used(table, column, _Match(sheet, r, c, text))
-                    self.located.header_units[(table.code, column.code)] = unit
+                    self.located.header_measures[(table.code, column.code)] = measure
                     positions[column.code], i, last_row = c, i + 1, max(last_row, r)
         for column in wanted:
             if column.code not in positions:
-                self.layout_finding(
+                self.placement_finding(
                     "F1",
                     table=table.code,
                     c=table.column_index[column.code],
@@ -339,26 +339,26 @@ class _Reader:
             self.report.sources[code] = Provenance.placed(sheets, rows, cols, typed[start : start + len(sheets)])
             start += len(sheets)
         numbers, whole = _small_whole_numbers(raws)
-        whole &= cells.counts  # amounts are always parsed: their unit matters
+        whole &= cells.counts  # amounts are always parsed: their measure matters
         self.buffer[cells.values[whole]] = numbers[whole]
         for i in np.flatnonzero(~whole).tolist():
             code, k, r, c, sr, sc = cells.where[i]
             table = self.edition.tables[code]
-            header_unit = self.header_units.get((code, table.columns[c].code))
-            parsed = parse_cell(raws[i], table.columns[c], header_unit)
+            header_measure = self.header_measures.get((code, table.columns[c].code))
+            parsed = parse_cell(raws[i], table.columns[c], header_measure)
             if parsed.reasons or parsed.value is None or table.columns[c].kind == "amount":
-                if not self._unusual_cell(table, self.sheets[k], r, c, sr, sc, raws[i], parsed, header_unit):
+                if not self._unusual_cell(table, self.sheets[k], r, c, sr, sc, raws[i], parsed, header_measure):
                     continue
             self.report.values[code][r, c] = parsed.value
 
     def _unusual_cell(self, table: TableLayout, sheet: Sheet, r: int, c: int, sr: int, sc: int, raw, parsed: Parsed,
-                      header_unit: str | None) -> bool:
+                      header_measure: str | None) -> bool:
         """The findings of a cell that is not simply a number: whether its value is read."""
         column = table.columns[c]
         if raw == "" and self.intake and (sheet.name, sheet.ref(sr, sc)) in self.intake.uncached_formulas:
             self.finding("V1", variant="formula", table=table.code, r=r, c=c, actual=raw)
             return False
-        if column.kind == "amount" and header_unit is None and parsed.unit is None and raw != "":
+        if column.kind == "amount" and header_measure is None and parsed.measure is None and raw != "":
             self.report.unitless.add((table.code, r, c))
         if parsed.value is None:
             zh, en = expected_kind(column)
@@ -381,7 +381,7 @@ class _Reader:
 
     def locate_labelled(self, table: TableLayout) -> None:
         """A table whose rows carry labels (二 and 三): block by block, rows in template order."""
-        placements = self.located.placements[table.code] = []
+        blocks = self.located.blocks[table.code] = []
         for block in table.blocks:
             first = self._match_row(table, block.rows[0], None, -1)
             if first is None:
@@ -395,7 +395,7 @@ class _Reader:
             depth = 1 + max(len(table.columns[table.column_index[c]].groups) for c in block.columns)
             header = range(max(0, first.r - depth - 1), first.r)
             columns, _ = self._match_columns(table, block, sheet, header)
-            placements.append((self._index(sheet), rows, columns))
+            blocks.append((self._index(sheet), rows, columns))
 
     def _index(self, sheet: Sheet) -> int:
         return next(i for i, each in enumerate(self.sheets) if each is sheet)
@@ -406,7 +406,7 @@ class _Reader:
         for sheet in self.sheets:
             for r, c in sheet.labels.get(label, ()):
                 if (sheet, r) != (first.sheet, first.r):
-                    self.layout_finding("F1", variant="duplicate", table=table.code, where=_where(table), sheet=sheet.name,
+                    self.placement_finding("F1", variant="duplicate", table=table.code, where=_where(table), sheet=sheet.name,
                                  cell=sheet.ref(r, c), first=f"{first.sheet.name}!{first.sheet.ref(first.r, first.c)}",
                                  actual=table.rows[table.row_index[code]].label)
                     return
@@ -461,7 +461,7 @@ class _Reader:
         for alias in table.heading_aliases:
             for sheet in self.sheets:
                 for r, c in sheet.labels.get(normalise_label(alias), ())[:1]:
-                    self.layout_finding("F3", table=table.code, where=_where(table), expected=table.heading,
+                    self.placement_finding("F3", table=table.code, where=_where(table), expected=table.heading,
                                  actual=sheet.value(r, c), sheet=sheet.name, cell=sheet.ref(r, c))
                     return
 
@@ -471,15 +471,15 @@ class _Reader:
         first_leaf = table.columns[table.column_index[block.columns[0]]]
         anchor = self._find_label(first_leaf, None, -1)
         if anchor is None:
-            self.layout_finding("F1", table=table.code, expected=first_leaf.path, where=_where(table))
-            self.located.placements[table.code] = []
+            self.placement_finding("F1", table=table.code, expected=first_leaf.path, where=_where(table))
+            self.located.blocks[table.code] = []
             return
         depth = max(len(table.columns[table.column_index[c]].groups) for c in block.columns)
         columns, last_header_row = self._match_columns(table, block, anchor.sheet, range(anchor.r, anchor.r + depth))
-        self.located.placements[table.code] = [(self._index(anchor.sheet), {block.rows[0]: last_header_row + 1}, columns)]
+        self.located.blocks[table.code] = [(self._index(anchor.sheet), {block.rows[0]: last_header_row + 1}, columns)]
 
 
-_UNIT_IN_LABEL = re.compile(r"\((?:单位:)?(?P<unit>[^()]+)\)$")
+_MEASURE_IN_LABEL = re.compile(r"\((?:单位:)?(?P<measure>[^()]+)\)$")
 
 
 def _crossing(lines: list[list], srs: list[int], scs: list[int]) -> list:
@@ -513,20 +513,20 @@ def label_texts(label: Label) -> tuple[str, ...]:
 
 @lru_cache(maxsize=None)
 def header_texts(column: Column) -> dict[str, tuple[str | None, bool]]:
-    """The header texts that name `column` (normalised) → (the unit they state, whether an alias).
+    """The header texts that name `column` (normalised) → (the measure they state, whether an alias).
 
-    An amount's header may state its unit: "采购总金额（万元）", "本年收费金额（单位：元）".
+    An amount's header may state its measure: "采购总金额（万元）", "本年收费金额（单位：元）".
     """
     official = normalise_label(column.label)
-    stated = _UNIT_IN_LABEL.search(official)
-    texts = {official: (stated["unit"] if stated else None, False)}
+    stated = _MEASURE_IN_LABEL.search(official)
+    texts = {official: (stated["measure"] if stated else None, False)}
     texts.update({normalise_label(a): (None, True) for a in column.aliases})
     if column.kind == "amount":
-        base = _UNIT_IN_LABEL.sub("", official)
-        for unit, spec in value_words()["units"].items():
+        base = _MEASURE_IN_LABEL.sub("", official)
+        for measure, spec in value_words()["measures"].items():
             if spec["kind"] == "money":
-                texts.setdefault(f"{base}({unit})", (unit, False))
-                texts.setdefault(f"{base}(单位:{unit})", (unit, False))
+                texts.setdefault(f"{base}({measure})", (measure, False))
+                texts.setdefault(f"{base}(单位:{measure})", (measure, False))
     return texts
 
 
