@@ -9,10 +9,11 @@ from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
+from flows.places import CHECK_INDEX, checks_folder, year_folder
 from flows.schedule import ANNUAL_CRON
 
 SEVERITY = {"error": "错误", "warning": "警告"}
-RUNNERS = ("auto", "threads", "processes", "dask")  # see flows/flow.py run_annual
+RUNNERS = ("auto", "threads", "processes", "dask")  # see flows/flow.py run_flow
 
 
 class UsageError(Exception):
@@ -83,42 +84,45 @@ def cmd_template(args) -> int:
 
 
 def cmd_run(args) -> int:
-    import os
-
-    from flows.intake.bureau import BureauConfigError, load_bureau
-    from flows.intake.previous import PreviousYearError, previous_release
+    from flows.intake.bureau import BureauConfigError
+    from flows.intake.previous import PreviousYearError
     from flows.release.lock import RunInProgress, year_lock
     from flows.release.sign import SigningKeyError, sign
+    from flows.run import prepare
 
-    try:  # what is wrong with the call is told at once, before Prefect starts (and logs tracebacks)
-        load_bureau(Path(args.sources))
-        if args.sign:
-            sign(b"", Path(args.sign))
-        previous_release(Path(args.outputs), args.year)
-        with year_lock(Path(args.outputs), args.year):
-            pass  # the flow takes the lock itself; this only tells a busy year before starting
-    except (BureauConfigError, SigningKeyError, PreviousYearError, RunInProgress) as error:
-        raise UsageError(str(error)) from None
     if args.runner == "dask":
         try:
             import prefect_dask  # noqa: F401
         except ImportError:
             raise UsageError("--runner dask 需要 prefect-dask：pip install 'nianbao[dask]'") from None
+    sources, outputs = Path(args.sources), Path(args.outputs)
+    # The year's lock first, then the inputs, once: what is wrong with them is told at once, before
+    # Prefect starts (and logs tracebacks), and the flow is handed what was prepared.
+    try:
+        with year_lock(outputs, args.year):
+            inputs = prepare(sources, outputs, args.year)
+            if args.sign:
+                sign(b"", Path(args.sign))
+            return _run_prepared(args, inputs)
+    except (BureauConfigError, SigningKeyError, PreviousYearError, RunInProgress) as error:
+        raise UsageError(str(error)) from None
+
+
+def _run_prepared(args, inputs) -> int:
+    import os
+    from concurrent.futures.process import BrokenProcessPool
+
     # The terminal shows a progress bar and the verdict, or one line saying why the run stopped;
     # Prefect's own lines (a failed task's traceback among them) go to its logs, which the UI shows.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    from concurrent.futures.process import BrokenProcessPool
-
-    from flows.flow import progress_bar, run_annual  # imports prefect: only here
+    from flows.flow import progress_bar, run_flow  # imports prefect: only here
 
     console = _console()
     with _progress(console, args.quiet) as show:
         token = progress_bar.set(show)
         try:
-            outcome = run_annual(args.year, Path(args.sources), Path(args.outputs), args.reason,
-                                 args.sign and Path(args.sign), args.runner, args.dask_address)
-        except (BureauConfigError, PreviousYearError, RunInProgress) as error:
-            raise UsageError(str(error)) from None
+            outcome = run_flow(args.year, Path(args.sources), Path(args.outputs), args.reason,
+                               args.sign and Path(args.sign), args.runner, args.dask_address, inputs)
         except BrokenProcessPool:  # the OS ended a worker (out of memory?): publishing had not switched
             raise UsageError("读取或发布用的工作进程意外退出（可能内存不足）：本次没有发布任何内容，"
                              "可用 --runner threads 重新运行") from None
@@ -132,7 +136,7 @@ def cmd_run(args) -> int:
         for table in summary_tables(outcome):
             console.print(table)
         print("\n".join(verdict(outcome)))
-        print(f"检查报告：{Path(args.outputs) / 'checks' / str(args.year) / 'index.html'}")
+        print(f"检查报告：{checks_folder(Path(args.outputs), args.year) / CHECK_INDEX}")
     return 0 if outcome.release else 1
 
 
@@ -219,15 +223,18 @@ def verdict(outcome) -> list[str]:
     return lines
 
 
-def cmd_publish(args) -> int:
+def cmd_push(args) -> int:
     import os
+
+    if args.command == "publish":  # its name until 0.2.0: scripts may still use it
+        print("nianbao: “nianbao publish” 已更名为 “nianbao push”（推送到 CKAN）；旧名称仍可使用", file=sys.stderr)
 
     from flows.release.ckan import PortalError, push_release
     from flows.release.versions import latest_release
 
-    release = latest_release(Path(args.outputs) / str(args.year))
+    release = latest_release(year_folder(Path(args.outputs), args.year))
     if release is None:
-        raise UsageError(f"{Path(args.outputs) / str(args.year)} 中没有已发布的版本：请先运行 nianbao run {args.year}")
+        raise UsageError(f"{year_folder(Path(args.outputs), args.year)} 中没有已发布的版本：请先运行 nianbao run {args.year}")
     try:
         dataset = push_release(release, args.ckan, args.api_key or os.environ.get("CKAN_API_KEY"), args.org)
     except PortalError as error:
@@ -276,17 +283,17 @@ def cmd_verify(args) -> int:
     from flows.release.verify import NotARelease, verify
 
     try:
-        checks = verify(Path(args.path), Path(args.key) if args.key else None)
+        results = verify(Path(args.path), Path(args.key) if args.key else None)
     except (NotARelease, SigningKeyError) as error:
         raise UsageError(str(error)) from None
-    for check in checks:
-        print(f"{'通过' if check.passed else '未通过'}  {check.name}")
-        for problem in check.problems[:50]:
+    for result in results:
+        print(f"{'通过' if result.passed else '未通过'}  {result.name}")
+        for problem in result.problems[:50]:
             print(f"    - {problem}")
-        if len(check.problems) > 50:
-            print(f"    - ……另有 {len(check.problems) - 50} 处")
-    failed = sum(not c.passed for c in checks)
-    print(f"核验结论：{'全部通过' if not failed else f'{failed} 项未通过'}（共 {len(checks)} 项）")
+        if len(result.problems) > 50:
+            print(f"    - ……另有 {len(result.problems) - 50} 处")
+    failed = sum(not c.passed for c in results)
+    print(f"核验结论：{'全部通过' if not failed else f'{failed} 项未通过'}（共 {len(results)} 项）")
     return 1 if failed else 0
 
 
@@ -320,13 +327,13 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("path", help="发布目录或其 zip")
     verify.add_argument("--key", metavar="PUBKEY", help="本机关的公钥：核验发布包的签名")
 
-    push = sub.add_parser("publish", help="把某年度的最新版本推送到 CKAN 门户")
+    push = sub.add_parser("push", aliases=["publish"], help="把某年度的最新版本推送到 CKAN 门户（旧名称 publish）")
     push.add_argument("year", type=_year)
     push.add_argument("--ckan", required=True, metavar="URL", help="CKAN 门户地址")
     push.add_argument("--outputs", default="outputs", help="发布目录")
     push.add_argument("--api-key", help="CKAN API 密钥（默认取环境变量 CKAN_API_KEY）")
     push.add_argument("--org", help="CKAN 组织（owner_org）")
-    push.set_defaults(handler=cmd_publish)
+    push.set_defaults(handler=cmd_push)
 
     serve = sub.add_parser("serve", help="按年度计划（每年一月）自动运行流程")
     serve.add_argument("--sources", default="sources")

@@ -30,7 +30,7 @@ from prefect.schedules import Cron  # noqa: E402
 from prefect.settings import get_current_settings  # noqa: E402
 from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
 
-from flows import run as annual  # noqa: E402
+from flows import places, run  # noqa: E402
 from flows.release.lock import year_lock  # noqa: E402
 from flows.schedule import ANNUAL_CRON, TIME_ZONE, report_year  # noqa: E402
 
@@ -68,13 +68,13 @@ class Box:
 
 def _batch_key(context, parameters) -> str:
     previous = parameters["previous"].value
-    return annual.batch_key(parameters["batch"], parameters["year"], parameters["level"], previous)
+    return run.batch_key(parameters["batch"], parameters["year"], parameters["level"], previous)
 
 
 # Inputs are reports and paths, not worth hashing for a cache key on every call.
 @task(name="discover submissions", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
 def prepare_task(sources: Path, outputs: Path, year: int) -> Box:
-    return Box(annual.prepare(sources, outputs, year))
+    return Box(run.prepare(sources, outputs, year))
 
 
 # Cached by content: a batch whose files, last-year figures and nianbao itself are unchanged is not
@@ -89,31 +89,31 @@ def _check_batch(batch, year: int, level, previous) -> bytes:
     A module function, not the task's body: Dask sends that body by value, and the pool with it."""
     pool = worker_pool.get()
     if pool is None:
-        return annual.check_batch_pickled(batch, year, level, previous)
-    return pool.submit(annual.check_batch_pickled, batch, year, level, previous).result()
+        return run.check_batch_pickled(batch, year, level, previous)
+    return pool.submit(run.check_batch_pickled, batch, year, level, previous).result()
 
 
 @task(name="merge", cache_policy=NONE)
 def merge_task(bureau, checked: Box) -> Box:
-    return Box(annual.merge_checked(bureau, checked.value))
+    return Box(run.merge_checked(bureau, checked.value))
 
 
 @task(name="settle findings", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
 def settle_task(inputs: Box, checked: Box, merged: Box) -> Box:
-    return Box(annual.settle(inputs.value, checked.value, merged.value))
+    return Box(run.settle(inputs.value, checked.value, merged.value))
 
 
 @task(name="check reports", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
 def pages_task(outcome: Box, outputs: Path, started: Box) -> Path:
     # The department pages the workers started during publication; a retry writes them all again.
     pending, started.value = started.value, None
-    return annual.write_pages(outcome.value, outputs, _worker_map(), pending)
+    return run.write_pages(outcome.value, outputs, started=pending, map=_worker_map())
 
 
 # Publishing is atomic and starts by removing what a failed attempt left, so it can be retried.
 @task(name="publish", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
 def publish_task(outcome: Box, outputs: Path, reason: str | None, key: Path | None):
-    return annual.publish_outcome(outcome.value, outputs, reason, key, _worker_map())
+    return run.publish_outcome(outcome.value, outputs, reason, key, _worker_map())
 
 
 def _worker_map():
@@ -125,40 +125,48 @@ def _worker_map():
 
 # A few batches in flight, not fifty task threads contending for this process.
 @flow(name="nianbao-annual", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2 * (os.cpu_count() or 1)))
-def annual_run(
+def annual_flow(
     year: int | None = None,
     sources: Path = Path("sources"),
     outputs: Path = Path("outputs"),
     reason: str | None = None,
     sign: Path | None = None,
     processes: bool | None = None,
+    prepared: Box | None = None,
 ) -> Box:
     """Read and check every department's workbook, merge them into the bureau's, publish.
 
     Without a year (a scheduled run), the previous calendar year. `processes`: read, check and
     write documents in a process per core (None: when there are more submissions than a batch's
-    size; starting processes costs a small bureau more than it saves). The outcome comes boxed
-    (run_annual unboxes it).
+    size; starting processes costs a small bureau more than it saves). `prepared`: the run's inputs,
+    when the caller prepared them already (the CLI does, holding the year's lock). The outcome comes
+    boxed (run_flow unboxes it).
     """
     year = year or report_year()
     with year_lock(Path(outputs), year), _worker_processes(processes, Path(sources), year):
-        return Box(_annual_run(year, Path(sources), Path(outputs), reason, sign))
+        outcome = run.run_year(year, Path(sources), Path(outputs), reason, sign, _steps(), prepared and prepared.value)
+    _artifacts(outcome, places.checks_folder(outputs, year) / places.CHECK_INDEX)
+    get_run_logger().info(
+        "%s %d: %d departments, %d blocking errors, %d findings, release: %s",
+        outcome.bureau.name, year, len(outcome.checked), len(outcome.errors), len(outcome.findings), outcome.release,
+    )
+    return Box(outcome)
 
 
 @contextmanager
 def _worker_processes(wanted: bool | None, sources: Path, year: int):
     """The run's worker processes (worker_pool) while the flow runs, if wanted and not already
-    started (run_annual starts them before the flow, while Prefect starts its server)."""
+    started (run_flow starts them before the flow, while Prefect starts its server)."""
     if wanted is None:
-        folder = sources / str(year)
-        wanted = folder.is_dir() and sum(1 for _ in folder.iterdir()) > annual.BATCH_SIZE
+        folder = places.year_folder(sources, year)
+        wanted = folder.is_dir() and sum(1 for _ in folder.iterdir()) > run.BATCH_SIZE
     if not wanted or worker_pool.get() is not None:
         yield
         return
     # Spawned, not forked: this process runs Prefect's threads, and a fork copies their locks.
     with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("spawn")) as pool:
         for _ in range(os.cpu_count() or 1):
-            pool.submit(annual.warm_up)  # each worker starts and imports now, not at its first batch
+            pool.submit(run.warm_up)  # each worker starts and imports now, not at its first batch
         token = worker_pool.set(pool)
         try:
             yield
@@ -166,28 +174,31 @@ def _worker_processes(wanted: bool | None, sources: Path, year: int):
             worker_pool.reset(token)
 
 
-def run_annual(year: int, sources: Path, outputs: Path, reason: str | None = None, sign: Path | None = None,
-               runner: str = "auto", dask_address: str | None = None) -> annual.Outcome:
+def run_flow(year: int, sources: Path, outputs: Path, reason: str | None = None, sign: Path | None = None,
+             runner: str = "auto", dask_address: str | None = None, inputs: run.Inputs | None = None) -> run.Outcome:
     """The flow, its batches read and checked by `runner`:
 
     - "threads": in this process;
     - "processes": a process per core, beside Prefect's task threads;
     - "dask": Prefect's Dask task runner, on the cluster at `dask_address` or a local one of two workers;
     - "auto": processes when there are more submissions than a batch's size, threads otherwise.
+
+    `inputs`: prepared by the caller (run.prepare), so that the flow does not prepare them again.
     """
     arguments = (year, sources, outputs, reason, sign)
+    prepared = Box(inputs) if inputs is not None else None
     if runner == "dask":
         from prefect_dask import DaskTaskRunner
 
         if dask_address:  # its workers are told where the Prefect server is by their own settings
-            return annual_run.with_options(task_runner=DaskTaskRunner(address=dask_address))(*arguments, False).value
+            return annual_flow.with_options(task_runner=DaskTaskRunner(address=dask_address))(*arguments, False, prepared).value
         with _shared_server():
-            return annual_run.with_options(task_runner=DaskTaskRunner(cluster_kwargs={"n_workers": 2}))(*arguments, False).value
+            return annual_flow.with_options(task_runner=DaskTaskRunner(cluster_kwargs={"n_workers": 2}))(*arguments, False, prepared).value
     if runner not in ("auto", "threads", "processes"):
         raise ValueError(f"unknown runner {runner!r}: auto, threads, processes or dask")
     processes = {"auto": None, "threads": False, "processes": True}[runner]
     with _worker_processes(processes, Path(sources), year):  # starting while Prefect starts its server
-        return annual_run(*arguments, processes).value
+        return annual_flow(*arguments, processes, prepared).value
 
 
 @contextmanager
@@ -213,29 +224,26 @@ def _shared_server():
             os.environ["PREFECT_API_URL"] = before
 
 
-def _annual_run(year: int, sources: Path, outputs: Path, reason: str | None, sign: Path | None) -> annual.Outcome:
-    logger = get_run_logger()
-    inputs = prepare_task(Path(sources), Path(outputs), year).value
-    checked = _read_and_check(inputs, year, logger)
-    merged = merge_task(inputs.bureau, Box(checked))
-    outcome = settle_task(Box(inputs), Box(checked), merged).value
-    # The workers write the departments' check reports while this process publishes.
-    started = Box(annual.start_pages(outcome, Path(outputs), _worker_map()))
-    outcome.publication = publish_task(Box(outcome), Path(outputs), reason, sign)
-    index = pages_task(Box(outcome), Path(outputs), started)
-    _artifacts(outcome, index)
-    logger.info(
-        "%s %d: %d departments, %d blocking errors, %d findings, release: %s",
-        inputs.bureau.name, year, len(checked), len(outcome.errors), len(outcome.findings), outcome.release,
+def _steps() -> run.Steps:
+    """run_year's steps as Prefect tasks: each value crosses in a Box (see Box), the batches are
+    read a task each (cached by content), documents are written by the run's worker processes."""
+    return run.Steps(
+        prepare=lambda sources, outputs, year: prepare_task(sources, outputs, year).value,
+        check=_read_and_check,
+        merge=lambda bureau, checked: merge_task(bureau, Box(checked)).value,
+        settle=lambda inputs, checked, merged: settle_task(Box(inputs), Box(checked), Box(merged)).value,
+        start_pages=lambda outcome, outputs: Box(run.start_pages(outcome, outputs, _worker_map())),
+        publish=lambda outcome, outputs, reason, key: publish_task(Box(outcome), outputs, reason, key),
+        write_pages=lambda outcome, outputs, started: pages_task(Box(outcome), outputs, started),
     )
-    return outcome
 
 
-def _read_and_check(inputs: annual.Inputs, year: int, logger) -> list:
+def _read_and_check(inputs: run.Inputs) -> list:
     """Every submission read and checked, a task per batch; progress told as batches finish."""
+    logger = get_run_logger()
     level, total, done = inputs.bureau.metadata.get("level"), len(inputs.submitted), 0
-    futures = [check_task.submit(batch, year, level, Box(annual.previous_of(batch, inputs.previous)))
-               for batch in annual.batches(inputs.submitted)]
+    futures = [check_task.submit(batch, inputs.year, level, Box(run.previous_of(batch, inputs.previous)))
+               for batch in run.batches(inputs.submitted)]
     results, show = {}, progress_bar.get()
     for future in as_completed(futures):
         results[future.task_run_id] = pickle.loads(future.result())
@@ -246,10 +254,10 @@ def _read_and_check(inputs: annual.Inputs, year: int, logger) -> list:
     return [checked for future in futures for checked in results[future.task_run_id]]
 
 
-def _artifacts(outcome: annual.Outcome, index: Path) -> None:
+def _artifacts(outcome: run.Outcome, index: Path) -> None:
     """The run's verdict where the Prefect UI shows it: a table by department and a summary."""
     key = f"nianbao-{outcome.year}"
-    create_table_artifact(annual.status_rows(outcome), key=f"{key}-departments", description="各部门检查结果")
+    create_table_artifact(run.status_rows(outcome), key=f"{key}-departments", description="各部门检查结果")
     verdict = f"已发布 `{outcome.release}`" if outcome.release else f"**未发布**：{len(outcome.errors)} 个错误"
     lines = [f"# {outcome.bureau.name} {outcome.year} 年度", "", verdict, "", f"检查报告：`{index}`", ""]
     lines += [f"- {f.unit} {f.rule}：{f.message}" for f in outcome.errors[:50]]
@@ -259,7 +267,7 @@ def _artifacts(outcome: annual.Outcome, index: Path) -> None:
 def annual_deployment(sources: Path, outputs: Path, cron: str = ANNUAL_CRON):
     """The flow with its annual schedule, for `nianbao serve` (prefect.yaml does the same for a
     Prefect server with workers). One run at a time."""
-    return annual_run.to_deployment(
+    return annual_flow.to_deployment(
         name="annual",
         schedule=Cron(cron, timezone=TIME_ZONE),
         parameters={"sources": str(Path(sources).resolve()), "outputs": str(Path(outputs).resolve())},

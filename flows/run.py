@@ -1,13 +1,17 @@
-"""The annual run's steps as plain functions; flows/flow.py wires them as Prefect tasks."""
+"""A year's run as plain functions: run_year takes a year from the sources to the published
+release, step by step; flows/flow.py runs the same steps as Prefect tasks (Steps)."""
 
 from __future__ import annotations
 
 import hashlib
 import pickle
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Any
 
+from flows import places
 from flows.checks.accepted import Accepted, apply_exceptions
 from flows.checks.check import Checked, check_report, check_workbook
 from flows.checks.rules import Context, rule_e2, rule_e3
@@ -15,7 +19,7 @@ from flows.checks.text import ReportText, check_text
 from flows.documents.check_pages import start_department_pages, status_of, write_check_pages
 from flows.format.edition import SCHEMAS, edition_for_year, editions
 from flows.format.report import Finding, Report, make_finding
-from flows.intake.bureau import EXCEPTIONS, NIL_RETURNS, Bureau, discover, load_bureau, load_year_file
+from flows.intake.bureau import Bureau, discover, load_bureau, load_year_file
 from flows.intake.previous import previous_release, previous_texts
 from flows.intake.workbook import sha256_of
 from flows.merge import Merged, merge
@@ -78,7 +82,7 @@ def check_batch(batch: list[tuple[str, Path]], year: int, level: str | None, pre
     checked = []
     for unit, path in batch:
         context = Context(level, previous.get(unit))
-        if path.name == NIL_RETURNS:
+        if path.name == places.NIL_RETURNS:
             report = Report.zeros(unit, year, edition_for_year(year), file=str(path), sha256=sha256_of(path))
             result = Checked(path, unit, report, check_report(report, context))
         else:
@@ -179,11 +183,9 @@ def check_bureau(inputs: Inputs, merged: Merged) -> list[Finding]:
 
 def check_texts(inputs: Inputs, merged: Merged) -> tuple[dict[str, ReportText], list[Finding]]:
     """The bureau's report text (report.md, required) and any department's own (<unit>.md)."""
-    folder = inputs.sources / str(inputs.year)
     texts, findings = {}, []
-    for report, path in [(merged.bureau, folder / "report.md")] + [
-        (d, folder / f"{d.unit}.md") for d in merged.departments if (folder / f"{d.unit}.md").is_file()
-    ]:
+    own = [(d, places.report_text(inputs.sources, inputs.year, d.unit)) for d in merged.departments]
+    for report, path in [(merged.bureau, places.report_text(inputs.sources, inputs.year))] + [(d, p) for d, p in own if p.is_file()]:
         texts[report.unit], found = check_text(path, report, inputs.previous_texts.get(report.unit))
         findings += found
     return texts, findings
@@ -198,24 +200,21 @@ def settle(inputs: Inputs, checked: list[Checked], merged: Merged | None) -> Out
         findings += check_bureau(inputs, merged)
         texts, text_findings = check_texts(inputs, merged)
         findings += text_findings
-    entries = load_year_file(inputs.sources, inputs.year, EXCEPTIONS)
-    accepted, stale = apply_exceptions(findings, entries, inputs.sources / str(inputs.year) / EXCEPTIONS, inputs.bureau.id)
+    entries = load_year_file(inputs.sources, inputs.year, places.EXCEPTIONS)
+    path = places.year_folder(inputs.sources, inputs.year) / places.EXCEPTIONS
+    accepted, stale = apply_exceptions(findings, entries, path, inputs.bureau.id)
     return Outcome(inputs.year, inputs.bureau, checked, findings + stale, accepted, texts, merged=merged)
 
 
 def start_pages(outcome: Outcome, outputs: Path, map=map):
     """The departments' check reports, started in `map`'s workers (see write_pages)."""
-    return start_department_pages(outcome, _checks_folder(outcome, outputs), map)
+    return start_department_pages(outcome, places.checks_folder(outputs, outcome.year), map)
 
 
-def write_pages(outcome: Outcome, outputs: Path, map=map, started=None) -> Path:
+def write_pages(outcome: Outcome, outputs: Path, started=None, map=map) -> Path:
     """Each department's check report (`started` by start_pages, or now by `map`) and the bureau's
     index, blocked or not: outputs/checks/<year>/."""
-    return write_check_pages(outcome, _checks_folder(outcome, outputs), map, started)
-
-
-def _checks_folder(outcome: Outcome, outputs: Path) -> Path:
-    return Path(outputs) / "checks" / str(outcome.year)
+    return write_check_pages(outcome, places.checks_folder(outputs, outcome.year), map, started)
 
 
 def status_rows(outcome: Outcome) -> list[dict]:
@@ -235,3 +234,38 @@ def publish_outcome(outcome: Outcome, outputs: Path, reason: str | None = None, 
         return None
     return publish(outcome.merged, outcome.bureau, outcome.findings, outcome.accepted, Path(outputs), reason, key,
                    outcome.texts, map)
+
+
+def check_all(inputs: Inputs) -> list[Checked]:
+    """Every submission read and checked, batch by batch, in this process."""
+    level = inputs.bureau.metadata.get("level")
+    return [c for batch in batches(inputs.submitted) for c in check_batch(batch, inputs.year, level, inputs.previous)]
+
+
+@dataclass(frozen=True)
+class Steps:
+    """How each step of a run is carried out: here, plainly, by default. flows/flow.py gives Prefect
+    tasks instead (retries, the batch cache, worker processes); the order is run_year's alone."""
+
+    prepare: Callable[[Path, Path, int], Inputs] = prepare
+    check: Callable[[Inputs], list[Checked]] = check_all
+    merge: Callable[[Bureau, list[Checked]], Merged | None] = merge_checked
+    settle: Callable[[Inputs, list[Checked], Merged | None], Outcome] = settle
+    start_pages: Callable[[Outcome, Path], Any] = start_pages
+    publish: Callable[[Outcome, Path, str | None, Path | None], Publication | None] = publish_outcome
+    write_pages: Callable[[Outcome, Path, Any], Path] = write_pages
+
+
+def run_year(year: int, sources: Path, outputs: Path, reason: str | None = None, key: Path | None = None,
+             steps: Steps = Steps(), inputs: Inputs | None = None) -> Outcome:
+    """The year's run, the one way through: discover the submissions (unless `inputs` were prepared
+    already), read and check them, merge, settle the findings, publish unless an error blocks it,
+    and write the check reports either way. With `key`, the release is signed."""
+    inputs = inputs or steps.prepare(Path(sources), Path(outputs), year)
+    checked = steps.check(inputs)
+    merged = steps.merge(inputs.bureau, checked)
+    outcome = steps.settle(inputs, checked, merged)
+    started = steps.start_pages(outcome, Path(outputs))  # written by the workers while this process publishes
+    outcome.publication = steps.publish(outcome, Path(outputs), reason, key)
+    steps.write_pages(outcome, Path(outputs), started)
+    return outcome

@@ -7,9 +7,9 @@ import hashlib
 import pytest
 
 from flows.cli import main
+from flows.run import run_year
 from tests.ckan_standin import StandIn
 from tests.conftest import SOURCES
-from tests.test_package import run_steps
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def portal():
 
 @pytest.fixture
 def outputs(tmp_path):
-    run_steps(2020, SOURCES, tmp_path / "outputs")
+    run_year(2020, SOURCES, tmp_path / "outputs")
     return tmp_path / "outputs"
 
 
@@ -48,16 +48,16 @@ def test_publish_creates_then_updates_the_dataset(portal, outputs, capsys):
 
 
 def test_a_refusal_is_reported_without_traceback(portal, outputs, capsys):
-    assert main(["publish", "2020", "--ckan", portal.url, "--outputs", str(outputs), "--api-key", "wrong"]) == 1
+    assert main(["push", "2020", "--ckan", portal.url, "--outputs", str(outputs), "--api-key", "wrong"]) == 1
     err = capsys.readouterr().err
     assert "拒绝了请求" in err and "Traceback" not in err
 
 
 def test_an_unreachable_portal_is_reported(outputs, capsys):
-    assert main(["publish", "2020", "--ckan", "http://127.0.0.1:9", "--outputs", str(outputs)]) == 1
+    assert main(["push", "2020", "--ckan", "http://127.0.0.1:9", "--outputs", str(outputs)]) == 1
     assert "无法连接门户 http://127.0.0.1:9" in capsys.readouterr().err
 
 
 def test_publish_needs_a_release(tmp_path, capsys):
-    assert main(["publish", "2021", "--ckan", "http://127.0.0.1:9", "--outputs", str(tmp_path)]) == 2
+    assert main(["push", "2021", "--ckan", "http://127.0.0.1:9", "--outputs", str(tmp_path)]) == 2
     assert "没有已发布的版本" in capsys.readouterr().err

@@ -111,11 +111,11 @@ def test_template_command_writes_a_protected_validated_workbook(tmp_path, capsys
 
 def test_check_against_last_years_workbook_and_release(tmp_path, capsys):
     """--previous takes last year's workbook or a published release; D1 holds across editions."""
-    from tests.test_package import run_steps
+    from flows.run import run_year
 
     this = SOURCES / "2021" / "household.xlsx"
     assert main(["check", str(this), "--year", "2021", "--previous", str(SOURCES / "2020" / "household.xlsx")]) == 0
-    release = run_steps(2020, SOURCES, tmp_path / "outputs").release
+    release = run_year(2020, SOURCES, tmp_path / "outputs").release
     assert main(["check", str(this), "--year", "2021", "--previous", str(release)]) == 0
     capsys.readouterr()
 
@@ -137,9 +137,9 @@ def test_check_against_last_years_workbook_and_release(tmp_path, capsys):
 
 
 def test_check_with_a_previous_release_of_the_wrong_year_exits_2(tmp_path, capsys):
-    from tests.test_package import run_steps
+    from flows.run import run_year
 
-    release = run_steps(2021, SOURCES, tmp_path / "outputs").release
+    release = run_year(2021, SOURCES, tmp_path / "outputs").release
     status = main(["check", str(SOURCES / "2021" / "traffic.xlsx"), "--year", "2021", "--previous", str(release)])
     assert status == 2 and "是 2021 年度的发布包，而上年应为 2020 年度" in capsys.readouterr().err
 

@@ -9,8 +9,8 @@ import pytest
 from pyshacl import validate
 from rdflib import Graph
 
+from flows.run import run_year
 from tests.conftest import SOURCES
-from tests.test_package import run_steps
 
 SHAPES = Path(__file__).resolve().parent / "data" / "dcat-ap-3.0.0"
 
@@ -27,7 +27,7 @@ def shapes() -> Graph:
 def outputs(tmp_path_factory) -> Path:
     outputs = tmp_path_factory.mktemp("outputs")
     for year in (2020, 2021):
-        run_steps(year, SOURCES, outputs)
+        run_year(year, SOURCES, outputs)
     return outputs
 
 

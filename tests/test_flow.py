@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import frictionless
 import pytest
 from openpyxl import load_workbook
 
+from flows.run import run_year
 from tests.conftest import SOURCES
-from tests.test_package import run_steps
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +28,10 @@ def prefect_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def flow_outputs(prefect_server, tmp_path_factory):
-    from flows.flow import run_annual
+    from flows.flow import run_flow
 
     outputs = tmp_path_factory.mktemp("outputs")
-    return outputs, {year: run_annual(year, SOURCES, outputs) for year in (2020, 2021)}
+    return outputs, {year: run_flow(year, SOURCES, outputs) for year in (2020, 2021)}
 
 
 @pytest.mark.parametrize("year", [2020, 2021])
@@ -45,7 +47,7 @@ def test_flow_publishes_a_valid_package(flow_outputs, year):
 def test_flow_and_plain_steps_publish_the_same_bytes(flow_outputs, tmp_path):
     outputs, _ = flow_outputs
     for year in (2020, 2021):  # in order: 2021 is checked against the 2020 release
-        plain = run_steps(year, SOURCES, tmp_path).release
+        plain = run_year(year, SOURCES, tmp_path).release
         flowed = outputs / str(year) / "1.0.0"
         files = sorted(p.relative_to(plain) for p in plain.rglob("*") if p.is_file())
         assert files == sorted(p.relative_to(flowed) for p in flowed.rglob("*") if p.is_file())
@@ -112,11 +114,17 @@ def test_flow_shows_its_verdict_as_prefect_artifacts(flow_outputs):
 
 def test_a_second_run_of_the_same_year_refuses(prefect_server, tmp_path, capsys):
     from flows.cli import main
-    from flows.release.lock import year_lock
 
     outputs = tmp_path / "outputs"
-    with year_lock(outputs, 2021):  # a run in progress
+    holder = subprocess.Popen(  # a run in progress, in another process
+        [sys.executable, "-c", "import sys; from flows.release.lock import year_lock\n"
+         f"with year_lock({str(outputs)!r}, 2021):\n    print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
         status = main(["run", "2021", "--sources", str(SOURCES), "--outputs", str(outputs)])
+    finally:
+        holder.communicate("")
     assert status == 2
     assert "2021 年度的流程正在运行" in capsys.readouterr().err
     assert not (outputs / "2021").exists()
@@ -129,58 +137,58 @@ def _files(release: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("runner", ["processes", "dask"])
 def test_every_runner_publishes_the_same_package(flow_outputs, sources_copy, tmp_path, runner):
-    from flows.flow import run_annual
+    from flows.flow import run_flow
 
     outputs, _ = flow_outputs
     # A copy of the sources: its batches are not in the cache, so this runner reads them itself.
-    outcome = run_annual(2020, sources_copy, tmp_path / "outputs", runner=runner)
+    outcome = run_flow(2020, sources_copy, tmp_path / "outputs", runner=runner)
     assert outcome.errors == [] and [c.unit for c in outcome.checked] == ["exit_entry", "household", "public_order", "traffic"]
     assert _files(outcome.release) == _files(outputs / "2020" / "1.0.0")
 
 
 def test_a_scheduled_run_of_a_large_bureau_has_worker_processes(prefect_server, sources_copy, tmp_path, monkeypatch):
-    """`nianbao serve` and prefect.yaml run the flow itself, not run_annual: the flow starts the
+    """`nianbao serve` and prefect.yaml run the flow itself, not run_flow: the flow starts the
     worker processes for a bureau of more than one batch."""
     from concurrent.futures import ProcessPoolExecutor
 
-    from flows import run as annual
-    from flows.flow import annual_run
+    from flows import run
+    from flows.flow import annual_flow
 
-    monkeypatch.setattr(annual, "BATCH_SIZE", 2)  # four departments: more than one batch
-    maps, publish_outcome = [], annual.publish_outcome
-    monkeypatch.setattr(annual, "publish_outcome", lambda *args: maps.append(args[-1]) or publish_outcome(*args))
-    outcome = annual_run(2020, sources_copy, tmp_path).value
+    monkeypatch.setattr(run, "BATCH_SIZE", 2)  # four departments: more than one batch
+    maps, publish_outcome = [], run.publish_outcome
+    monkeypatch.setattr(run, "publish_outcome", lambda *args: maps.append(args[-1]) or publish_outcome(*args))
+    outcome = annual_flow(2020, sources_copy, tmp_path).value
     assert outcome.errors == [] and outcome.release is not None
     assert isinstance(maps[0].func.__self__, ProcessPoolExecutor)  # the documents were written by the pool's workers
 
 
 def test_a_re_run_reads_only_what_changed_and_shows_progress(prefect_server, sources_copy, tmp_path, monkeypatch):
-    from flows import run as annual
-    from flows.flow import progress_bar, run_annual
+    from flows import run
+    from flows.flow import progress_bar, run_flow
 
-    read, check_batch = [], annual.check_batch
-    monkeypatch.setattr(annual, "check_batch", lambda batch, *args: read.append([u for u, _ in batch]) or check_batch(batch, *args))
+    read, check_batch = [], run.check_batch
+    monkeypatch.setattr(run, "check_batch", lambda batch, *args: read.append([u for u, _ in batch]) or check_batch(batch, *args))
     shown = []
     progress_bar.set(lambda done, total: shown.append((done, total)))
-    first = run_annual(2020, sources_copy, tmp_path, runner="threads")
+    first = run_flow(2020, sources_copy, tmp_path, runner="threads")
     assert read == [["exit_entry", "household", "public_order", "traffic"]] and shown == [(4, 4)]
 
-    again = run_annual(2020, sources_copy, tmp_path, runner="threads")
+    again = run_flow(2020, sources_copy, tmp_path, runner="threads")
     assert read == [["exit_entry", "household", "public_order", "traffic"]]  # from the cache, not read again
     assert again.findings == first.findings and not again.publication.new
 
     (sources_copy / "2020" / "household.xlsx").touch()  # a new time, the same content: still cached
-    run_annual(2020, sources_copy, tmp_path, runner="threads")
+    run_flow(2020, sources_copy, tmp_path, runner="threads")
     assert len(read) == 1
 
     cell = _break_a_total(sources_copy / "2020" / "household.xlsx")
-    changed = run_annual(2020, sources_copy, tmp_path, runner="threads")
+    changed = run_flow(2020, sources_copy, tmp_path, runner="threads")
     assert len(read) == 2 and changed.errors and changed.release is None
     assert any(f.rule == "A2" and f.unit == "household" and cell in f.message for f in changed.errors)
 
 
 def test_only_a_failure_of_storage_is_retried(prefect_server, monkeypatch, tmp_path):
-    from flows import run as annual
+    from flows import run
     from flows.flow import prepare_task
     from flows.intake.bureau import BureauConfigError
 
@@ -190,9 +198,9 @@ def test_only_a_failure_of_storage_is_retried(prefect_server, monkeypatch, tmp_p
         calls.append(year)
         if len(calls) == 1:
             raise OSError(5, "Input/output error")  # a network share that hiccups once
-        return annual.Inputs(year, sources, None, {}, [], {})
+        return run.Inputs(year, sources, None, {}, [], {})
 
-    monkeypatch.setattr(annual, "prepare", flaky)
+    monkeypatch.setattr(run, "prepare", flaky)
     assert prepare_task(SOURCES, tmp_path, 2020).value.year == 2020 and len(calls) == 2
 
     def refused(sources, outputs, year):
@@ -200,7 +208,7 @@ def test_only_a_failure_of_storage_is_retried(prefect_server, monkeypatch, tmp_p
         raise BureauConfigError("bureau.yaml 有误")
 
     calls.clear()
-    monkeypatch.setattr(annual, "prepare", refused)
+    monkeypatch.setattr(run, "prepare", refused)
     with pytest.raises(BureauConfigError):
         prepare_task(SOURCES, tmp_path, 2020)
     assert len(calls) == 1

@@ -13,8 +13,8 @@ from openpyxl import load_workbook
 from flows.checks.check import check_workbook
 from flows.documents.template import write_workbook
 from flows.intake.bureau import discover, load_bureau
+from flows.run import run_year
 from tests.conftest import SOURCES, valid_report
-from tests.test_package import run_steps
 
 TEMPLATE = SOURCES / "2021" / "household.xlsx"
 
@@ -285,7 +285,7 @@ def test_odd_submissions_are_named_and_none_shadows_another(sources_copy, tmp_pa
     assert any("“police.xlsx”不对应" in m for m in messages)
     assert any("U+0430" in m for m in messages)
     assert any("public_order\\x07.xlsx" in m for m in messages)  # the bell is shown, not rung
-    outcome = run_steps(2021, sources_copy, tmp_path / "outputs")
+    outcome = run_year(2021, sources_copy, tmp_path / "outputs")
     assert outcome.release is None and not (tmp_path / "outputs" / "2021").exists()
 
 
@@ -301,7 +301,7 @@ def test_workbook_text_cannot_become_a_formula_in_csv(sources_copy, tmp_path):
     book = load_workbook(sources_copy / "2021" / "household.xlsx")
     book["三、依申请公开"].title = "=cmd|' calc'!A0"  # a sheet name travels into cells.csv
     book.save(sources_copy / "2021" / "household.xlsx")
-    release = run_steps(2021, sources_copy, tmp_path / "outputs").release
+    release = run_year(2021, sources_copy, tmp_path / "outputs").release
     text = (release / "data" / "cells.csv").read_text("utf-8")
     assert ",'=cmd|' calc'!A0," in text and ",=cmd" not in text
 
@@ -312,7 +312,7 @@ def test_one_broken_file_costs_no_other_department(sources_copy, tmp_path):
     broken = sources_copy / "2021" / "household.xlsx"
     broken.write_bytes(b"\x00garbage" * 100)
     before = broken.read_bytes()
-    outcome = run_steps(2021, sources_copy, tmp_path / "outputs")
+    outcome = run_year(2021, sources_copy, tmp_path / "outputs")
     status = {c.unit: (c.report is not None, c.errors) for c in outcome.checked}
     assert status == {"exit_entry": (True, 0), "household": (False, 1), "public_order": (True, 0), "traffic": (True, 0)}
     assert outcome.release is None and broken.read_bytes() == before  # blocked; the original kept as sent

@@ -16,29 +16,18 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from flows import run as annual
 from flows.format.edition import SCHEMAS
 from flows.format.values import figures
+from flows.run import run_year
 from tests.conftest import GOLDEN, SOURCES
 
 PROFILE = SCHEMAS / "profiles" / "datapackage.json"
 
 
-def run_steps(year: int, sources: Path, outputs: Path, reason: str | None = None) -> annual.Outcome:
-    """The flow's steps without Prefect (tests/test_flow.py runs the same through Prefect)."""
-    inputs = annual.prepare(sources, outputs, year)
-    level = inputs.bureau.metadata.get("level")
-    checked = [c for b in annual.batches(inputs.submitted, 2) for c in annual.check_batch(b, year, level, inputs.previous)]
-    merged = annual.merge_checked(inputs.bureau, checked)
-    outcome = annual.settle(inputs, checked, merged)
-    outcome.publication = annual.publish_outcome(outcome, outputs, reason)
-    return outcome
-
-
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory) -> dict[int, Path]:
     outputs = tmp_path_factory.mktemp("outputs")
-    return {year: run_steps(year, SOURCES, outputs).release for year in (2020, 2021)}
+    return {year: run_year(year, SOURCES, outputs).release for year in (2020, 2021)}
 
 
 def read_csv(path: Path) -> list[dict]:

@@ -11,9 +11,8 @@ import pytest
 
 from flows.cli import main
 from flows.documents.template import write_workbook
-from flows.run import write_pages
+from flows.run import run_year, write_pages
 from tests.conftest import SOURCES, valid_report
-from tests.test_package import run_steps
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -81,7 +80,7 @@ def test_department_report_highlights_the_cells_with_findings(browser, tmp_path,
 
 
 def test_bureau_index_lists_every_department(browser, tmp_path):
-    outcome = run_steps(2020, SOURCES, tmp_path / "outputs")
+    outcome = run_year(2020, SOURCES, tmp_path / "outputs")
     index = write_pages(outcome, tmp_path / "outputs")
     page = browser.new_page()
     page.goto(index.as_uri())

@@ -14,7 +14,7 @@ import pytest
 from flows.documents.template import write_workbook
 from flows.intake.workbook import read_workbook
 from flows.release.versions import next_version
-from tests.test_package import run_steps
+from flows.run import run_year
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_semantic_versions():
 
 def test_versions_are_never_overwritten(sources, tmp_path):
     outputs = tmp_path / "outputs"
-    first = run_steps(2021, sources, outputs).publication
+    first = run_year(2021, sources, outputs).publication
     assert (first.version, first.new) == ("1.0.0", True)
     year = outputs / "2021"
     assert (year / "latest").resolve() == first.path and (year / "1.0.0.zip").is_file()
@@ -55,12 +55,12 @@ def test_versions_are_never_overwritten(sources, tmp_path):
         assert len(names) == len(set(names)) and archive.testzip() is None
         assert {name: archive.read(name) for name in names} == {f"1.0.0/{path}": content for path, content in before.items()}
 
-    again = run_steps(2021, sources, outputs).publication
+    again = run_year(2021, sources, outputs).publication
     assert (again.version, again.new, again.path) == ("1.0.0", False, first.path)
     assert sorted(p.name for p in year.iterdir()) == ["1.0.0", "1.0.0.zip", "latest"]
 
     bump_figure(sources)
-    corrected = run_steps(2021, sources, outputs, reason="户政管理大队更正依申请公开数").publication
+    corrected = run_year(2021, sources, outputs, reason="户政管理大队更正依申请公开数").publication
     assert (corrected.version, corrected.new) == ("1.1.0", True)
     assert (year / "latest").resolve() == corrected.path
     assert snapshot(first.path) == before  # the old version stays untouched
@@ -77,18 +77,18 @@ def test_versions_are_never_overwritten(sources, tmp_path):
 
 def test_a_change_of_warnings_only_is_a_patch(sources, tmp_path):
     outputs = tmp_path / "outputs"
-    run_steps(2021, sources, outputs)
+    run_year(2021, sources, outputs)
     (sources / "2021" / "exceptions.yaml").write_text(
         "- {rule: A1, unit: traffic, reason: 过时的例外条目, accepted_by: 王某, date: '2022-01-01'}\n", "utf-8")
-    patch = run_steps(2021, sources, outputs).publication
+    patch = run_year(2021, sources, outputs).publication
     assert (patch.version, patch.new) == ("1.0.1", True)  # X1 joins the findings; no figure changed
 
 
 def test_rebuilding_the_same_inputs_gives_the_same_bytes(sources, tmp_path, monkeypatch):
     monkeypatch.delenv("SOURCE_DATE_EPOCH")  # `created` then comes from the inputs themselves
     twin = Path(shutil.copytree(sources, tmp_path / "twin"))  # copytree keeps modification times
-    one = run_steps(2021, sources, tmp_path / "one").publication
-    two = run_steps(2021, twin, tmp_path / "two").publication
+    one = run_year(2021, sources, tmp_path / "one").publication
+    two = run_year(2021, twin, tmp_path / "two").publication
     assert snapshot(one.path) == snapshot(two.path)
     assert (one.path.parent / "1.0.0.zip").read_bytes() == (two.path.parent / "1.0.0.zip").read_bytes()
 
@@ -96,7 +96,7 @@ def test_rebuilding_the_same_inputs_gives_the_same_bytes(sources, tmp_path, monk
 @pytest.mark.parametrize("errno, strerror", [(28, "No space left on device"), (13, "Permission denied")])
 def test_a_publication_that_fails_midway_leaves_the_last_release(sources, tmp_path, monkeypatch, errno, strerror):
     outputs = tmp_path / "outputs"
-    first = run_steps(2021, sources, outputs).publication
+    first = run_year(2021, sources, outputs).publication
     before = snapshot(outputs / "2021")
     bump_figure(sources)
     written = []
@@ -110,11 +110,11 @@ def test_a_publication_that_fails_midway_leaves_the_last_release(sources, tmp_pa
 
     monkeypatch.setattr(Path, "write_bytes", disk_full)
     with pytest.raises(OSError, match=strerror):
-        run_steps(2021, sources, outputs)
+        run_year(2021, sources, outputs)
     monkeypatch.undo()
     assert snapshot(outputs / "2021") == before  # no 1.1.0, no staging folder, latest unchanged
     assert sorted(os.listdir(outputs / "2021")) == ["1.0.0", "1.0.0.zip", "latest"]
-    assert run_steps(2021, sources, outputs).publication.version == "1.1.0"  # and the next run completes
+    assert run_year(2021, sources, outputs).publication.version == "1.1.0"  # and the next run completes
     assert (outputs / "2021" / "latest").resolve() != first.path
 
 
@@ -123,7 +123,7 @@ def test_a_zip_that_fails_midway_fails_the_publication_and_leaves_the_last_relea
     import flows.release.versions as release
 
     outputs = tmp_path / "outputs"
-    run_steps(2021, sources, outputs)
+    run_year(2021, sources, outputs)
     before = snapshot(outputs / "2021")
     bump_figure(sources)
     entries, real_info = [], release.ReleaseZip._info
@@ -136,7 +136,7 @@ def test_a_zip_that_fails_midway_fails_the_publication_and_leaves_the_last_relea
 
     monkeypatch.setattr(release.ReleaseZip, "_info", disk_full)
     with pytest.raises(OSError, match="No space left on device"):
-        run_steps(2021, sources, outputs)
+        run_year(2021, sources, outputs)
     monkeypatch.undo()
     assert snapshot(outputs / "2021") == before
     assert sorted(os.listdir(outputs / "2021")) == ["1.0.0", "1.0.0.zip", "latest"]
@@ -146,7 +146,7 @@ KILLER = """
 import os, signal, sys
 from pathlib import Path
 import flows.release.versions as release
-from tests.test_package import run_steps
+from flows.run import run_year
 
 point, count = sys.argv[1], int(sys.argv[2])
 calls = {"n": 0}
@@ -161,7 +161,7 @@ if point == "write":
     Path.write_bytes = dying(Path.write_bytes)
 else:
     release.os.replace = dying(os.replace)
-run_steps(2021, Path(sys.argv[3]), Path(sys.argv[4]))
+run_year(2021, Path(sys.argv[3]), Path(sys.argv[4]))
 """
 
 
@@ -171,7 +171,7 @@ def test_a_run_killed_at_any_point_leaves_the_last_release(sources, tmp_path, po
     import sys
 
     outputs = tmp_path / "outputs"
-    first = run_steps(2021, sources, outputs).publication
+    first = run_year(2021, sources, outputs).publication
     before = snapshot(first.path)
     bump_figure(sources)
     result = subprocess.run([sys.executable, "-c", KILLER, point, str(count), str(sources), str(outputs)],
@@ -184,5 +184,5 @@ def test_a_run_killed_at_any_point_leaves_the_last_release(sources, tmp_path, po
         assert "1.1.0" not in visible or (outputs / "2021" / "1.1.0" / "MANIFEST.sha256").is_file()
     else:  # killed after the new version was complete and switched to
         assert latest.name == "1.1.0"
-    assert run_steps(2021, sources, outputs).publication.version == "1.1.0"  # the next run completes
+    assert run_year(2021, sources, outputs).publication.version == "1.1.0"  # the next run completes
     assert not [p for p in (outputs / "2021").iterdir() if p.name.startswith(".")]  # leftovers cleared

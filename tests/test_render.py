@@ -12,15 +12,15 @@ from docx.oxml.ns import qn
 
 from flows.checks.text import check_text
 from flows.documents.annual_report import render_docx
+from flows.run import run_year
 from tests.conftest import SOURCES, valid_report
-from tests.test_package import run_steps
 from tests.test_pages import CHROMIUM, FLAGS, browser  # noqa: F401  (the browser fixture)
 
 
 @pytest.fixture(scope="module")
 def releases(tmp_path_factory) -> dict[int, Path]:
     outputs = tmp_path_factory.mktemp("outputs")
-    return {year: run_steps(year, SOURCES, outputs).release for year in (2020, 2021)}
+    return {year: run_year(year, SOURCES, outputs).release for year in (2020, 2021)}
 
 
 # -- text -----------------------------------------------------------------------------------------

@@ -32,5 +32,5 @@ def test_prefect_yaml_matches_the_served_deployment():
     spec = yaml.safe_load((ROOT / "prefect.yaml").read_text("utf-8"))
     (deployment,) = spec["deployments"]
     module, _, name = deployment["entrypoint"].partition(":")
-    assert (ROOT / module).is_file() and name == "annual_run"
+    assert (ROOT / module).is_file() and name == "annual_flow"
     assert deployment["schedules"] == [{"cron": ANNUAL_CRON, "timezone": TIME_ZONE}]

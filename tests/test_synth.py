@@ -8,7 +8,7 @@ import hashlib
 from flows.checks.check import check_workbook
 from flows.cli import main
 from flows.release.verify import verify
-from tests.test_package import run_steps
+from flows.run import run_year
 
 
 def digest(folder) -> str:
@@ -19,7 +19,7 @@ def test_synthetic_bureau_is_valid_and_deterministic(tmp_path, capsys):
     assert main(["synth", "--departments", "6", "--year", "2021", "--out", str(tmp_path / "a"), "--seed", "3"]) == 0
     assert main(["synth", "--departments", "6", "--year", "2021", "--out", str(tmp_path / "b"), "--seed", "3"]) == 0
     assert digest(tmp_path / "a") == digest(tmp_path / "b")
-    outcome = run_steps(2021, tmp_path / "a", tmp_path / "outputs")
+    outcome = run_year(2021, tmp_path / "a", tmp_path / "outputs")
     assert outcome.errors == [] and outcome.release is not None and len(outcome.checked) == 6
     failed = [(c.name, c.problems[:3]) for c in verify(outcome.release) if not c.passed]
     assert failed == []  # the release an auditor downloads passes every check, licence included
@@ -37,5 +37,5 @@ def test_injected_errors_are_found_at_their_recorded_cells(tmp_path):
         assert {f.rule for f in checked.findings} == set(entry["rules"].split())
         row = a3[0].cell[1:]
         assert entry["cell"][1:] == row  # the recorded cell is on the row the finding names
-    outcome = run_steps(2020, tmp_path, tmp_path / "outputs")
+    outcome = run_year(2020, tmp_path, tmp_path / "outputs")
     assert sorted({f.unit for f in outcome.errors} - {"synthetic"}) == sorted(e["unit"] for e in injected)

@@ -13,13 +13,13 @@ import pytest
 
 from flows.cli import main
 from flows.release.verify import verify
+from flows.run import run_year
 from tests.conftest import SOURCES
-from tests.test_package import run_steps
 
 
 @pytest.fixture(scope="module")
 def published(tmp_path_factory) -> Path:
-    return run_steps(2020, SOURCES, tmp_path_factory.mktemp("outputs")).release
+    return run_year(2020, SOURCES, tmp_path_factory.mktemp("outputs")).release
 
 
 @pytest.fixture
@@ -121,12 +121,12 @@ def keys(tmp_path_factory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="module")
 def signed(keys, tmp_path_factory) -> Path:
-    from flows import run as annual
+    from flows import run
 
     outputs = tmp_path_factory.mktemp("signed")
-    outcome = run_steps(2020, SOURCES, outputs)
+    outcome = run_year(2020, SOURCES, outputs)
     shutil.rmtree(outputs / "2020")
-    outcome.publication = annual.publish_outcome(outcome, outputs, key=keys[0])
+    outcome.publication = run.publish_outcome(outcome, outputs, key=keys[0])
     return outcome.release
 
 

@@ -12,8 +12,8 @@ import yaml
 
 from flows.documents.template import write_workbook
 from flows.format.edition import edition_for_year
+from flows.run import run_year
 from flows.synth import synthetic_report
-from tests.test_package import run_steps
 
 UNITS = ("a", "b", "c")
 REPORT_TEXT = """# 一、总体情况
@@ -81,7 +81,7 @@ def chain(tmp_path):
 
 def test_three_years_over_the_edition_change(chain):
     sources, outputs, _ = chain
-    outcomes = {year: run_steps(year, sources, outputs) for year in (2020, 2021, 2022)}
+    outcomes = {year: run_year(year, sources, outputs) for year in (2020, 2021, 2022)}
     assert all(o.release == outputs / str(y) / "1.0.0" for y, o in outcomes.items())
     rules_by_year = {y: sorted({f.rule for f in o.findings}) for y, o in outcomes.items()}
     # 2020: first release, each unit told once there is no 2019 to compare with.
@@ -92,7 +92,7 @@ def test_three_years_over_the_edition_change(chain):
 
 def test_a_broken_carry_over_blocks_until_accepted(chain):
     sources, outputs, reports = chain
-    run_steps(2020, sources, outputs), run_steps(2021, sources, outputs)
+    run_year(2020, sources, outputs), run_year(2021, sources, outputs)
     report = reports[("b", 2022)]
     layout = report.edition.tables["applications"]
     for column in ("natural_person", "total"):  # one application carried in that 2021 did not carry over
@@ -100,7 +100,7 @@ def test_a_broken_carry_over_blocks_until_accepted(chain):
             report.values["applications"][layout.row_index[row], layout.column_index[column]] += 1
     write_workbook(sources / "2022" / "b.xlsx", report.edition, 2022, report)
 
-    blocked = run_steps(2022, sources, outputs)
+    blocked = run_year(2022, sources, outputs)
     d1 = sorted((f.unit, f.column) for f in blocked.errors)
     assert d1 == [("b", "natural_person"), ("b", "total"), ("bureau", "natural_person"), ("bureau", "total")]
     assert blocked.release is None and not (outputs / "2022").exists()
@@ -109,14 +109,14 @@ def test_a_broken_carry_over_blocks_until_accepted(chain):
     entry = {"rule": "D1", "unit": "b", "reason": "一件申请于2021年底撤回后重新提交", "accepted_by": "办公室 王某", "date": "2023-01-20"}
     stale = {"rule": "A2", "unit": "c", "reason": "去年的例外，已不需要", "accepted_by": "办公室 王某", "date": "2022-01-20"}
     write_yaml(sources / "2022" / "exceptions.yaml", [entry, stale])
-    still = run_steps(2022, sources, outputs)
+    still = run_year(2022, sources, outputs)
     assert sorted((f.unit, f.column) for f in still.errors) == [("bureau", "natural_person"), ("bureau", "total")]
     assert still.release is None
     (x1,) = [f for f in still.findings if f.rule == "X1"]
     assert x1.severity == "warning" and "第 2 条" in x1.message
 
     write_yaml(sources / "2022" / "exceptions.yaml", [entry, {**entry, "unit": "bureau"}])
-    published = run_steps(2022, sources, outputs)
+    published = run_year(2022, sources, outputs)
     assert published.errors == [] and published.release == outputs / "2022" / "1.0.0"
     accepted = rows(published.release, "exceptions.csv")
     assert sorted((r["unit_id"], r["rule"], r["column"]) for r in accepted) == [
@@ -140,7 +140,7 @@ def test_nil_return_counts_as_zeros_and_satisfies_e4(chain):
     (sources / "2020" / "c.xlsx").unlink()
     write_yaml(sources / "2020" / "nil_returns.yaml",
                [{"unit": "c", "reason": "本年度无政府信息公开工作事项", "filed_by": "部门c 李某", "date": "2021-01-15"}])
-    outcome = run_steps(2020, sources, outputs)
+    outcome = run_year(2020, sources, outputs)
     assert outcome.errors == [] and outcome.release is not None
     c_rows = [r for r in rows(outcome.release, "applications.csv") if r["unit_id"] == "c"]
     assert len(c_rows) == 23 and {v for r in c_rows for k, v in r.items() if k not in ("unit_id", "row")} == {"0"}
@@ -148,13 +148,13 @@ def test_nil_return_counts_as_zeros_and_satisfies_e4(chain):
 
 def test_nil_return_still_answers_for_last_years_carry_over(chain):
     sources, outputs, reports = chain
-    run_steps(2020, sources, outputs)
+    run_year(2020, sources, outputs)
     last = reports[("c", 2020)]
     assert last.values["applications"][last.edition.tables["applications"].row_index["carried_over"]].any()
     (sources / "2021" / "c.xlsx").unlink()
     write_yaml(sources / "2021" / "nil_returns.yaml",
                [{"unit": "c", "reason": "本年度无事项", "filed_by": "李某", "date": "2022-01-15"}])
-    outcome = run_steps(2021, sources, outputs)
+    outcome = run_year(2021, sources, outputs)
     assert outcome.release is None
     assert {(f.rule, f.unit) for f in outcome.errors} >= {("D1", "c")}
 
@@ -162,5 +162,5 @@ def test_nil_return_still_answers_for_last_years_carry_over(chain):
 def test_missing_department_without_nil_return_blocks(chain):
     sources, outputs, _ = chain
     (sources / "2020" / "c.xlsx").unlink()
-    outcome = run_steps(2020, sources, outputs)
+    outcome = run_year(2020, sources, outputs)
     assert [(f.rule, f.unit) for f in outcome.errors] == [("E4", "c")] and outcome.release is None

@@ -15,14 +15,14 @@ import yaml
 
 from flows.format.edition import SCHEMAS
 from flows.format.report import Finding, make_finding
+from flows.places import EXCEPTIONS, NIL_RETURNS, REPORT_TEXT, bureau_file, year_folder
 
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 SECOND_COPY = re.compile(r"^(?P<unit>.+?)\s*(?:[(（]\d+[)）]|[-_ ]?(?:副本|copy|拷贝)(?:\s*[(（]?\d*[)）]?)?)$", re.I)
 # libyaml's loader where PyYAML was built with it: ten times faster on a list of 10,000 departments.
 SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-EXCEPTIONS, NIL_RETURNS = "exceptions.yaml", "nil_returns.yaml"
 # Files a year's folder may hold besides workbooks; they are not submissions.
-AUXILIARY = {EXCEPTIONS, NIL_RETURNS, "report.md", "README.md"}
+AUXILIARY = {EXCEPTIONS, NIL_RETURNS, REPORT_TEXT, "README.md"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class BureauConfigError(Exception):
 
 
 def load_bureau(sources: Path) -> Bureau:
-    path = Path(sources) / "bureau.yaml"
+    path = bureau_file(sources)
     try:
         spec = yaml.load(path.read_text("utf-8"), Loader=SAFE_LOADER)
         departments = tuple(Department(str(d["id"]), str(d["name"])) for d in spec["departments"])
@@ -72,7 +72,7 @@ def load_bureau(sources: Path) -> Bureau:
 def load_year_file(sources: Path, year: int, name: str) -> list[dict]:
     """A list file of the year's folder (exceptions.yaml, nil_returns.yaml), checked against its
     JSON Schema in schemas/; [] when absent. Raises BureauConfigError naming the entry at fault."""
-    path = Path(sources) / str(year) / name
+    path = year_folder(sources, year) / name
     if not path.is_file():
         return []
     schema = json.loads((SCHEMAS / name.replace(".yaml", ".schema.json")).read_text("utf-8"))
@@ -102,7 +102,7 @@ def discover(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path],
     that names no department, or a second submission for one, is E5. A nil return maps to the
     nil_returns.yaml file itself.
     """
-    folder = Path(sources) / str(year)
+    folder = year_folder(sources, year)
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.name not in AUXILIARY) if folder.is_dir() else []
     submitted: dict[str, Path] = {}
     findings = []

@@ -11,6 +11,7 @@ from flows.format.edition import edition_named
 from flows.format.report import Report
 from flows.format.values import parse_cell
 from flows.intake.workbook import UnreadableWorkbook, read_workbook
+from flows.places import latest
 
 
 class PreviousYearError(Exception):
@@ -48,7 +49,7 @@ def load_release(path: Path) -> tuple[int, dict[str, Report]]:
 
 def previous_release(outputs: Path, year: int) -> dict[str, Report]:
     """The units' reports of the latest release of `year - 1` in `outputs`, or {} when there is none."""
-    path = Path(outputs) / str(year - 1) / "latest" / "datapackage.json"
+    path = latest(outputs, year - 1) / "datapackage.json"
     return load_release(path)[1] if path.is_file() else {}
 
 
@@ -56,7 +57,7 @@ def previous_texts(outputs: Path, year: int) -> dict:
     """The report texts published for `year - 1` (report/<unit>.md of its latest release), by unit."""
     from flows.checks.text import ReportText, parse_sections
 
-    folder = Path(outputs) / str(year - 1) / "latest" / "report"
+    folder = latest(outputs, year - 1) / "report"
     return {p.stem: ReportText(p.stem, p, parse_sections(p.read_text("utf-8"))) for p in sorted(folder.glob("*.md"))}
 
 

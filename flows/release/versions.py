@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 
+from flows import places
 from flows.checks.accepted import Accepted
 from flows.format.report import Finding, Report
 from flows.format.values import format_value
@@ -33,7 +34,6 @@ from flows.release.dcat import catalog_jsonld
 from flows.release.package import TABLE_FILES, PackageFiles, base_url, build_package
 from flows.release.sign import MANIFEST, SIGNATURE, manifest_bytes, sign
 
-LATEST = "latest"
 FIRST_VERSION = "1.0.0"
 
 
@@ -45,7 +45,7 @@ class Publication:
 
 
 def latest_release(year_folder: Path) -> Path | None:
-    link = Path(year_folder) / LATEST
+    link = Path(year_folder) / places.LATEST
     return link.resolve() if link.is_dir() else None
 
 
@@ -84,7 +84,7 @@ def publish(
 ) -> Publication:
     """Publish the year's release as a new version, unless it equals the latest one; with `key`,
     sign its manifest. `map` renders the reports (a process pool's, for a large bureau)."""
-    year_folder = Path(outputs) / str(merged.bureau.year)
+    year_folder = places.year_folder(outputs, merged.bureau.year)
     latest = latest_release(year_folder)
     _tidy(year_folder, latest)
     build = partial(build_package, merged, bureau, findings, accepted, texts=texts, map=map)
@@ -143,11 +143,11 @@ def write_catalog(outputs: Path, bureau: Bureau) -> None:
                          "path": f"{release.parent.name}/{release.name}/datapackage.json",
                          "zip": f"{release.parent.name}/{release.name}.zip", "latest": latest})
     releases.sort(key=lambda r: (r["year"], _version_key(r["version"])))
-    catalog = {"name": bureau.id, "title": f"{bureau.name}政府信息公开工作年度报告统计数据", "dcat": "catalog.jsonld",
+    catalog = {"name": bureau.id, "title": f"{bureau.name}政府信息公开工作年度报告统计数据", "dcat": places.CATALOG_DCAT,
                "releases": releases}
     for name, content in (
-        ("catalog.json", (json.dumps(catalog, ensure_ascii=False, indent=1) + "\n").encode("utf-8")),
-        ("catalog.jsonld", catalog_jsonld(descriptors, bureau, base_url(bureau))),
+        (places.CATALOG, (json.dumps(catalog, ensure_ascii=False, indent=1) + "\n").encode("utf-8")),
+        (places.CATALOG_DCAT, catalog_jsonld(descriptors, bureau, base_url(bureau))),
     ):
         partial = Path(outputs) / f".{name}.partial"
         partial.write_bytes(content)
@@ -244,7 +244,7 @@ def _write(build, year_folder: Path, version: str, key: Path | None) -> Publicat
         shutil.rmtree(staging, ignore_errors=True)
         partial_zip.unlink(missing_ok=True)
         raise
-    temporary = year_folder / f".{LATEST}.new"
+    temporary = year_folder / f".{places.LATEST}.new"
     temporary.symlink_to(version)
-    os.replace(temporary, year_folder / LATEST)
+    os.replace(temporary, year_folder / places.LATEST)
     return Publication(target, version, new=True)
