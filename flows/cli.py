@@ -64,7 +64,9 @@ def cmd_check(args) -> int:
         edition = checked.report.edition.code if checked.report else None
         documents.append({"path": str(path), "edition": edition, "findings": [f.as_dict() for f in checked.findings]})
         if not args.json:
-            print(f"{path}（{edition or '—'} 版）：{status_of(checked)}，错误 {checked.errors} 个，警告 {checked.warnings} 个")
+            print(
+                f"{path}（{edition or '—'} 版）：{status_of(checked)}，错误 {checked.errors} 个，警告 {checked.warnings} 个"
+            )
             for f in checked.findings:
                 print(_finding_line(f))
     if args.json:
@@ -121,11 +123,20 @@ def _run_prepared(args, inputs) -> int:
     with _progress(console, args.quiet) as show:
         token = progress_bar.set(show)
         try:
-            outcome = run_flow(args.year, Path(args.sources), Path(args.outputs), args.reason,
-                               args.sign and Path(args.sign), args.runner, args.dask_address, inputs)
+            outcome = run_flow(
+                args.year,
+                Path(args.sources),
+                Path(args.outputs),
+                args.reason,
+                args.sign and Path(args.sign),
+                args.runner,
+                args.dask_address,
+                inputs,
+            )
         except BrokenProcessPool:  # the OS ended a worker (out of memory?): publishing had not switched
-            raise UsageError("读取或发布用的工作进程意外退出（可能内存不足）：本次没有发布任何内容，"
-                             "可用 --runner threads 重新运行") from None
+            raise UsageError(
+                "读取或发布用的工作进程意外退出（可能内存不足）：本次没有发布任何内容，可用 --runner threads 重新运行"
+            ) from None
         finally:
             progress_bar.reset(token)
     if args.quiet:  # for cron: nothing on success, the blocking errors otherwise
@@ -155,8 +166,15 @@ def _progress(console, quiet: bool):
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn("读取并检查"), BarColumn(), MofNCompleteColumn(), TextColumn("个部门"),
-                  TimeElapsedColumn(), console=console, transient=not console.is_terminal) as progress:
+    with Progress(
+        TextColumn("读取并检查"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("个部门"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=not console.is_terminal,
+    ) as progress:
         bar = progress.add_task("departments", total=None)
         yield lambda done, total: progress.update(bar, completed=done, total=total)
 
@@ -197,7 +215,13 @@ def summary_tables(outcome) -> list:
         for column in ("单位", "代码", "结论", "错误", "警告"):
             table.add_column(column, justify="right" if column in ("错误", "警告") else "left")
         for unit in units:
-            table.add_row(names.get(unit, unit), unit, status(unit), str(per_unit[(unit, "error")]), str(per_unit[(unit, "warning")]))
+            table.add_row(
+                names.get(unit, unit),
+                unit,
+                status(unit),
+                str(per_unit[(unit, "error")]),
+                str(per_unit[(unit, "warning")]),
+            )
         tables.append(table)
     return tables
 
@@ -234,13 +258,17 @@ def cmd_push(args) -> int:
 
     release = latest_release(year_folder(Path(args.outputs), args.year))
     if release is None:
-        raise UsageError(f"{year_folder(Path(args.outputs), args.year)} 中没有已发布的版本：请先运行 nianbao run {args.year}")
+        raise UsageError(
+            f"{year_folder(Path(args.outputs), args.year)} 中没有已发布的版本：请先运行 nianbao run {args.year}"
+        )
     try:
         dataset = push_release(release, args.ckan, args.api_key or os.environ.get("CKAN_API_KEY"), args.org)
     except PortalError as error:
         print(f"nianbao: {error}", file=sys.stderr)
         return 1
-    print(f"已推送版本 {release.name} 到 {args.ckan}：数据集 {dataset['name']}，资源 {len(dataset.get('resources', []))} 个")
+    print(
+        f"已推送版本 {release.name} 到 {args.ckan}：数据集 {dataset['name']}，资源 {len(dataset.get('resources', []))} 个"
+    )
     return 0
 
 
@@ -262,8 +290,10 @@ def cmd_synth(args) -> int:
     from flows.synth import write_synthetic_bureau
 
     injected = write_synthetic_bureau(Path(args.out), args.year, args.departments, args.seed, args.errors)
-    print(f"已生成合成报送目录 {args.out}：{args.departments} 个部门，{args.year} 年度，注入错误 {len(injected)} 处"
-          f"（见 {Path(args.out) / f'errors-{args.year}.csv'}）")
+    print(
+        f"已生成合成报送目录 {args.out}：{args.departments} 个部门，{args.year} 年度，注入错误 {len(injected)} 处"
+        f"（见 {Path(args.out) / f'errors-{args.year}.csv'}）"
+    )
     return 0
 
 
@@ -274,7 +304,9 @@ def cmd_keygen(args) -> int:
         private, public = keygen(Path(args.out))
     except SigningKeyError as error:
         raise UsageError(str(error)) from None
-    print(f"私钥（妥善保管，用于 nianbao run --sign）：{private}\n公钥（随发布公开，用于 nianbao verify --key）：{public}")
+    print(
+        f"私钥（妥善保管，用于 nianbao run --sign）：{private}\n公钥（随发布公开，用于 nianbao verify --key）：{public}"
+    )
     return 0
 
 
@@ -307,9 +339,15 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--outputs", default="outputs", help="发布目录")
     run.add_argument("--reason", help="更正发布的原因（写入新版本的变更记录）")
     run.add_argument("--sign", metavar="KEYFILE", help="用本机关的 Ed25519 私钥签署发布包的哈希清单")
-    run.add_argument("--runner", choices=RUNNERS, default="auto",
-                     help="读取与检查的执行方式：本进程线程、每核一个进程、Dask 集群（默认 auto：部门多时用进程）")
-    run.add_argument("--dask-address", metavar="URL", help="Dask 集群调度器地址（--runner dask；默认在本机起两个 worker）")
+    run.add_argument(
+        "--runner",
+        choices=RUNNERS,
+        default="auto",
+        help="读取与检查的执行方式：本进程线程、每核一个进程、Dask 集群（默认 auto：部门多时用进程）",
+    )
+    run.add_argument(
+        "--dask-address", metavar="URL", help="Dask 集群调度器地址（--runner dask；默认在本机起两个 worker）"
+    )
     run.add_argument("--quiet", action="store_true", help="不显示进度与汇总表，只在未发布时输出错误（适合 cron）")
     run.set_defaults(handler=cmd_run)
 
@@ -319,7 +357,9 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--unit", help="部门代码（默认取文件名）")
     check.add_argument("--json", action="store_true", help="输出 JSON")
     check.add_argument("--previous", help="上年报表（工作簿）或上年发布包（目录或 datapackage.json），用于跨年度核对")
-    check.add_argument("--level", choices=["province", "prefecture", "county", "township"], help="本机关层级（规则 C3）")
+    check.add_argument(
+        "--level", choices=["province", "prefecture", "county", "township"], help="本机关层级（规则 C3）"
+    )
     check.add_argument("--html", metavar="DIR", help="把检查报告（HTML 与 JSON）写入该目录")
     check.set_defaults(handler=cmd_check)
 

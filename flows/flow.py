@@ -148,7 +148,12 @@ def annual_flow(
     _artifacts(outcome, places.checks_folder(outputs, year) / places.CHECK_INDEX)
     get_run_logger().info(
         "%s %d: %d departments, %d blocking errors, %d findings, release: %s",
-        outcome.bureau.name, year, len(outcome.checked), len(outcome.errors), len(outcome.findings), outcome.release,
+        outcome.bureau.name,
+        year,
+        len(outcome.checked),
+        len(outcome.errors),
+        len(outcome.findings),
+        outcome.release,
     )
     return Box(outcome)
 
@@ -174,8 +179,16 @@ def _worker_processes(wanted: bool | None, sources: Path, year: int):
             worker_pool.reset(token)
 
 
-def run_flow(year: int, sources: Path, outputs: Path, reason: str | None = None, sign: Path | None = None,
-             runner: str = "auto", dask_address: str | None = None, inputs: run.Inputs | None = None) -> run.Outcome:
+def run_flow(
+    year: int,
+    sources: Path,
+    outputs: Path,
+    reason: str | None = None,
+    sign: Path | None = None,
+    runner: str = "auto",
+    dask_address: str | None = None,
+    inputs: run.Inputs | None = None,
+) -> run.Outcome:
     """The flow, its batches read and checked by `runner`:
 
     - "threads": in this process;
@@ -191,9 +204,13 @@ def run_flow(year: int, sources: Path, outputs: Path, reason: str | None = None,
         from prefect_dask import DaskTaskRunner
 
         if dask_address:  # its workers are told where the Prefect server is by their own settings
-            return annual_flow.with_options(task_runner=DaskTaskRunner(address=dask_address))(*arguments, False, prepared).value
+            return annual_flow.with_options(task_runner=DaskTaskRunner(address=dask_address))(
+                *arguments, False, prepared
+            ).value
         with _shared_server():
-            return annual_flow.with_options(task_runner=DaskTaskRunner(cluster_kwargs={"n_workers": 2}))(*arguments, False, prepared).value
+            return annual_flow.with_options(task_runner=DaskTaskRunner(cluster_kwargs={"n_workers": 2}))(
+                *arguments, False, prepared
+            ).value
     if runner not in ("auto", "threads", "processes"):
         raise ValueError(f"unknown runner {runner!r}: auto, threads, processes or dask")
     processes = {"auto": None, "threads": False, "processes": True}[runner]
@@ -242,8 +259,10 @@ def _read_and_check(inputs: run.Inputs) -> list:
     """Every submission read and checked, a task per batch; progress told as batches finish."""
     logger = get_run_logger()
     level, total, done = inputs.bureau.metadata.get("level"), len(inputs.submitted), 0
-    futures = [check_task.submit(batch, inputs.year, level, Box(run.previous_of(batch, inputs.previous)))
-               for batch in run.batches(inputs.submitted)]
+    futures = [
+        check_task.submit(batch, inputs.year, level, Box(run.previous_of(batch, inputs.previous)))
+        for batch in run.batches(inputs.submitted)
+    ]
     results, show = {}, progress_bar.get()
     for future in as_completed(futures):
         results[future.task_run_id] = pickle.loads(future.result())

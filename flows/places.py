@@ -1,16 +1,16 @@
 """Where every file of sources/ and outputs/ lives: the one module that spells those paths.
 
-    sources/bureau.yaml                    the bureau, its departments, its publishing metadata
-    sources/<year>/<unit>.xlsx             a department's workbook (any name: see intake.bureau)
-    sources/<year>/report.md               the bureau's report text; <unit>.md a department's
-    sources/<year>/exceptions.yaml         accepted exceptions
-    sources/<year>/nil_returns.yaml        departments with nothing to report
+sources/bureau.yaml                    the bureau, its departments, its publishing metadata
+sources/<year>/<unit>.xlsx             a department's workbook (any name: see intake.bureau)
+sources/<year>/report.md               the bureau's report text; <unit>.md a department's
+sources/<year>/exceptions.yaml         accepted exceptions
+sources/<year>/nil_returns.yaml        departments with nothing to report
 
-    outputs/<year>/<version>/, <version>.zip   a published version, never rewritten
-    outputs/<year>/latest                  the version live now (a link: switching it publishes)
-    outputs/checks/<year>/                 check reports, per department and index.html
-    outputs/catalog.json, catalog.jsonld   every year and version, for portals
-    outputs/.<year>.lock                   held while a run of the year is in progress
+outputs/<year>/<version>/, <version>.zip   a published version, never rewritten
+outputs/<year>/latest                  the version live now (a link: switching it publishes)
+outputs/checks/<year>/                 check reports, per department and index.html
+outputs/catalog.json, catalog.jsonld   every year and version, for portals
+outputs/.<year>.lock                   held while a run of the year is in progress
 """
 
 from __future__ import annotations

@@ -44,8 +44,9 @@ def prepare(sources: Path, outputs: Path, year: int) -> Inputs:
     PreviousYearError for inputs that cannot be used at all."""
     bureau = load_bureau(sources)
     submitted, findings = discover(sources, year, bureau)
-    return Inputs(year, Path(sources), bureau, submitted, findings, previous_release(outputs, year),
-                  previous_texts(outputs, year))
+    return Inputs(
+        year, Path(sources), bureau, submitted, findings, previous_release(outputs, year), previous_texts(outputs, year)
+    )
 
 
 @dataclass
@@ -77,7 +78,9 @@ def _no_previous(unit: str, year: int) -> Finding:
     return make_finding("D0", unit, previous_year=year - 1)
 
 
-def check_batch(batch: list[tuple[str, Path]], year: int, level: str | None, previous: dict[str, Report]) -> list[Checked]:
+def check_batch(
+    batch: list[tuple[str, Path]], year: int, level: str | None, previous: dict[str, Report]
+) -> list[Checked]:
     """Read and check a batch of (department id, file) submissions; a nil return is all zeros."""
     checked = []
     for unit, path in batch:
@@ -93,7 +96,9 @@ def check_batch(batch: list[tuple[str, Path]], year: int, level: str | None, pre
     return checked
 
 
-def check_batch_pickled(batch: list[tuple[str, Path]], year: int, level: str | None, previous: dict[str, Report]) -> bytes:
+def check_batch_pickled(
+    batch: list[tuple[str, Path]], year: int, level: str | None, previous: dict[str, Report]
+) -> bytes:
     """check_batch's result pickled where it was made (a worker process): it then crosses to the
     flow and into Prefect's cache as one bytes object, not as the batch's hundred thousand cell
     sources one by one in the flow's process, which would make that process the bottleneck."""
@@ -185,7 +190,9 @@ def check_texts(inputs: Inputs, merged: Merged) -> tuple[dict[str, ReportText], 
     """The bureau's report text (report.md, required) and any department's own (<unit>.md)."""
     texts, findings = {}, []
     own = [(d, places.report_text(inputs.sources, inputs.year, d.unit)) for d in merged.departments]
-    for report, path in [(merged.bureau, places.report_text(inputs.sources, inputs.year))] + [(d, p) for d, p in own if p.is_file()]:
+    for report, path in [(merged.bureau, places.report_text(inputs.sources, inputs.year))] + [
+        (d, p) for d, p in own if p.is_file()
+    ]:
         texts[report.unit], found = check_text(path, report, inputs.previous_texts.get(report.unit))
         findings += found
     return texts, findings
@@ -221,19 +228,35 @@ def status_rows(outcome: Outcome) -> list[dict]:
     """One row per department: its status and counts (the run's verdict, as a table)."""
     names = {d.id: d.name for d in outcome.bureau.departments}
     return [
-        {"department": names.get(c.unit, c.unit), "unit": c.unit, "status": status_of(c), "errors": c.errors, "warnings": c.warnings}
+        {
+            "department": names.get(c.unit, c.unit),
+            "unit": c.unit,
+            "status": status_of(c),
+            "errors": c.errors,
+            "warnings": c.warnings,
+        }
         for c in sorted(outcome.checked, key=lambda c: c.unit)
     ]
 
 
-def publish_outcome(outcome: Outcome, outputs: Path, reason: str | None = None, key: Path | None = None,
-                    map=map) -> Publication | None:
+def publish_outcome(
+    outcome: Outcome, outputs: Path, reason: str | None = None, key: Path | None = None, map=map
+) -> Publication | None:
     """Publish a new version in `outputs/<year>/` unless an error blocks it (or nothing changed);
     `map` renders the reports."""
     if outcome.errors or outcome.merged is None:
         return None
-    return publish(outcome.merged, outcome.bureau, outcome.findings, outcome.accepted, Path(outputs), reason, key,
-                   outcome.texts, map)
+    return publish(
+        outcome.merged,
+        outcome.bureau,
+        outcome.findings,
+        outcome.accepted,
+        Path(outputs),
+        reason,
+        key,
+        outcome.texts,
+        map,
+    )
 
 
 def check_all(inputs: Inputs) -> list[Checked]:
@@ -256,8 +279,15 @@ class Steps:
     write_pages: Callable[[Outcome, Path, Any], Path] = write_pages
 
 
-def run_year(year: int, sources: Path, outputs: Path, reason: str | None = None, key: Path | None = None,
-             steps: Steps = Steps(), inputs: Inputs | None = None) -> Outcome:
+def run_year(
+    year: int,
+    sources: Path,
+    outputs: Path,
+    reason: str | None = None,
+    key: Path | None = None,
+    steps: Steps = Steps(),
+    inputs: Inputs | None = None,
+) -> Outcome:
     """The year's run, the one way through: discover the submissions (unless `inputs` were prepared
     already), read and check them, merge, settle the findings, publish unless an error blocks it,
     and write the check reports either way. With `key`, the release is signed."""

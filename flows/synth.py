@@ -101,17 +101,36 @@ def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0
     out, edition, rng = Path(out), edition_for_year(year), np.random.default_rng(seed)
     units = [f"d{i:05d}" for i in range(1, departments + 1)]
     (out / str(year)).mkdir(parents=True, exist_ok=True)
-    (out / "bureau.yaml").write_text(yaml.safe_dump({
-        "id": "synthetic", "name": "合成示例局", "level": "county", "base_url": "https://example.org/synthetic",
-        "note": "合成数据，全部数字均为虚构。Synthetic data: every figure is invented.",
-        # A release must name its licence (Data Package v2), or `nianbao verify` fails it.
-        "licenses": [{"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/",
-                      "title": "Creative Commons Attribution 4.0"}],
-        "departments": [{"id": u, "name": f"合成部门{u}"} for u in units],
-    }, allow_unicode=True, sort_keys=False), "utf-8")
+    (out / "bureau.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "id": "synthetic",
+                "name": "合成示例局",
+                "level": "county",
+                "base_url": "https://example.org/synthetic",
+                "note": "合成数据，全部数字均为虚构。Synthetic data: every figure is invented.",
+                # A release must name its licence (Data Package v2), or `nianbao verify` fails it.
+                "licenses": [
+                    {
+                        "name": "CC-BY-4.0",
+                        "path": "https://creativecommons.org/licenses/by/4.0/",
+                        "title": "Creative Commons Attribution 4.0",
+                    }
+                ],
+                "departments": [{"id": u, "name": f"合成部门{u}"} for u in units],
+            },
+            allow_unicode=True,
+            sort_keys=False,
+        ),
+        "utf-8",
+    )
     (out / str(year) / "report.md").write_text(SYNTHETIC_TEXT.replace("{year}", str(year)), "utf-8")
     layout = edition.tables["applications"]
-    positions = {span.cell: cell_ref(span.r0 + 1, span.c0) for span in table_grid(layout, state_measures=True) if span.kind == "value"}
+    positions = {
+        span.cell: cell_ref(span.r0 + 1, span.c0)
+        for span in table_grid(layout, state_measures=True)
+        if span.kind == "value"
+    }
     broken = set(rng.choice(len(units), size=min(errors, len(units)), replace=False).tolist()) if errors else set()
     injected = []
     for i, unit in enumerate(units):
@@ -119,10 +138,25 @@ def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0
         if i in broken:  # one more application disclosed than the totals say: A2 and A3 must catch it
             row, column = "disclosed", APPLICANTS[int(rng.integers(len(APPLICANTS)))]
             report.values["applications"][layout.row_index[row], layout.column_index[column]] += 1
-            injected.append({"unit": unit, "sheet": SHEET_NAMES["applications"], "cell": positions[(row, column)],
-                             "row": row, "column": column, "rules": "A2 A3"})
-        write_workbook(out / str(year) / f"{unit}.xlsx", edition, year, report, unit, f"合成部门{unit}",
-                       created=datetime(year + 1, 1, 6))
+            injected.append(
+                {
+                    "unit": unit,
+                    "sheet": SHEET_NAMES["applications"],
+                    "cell": positions[(row, column)],
+                    "row": row,
+                    "column": column,
+                    "rules": "A2 A3",
+                }
+            )
+        write_workbook(
+            out / str(year) / f"{unit}.xlsx",
+            edition,
+            year,
+            report,
+            unit,
+            f"合成部门{unit}",
+            created=datetime(year + 1, 1, 6),
+        )
     with open(out / f"errors-{year}.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["unit", "sheet", "cell", "row", "column", "rules"])
         writer.writeheader()

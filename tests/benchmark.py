@@ -131,12 +131,22 @@ def benchmark(n: int, root: Path, sample: int) -> None:
     base = step("floor", folder)
     row("floor: calamine reads every sheet", base["seconds"], n, base["peak_mib"])
     ours = step("nianbao", folder)
-    row("nianbao read + check, one process", ours["seconds"], n, ours["peak_mib"],
-        f"{ours['seconds'] / base['seconds']:.1f}× the floor")
+    row(
+        "nianbao read + check, one process",
+        ours["seconds"],
+        n,
+        ours["peak_mib"],
+        f"{ours['seconds'] / base['seconds']:.1f}× the floor",
+    )
     peer = step("frictionless", folder, min(n, sample))
     peer_seconds = peer["seconds"] / peer["workbooks"] * n
-    row(f"frictionless, three sheets ({peer['workbooks']} sampled)", peer_seconds, n, peer["peak_mib"],
-        f"nianbao is {peer_seconds / ours['seconds']:.0f}× faster")
+    row(
+        f"frictionless, three sheets ({peer['workbooks']} sampled)",
+        peer_seconds,
+        n,
+        peer["peak_mib"],
+        f"nianbao is {peer_seconds / ours['seconds']:.0f}× faster",
+    )
     with tempfile.TemporaryDirectory() as outputs, tempfile.TemporaryDirectory() as storage:
         # Prefect's results in a folder of their own: no batch is in the cache (a cold run). Then
         # the same run again, as a re-run that finds nothing changed.
@@ -163,7 +173,9 @@ def main() -> None:
             benchmark(n, root, args.peer_sample)
         one = next((root / f"bureau-{args.departments[0]}" / str(YEAR)).glob("*.xlsx"))
         seconds, peak, result = measured(["nianbao", "check", str(one), "--year", str(YEAR)])
-        print(f"`nianbao check` one workbook, cold start: {seconds * 1000:.0f} ms wall, {peak:.0f} MiB (exit {result.returncode})")
+        print(
+            f"`nianbao check` one workbook, cold start: {seconds * 1000:.0f} ms wall, {peak:.0f} MiB (exit {result.returncode})"
+        )
     finally:
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)

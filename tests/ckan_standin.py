@@ -36,10 +36,16 @@ class StandIn:
                 fields = _fields(self.headers.get("Content-Type", ""), body)
                 standin.calls.append((action, fields))
                 if self.headers.get("Authorization") != standin.apikey:
-                    return self._answer(403, {"success": False, "error": {"__type": "Authorization Error", "message": "Access denied"}})
+                    return self._answer(
+                        403, {"success": False, "error": {"__type": "Authorization Error", "message": "Access denied"}}
+                    )
                 status, result = standin.act(action, fields)
-                self._answer(status, {"success": True, "result": result} if status == 200 else
-                             {"success": False, "error": {"__type": "Not Found Error", "message": "Not found"}})
+                self._answer(
+                    status,
+                    {"success": True, "result": result}
+                    if status == 200
+                    else {"success": False, "error": {"__type": "Not Found Error", "message": "Not found"}},
+                )
 
             def _answer(self, status, document):
                 payload = json.dumps(document).encode()

@@ -72,7 +72,9 @@ def main() -> None:
             report = synthetic_report(edition, department.id, year, rng, carried_in=previous)
             table = edition.tables["applications"]
             carried_over[department.id] = report.values["applications"][table.row_index["carried_over"]].copy()
-            write_workbook(path, edition, year, report, department.id, department.name, created=datetime(year + 1, 1, 6))
+            write_workbook(
+                path, edition, year, report, department.id, department.name, created=datetime(year + 1, 1, 6)
+            )
             print("wrote", path)
 
 

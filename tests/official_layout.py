@@ -15,7 +15,7 @@ import xlsxwriter
 from flows.documents.template import table_grid
 from flows.format.edition import Edition
 
-HALF_WIDTH = str.maketrans({"（": "(", "）": ")", "：": ":", "“": "\"", "”": "\""})
+HALF_WIDTH = str.maketrans({"（": "(", "）": ")", "：": ":", "“": '"', "”": '"'})
 
 
 def broken(label: str) -> str:

@@ -45,7 +45,10 @@ def test_batches_are_stable_and_carry_only_their_departments_previous_reports():
 
 
 @settings(max_examples=50, deadline=None)
-@given(ids=st.sets(st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True), max_size=300), added=st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True))
+@given(
+    ids=st.sets(st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True), max_size=300),
+    added=st.from_regex(r"[a-z][a-z0-9_]{0,7}", fullmatch=True),
+)
 def test_adding_a_department_changes_only_its_own_batch(ids, added):
     """So a re-run after a department joins reads that department's batch again, not every batch
     after it: the cut points follow the ids (unless a batch reaches the cap of twice its size,

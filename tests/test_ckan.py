@@ -35,7 +35,10 @@ def test_publish_creates_then_updates_the_dataset(portal, outputs, capsys):
     assert {e["key"]: e["value"] for e in package["extras"]}["temporal_start"] == "2020-01-01"
     release = outputs / "2020" / "latest"
     uploads = {fields["name"]: fields["upload"] for action, fields in portal.calls if action == "resource_create"}
-    assert uploads["applications.csv"] == ("applications.csv", hashlib.sha256((release / "data" / "applications.csv").read_bytes()).hexdigest())
+    assert uploads["applications.csv"] == (
+        "applications.csv",
+        hashlib.sha256((release / "data" / "applications.csv").read_bytes()).hexdigest(),
+    )
     assert uploads["1.0.0.zip"][1] == hashlib.sha256((outputs / "2020" / "1.0.0.zip").read_bytes()).hexdigest()
     assert "已推送版本 1.0.0" in capsys.readouterr().out
 

@@ -29,9 +29,18 @@ def test_check_json_document_and_exit_1_on_errors(tmp_path, capsys):
     first, second = document["files"]
     assert (first["path"], first["edition"]) == (str(path), "2021")
     (finding,) = first["findings"]
-    assert {k: finding[k] for k in ("rule", "severity", "unit", "table", "row", "column", "sheet", "cell", "expected", "actual")} == {
-        "rule": "B1", "severity": "error", "unit": "dept", "table": "review_litigation", "row": None,
-        "column": "review_total", "sheet": "四、复议诉讼", "cell": "E5",
+    assert {
+        k: finding[k]
+        for k in ("rule", "severity", "unit", "table", "row", "column", "sheet", "cell", "expected", "actual")
+    } == {
+        "rule": "B1",
+        "severity": "error",
+        "unit": "dept",
+        "table": "review_litigation",
+        "row": None,
+        "column": "review_total",
+        "sheet": "四、复议诉讼",
+        "cell": "E5",
         "expected": str(int(report.values["review_litigation"][0, :4].sum())),
         "actual": str(int(report.values["review_litigation"][0, 4])),
     }
@@ -132,7 +141,9 @@ def test_check_against_last_years_workbook_and_release(tmp_path, capsys):
     findings = json.loads(capsys.readouterr().out)["files"][0]["findings"]
     assert status == 1
     assert [(f["rule"], f["row"], f["column"]) for f in findings] == [
-        ("D1", "carried_in", "natural_person"), ("D1", "carried_in", "total")]
+        ("D1", "carried_in", "natural_person"),
+        ("D1", "carried_in", "total"),
+    ]
     assert "2020 年度“四、结转下年度继续办理”" in findings[0]["message"]
 
 

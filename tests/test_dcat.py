@@ -45,14 +45,20 @@ def test_release_dcat_conforms_to_dcat_ap_3(outputs, shapes):
     assert dataset["@id"] == "https://example.org/gongkai/nianbao/2020/1.0.0/"
     assert dataset["dct:temporal"]["dcat:startDate"]["@value"] == "2020-01-01"
     descriptor = json.loads((outputs / "2020" / "latest" / "datapackage.json").read_text())
-    checksums = {n["dcat:accessURL"]["@id"].split("/1.0.0/")[1]: n["spdx:checksum"]["spdx:checksumValue"]["@value"]
-                 for n in document["@graph"] if "spdx:checksum" in n}
+    checksums = {
+        n["dcat:accessURL"]["@id"].split("/1.0.0/")[1]: n["spdx:checksum"]["spdx:checksumValue"]["@value"]
+        for n in document["@graph"]
+        if "spdx:checksum" in n
+    }
     assert checksums == {r["path"]: r["hash"].split(":")[1] for r in descriptor["resources"]}
 
 
 def test_catalog_lists_every_year_and_conforms(outputs, shapes):
     catalog = json.loads((outputs / "catalog.json").read_text())
-    assert [(r["year"], r["version"], r["latest"]) for r in catalog["releases"]] == [(2020, "1.0.0", True), (2021, "1.0.0", True)]
+    assert [(r["year"], r["version"], r["latest"]) for r in catalog["releases"]] == [
+        (2020, "1.0.0", True),
+        (2021, "1.0.0", True),
+    ]
     assert all((outputs / r["path"]).is_file() and (outputs / r["zip"]).is_file() for r in catalog["releases"])
     document = json.loads((outputs / "catalog.jsonld").read_text())
     ok, text = conforms(document, shapes)

@@ -27,9 +27,24 @@ from flows.synth import synthetic_report
 
 YEAR = 2021
 EDITION = edition_for_year(YEAR)
-MUTATIONS = st.sampled_from([
-    "abc", "12", "-3", -3, -0.5, 2.5, 0.25, "", None, True, datetime.date(2021, 3, 1), 7, "1.5", "x1",
-])
+MUTATIONS = st.sampled_from(
+    [
+        "abc",
+        "12",
+        "-3",
+        -3,
+        -0.5,
+        2.5,
+        0.25,
+        "",
+        None,
+        True,
+        datetime.date(2021, 3, 1),
+        7,
+        "1.5",
+        "x1",
+    ]
+)
 
 
 def _text(raw) -> str:
@@ -69,8 +84,12 @@ def frictionless_rejects(report) -> set[tuple[str, str, str]]:
 
 def nianbao_rejects(report, findings) -> set[tuple[str, str, str]]:
     """V1 cells, and blank cells (V2, read as 0) in a field the schema requires."""
-    required = {(code, f["name"]) for code in EDITION.tables for f in EDITION.schema(code)["fields"]
-                if f.get("constraints", {}).get("required")}
+    required = {
+        (code, f["name"])
+        for code in EDITION.tables
+        for f in EDITION.schema(code)["fields"]
+        if f.get("constraints", {}).get("required")
+    }
     rejected = set()
     for f in findings:
         blank = f.rule == "V2" and f.actual == "0" and "空白" in f.message
@@ -98,7 +117,10 @@ def mutate(seed: int, edits) -> tuple:
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 2**16), edits=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), MUTATIONS), min_size=1, max_size=12))
+@given(
+    seed=st.integers(0, 2**16),
+    edits=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), MUTATIONS), min_size=1, max_size=12),
+)
 def test_fast_path_rejects_exactly_what_frictionless_rejects(seed, edits):
     mutated, findings = mutate(seed, edits)
     assert nianbao_rejects(mutated, findings) == frictionless_rejects(mutated)

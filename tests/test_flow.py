@@ -88,8 +88,10 @@ def test_errors_block_publication_and_the_summary_names_them(prefect_server, sou
     assert "“unknown.xlsx”不对应 bureau.yaml 中的任何部门" in out  # E5
     rows = {tuple(line.split("│")[1:-1]) for line in out.splitlines() if line.startswith("│")}
     assert {tuple(cell.strip() for cell in row) for row in rows} >= {
-        ("户政管理大队", "household", "有错误", "3", "1"), ("交通警察大队", "traffic", "通过", "0", "1"),
-        ("治安管理大队", "public_order", "未报送", "1", "0")}
+        ("户政管理大队", "household", "有错误", "3", "1"),
+        ("交通警察大队", "traffic", "通过", "0", "1"),
+        ("治安管理大队", "public_order", "未报送", "1", "0"),
+    }
     # Nothing published: the previous release is untouched and no staging folder is left; the
     # check reports are written all the same, for the departments to act on.
     assert sorted(p.name for p in outputs.iterdir() if p.name != ".2021.lock") == ["2021", "checks"]
@@ -103,12 +105,20 @@ def test_flow_shows_its_verdict_as_prefect_artifacts(flow_outputs):
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     with get_client(sync_client=True) as client:
-        found = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["nianbao-2020-departments", "nianbao-2020-summary"])))
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["nianbao-2020-departments", "nianbao-2020-summary"])
+            )
+        )
     by_key = {a.key: a for a in found}
     table = by_key["nianbao-2020-departments"]
     rows = table.data if isinstance(table.data, list) else json.loads(table.data)
     assert [(r["unit"], r["status"], r["errors"], r["warnings"]) for r in rows] == [
-        ("exit_entry", "通过", 0, 1), ("household", "通过", 0, 1), ("public_order", "通过", 0, 1), ("traffic", "通过", 0, 177)]
+        ("exit_entry", "通过", 0, 1),
+        ("household", "通过", 0, 1),
+        ("public_order", "通过", 0, 1),
+        ("traffic", "通过", 0, 177),
+    ]
     assert "已发布" in by_key["nianbao-2020-summary"].data
 
 
@@ -117,9 +127,16 @@ def test_a_second_run_of_the_same_year_refuses(prefect_server, tmp_path, capsys)
 
     outputs = tmp_path / "outputs"
     holder = subprocess.Popen(  # a run in progress, in another process
-        [sys.executable, "-c", "import sys; from flows.release.lock import year_lock\n"
-         f"with year_lock({str(outputs)!r}, 2021):\n    print('held', flush=True); sys.stdin.read()"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            "import sys; from flows.release.lock import year_lock\n"
+            f"with year_lock({str(outputs)!r}, 2021):\n    print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         status = main(["run", "2021", "--sources", str(SOURCES), "--outputs", str(outputs)])
@@ -142,7 +159,12 @@ def test_every_runner_publishes_the_same_package(flow_outputs, sources_copy, tmp
     outputs, _ = flow_outputs
     # A copy of the sources: its batches are not in the cache, so this runner reads them itself.
     outcome = run_flow(2020, sources_copy, tmp_path / "outputs", runner=runner)
-    assert outcome.errors == [] and [c.unit for c in outcome.checked] == ["exit_entry", "household", "public_order", "traffic"]
+    assert outcome.errors == [] and [c.unit for c in outcome.checked] == [
+        "exit_entry",
+        "household",
+        "public_order",
+        "traffic",
+    ]
     assert _files(outcome.release) == _files(outputs / "2020" / "1.0.0")
 
 
@@ -167,7 +189,9 @@ def test_a_re_run_reads_only_what_changed_and_shows_progress(prefect_server, sou
     from flows.flow import progress_bar, run_flow
 
     read, check_batch = [], run.check_batch
-    monkeypatch.setattr(run, "check_batch", lambda batch, *args: read.append([u for u, _ in batch]) or check_batch(batch, *args))
+    monkeypatch.setattr(
+        run, "check_batch", lambda batch, *args: read.append([u for u, _ in batch]) or check_batch(batch, *args)
+    )
     shown = []
     progress_bar.set(lambda done, total: shown.append((done, total)))
     first = run_flow(2020, sources_copy, tmp_path, runner="threads")
@@ -226,7 +250,9 @@ def test_quiet_run_prints_nothing_on_success_and_the_errors_otherwise(prefect_se
     assert out == "" and "household" in err and cell in err and "A2" in err
 
 
-def test_a_large_bureau_s_summary_counts_by_status_and_names_the_departments_with_errors(prefect_server, tmp_path, capsys):
+def test_a_large_bureau_s_summary_counts_by_status_and_names_the_departments_with_errors(
+    prefect_server, tmp_path, capsys
+):
     from flows.cli import main
     from flows.synth import write_synthetic_bureau
 

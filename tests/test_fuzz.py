@@ -20,11 +20,18 @@ from tests.conftest import SOURCES
 ORIGINAL = SOURCES / "2021" / "household.xlsx"
 SHEETS = ["二、主动公开", "三、依申请公开", "四、复议诉讼"]
 VALUES = st.one_of(
-    st.none(), st.integers(-10**15, 10**15), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=30), st.sampled_from(["不变", "无", "—", "１２", "3件", "=A1", "1,234", "+5", "12.5万元", "#DIV/0!"]),
+    st.none(),
+    st.integers(-(10**15), 10**15),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=30),
+    st.sampled_from(["不变", "无", "—", "１２", "3件", "=A1", "1,234", "+5", "12.5万元", "#DIV/0!"]),
 )
 # NIANBAO_FUZZ_EXAMPLES=1000 for a longer hunt than CI's.
-FUZZ = settings(max_examples=int(os.environ.get("NIANBAO_FUZZ_EXAMPLES", 25)), deadline=5000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=int(os.environ.get("NIANBAO_FUZZ_EXAMPLES", 25)),
+    deadline=5000,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 def assert_clear_answer(path: Path) -> None:
@@ -36,8 +43,10 @@ def assert_clear_answer(path: Path) -> None:
 
 
 @FUZZ
-@given(edits=st.lists(st.tuples(st.sampled_from(SHEETS), st.integers(1, 40), st.integers(1, 12), VALUES), max_size=8),
-       merges=st.lists(st.tuples(st.sampled_from(SHEETS), st.integers(1, 30), st.integers(1, 10)), max_size=3))
+@given(
+    edits=st.lists(st.tuples(st.sampled_from(SHEETS), st.integers(1, 40), st.integers(1, 12), VALUES), max_size=8),
+    merges=st.lists(st.tuples(st.sampled_from(SHEETS), st.integers(1, 30), st.integers(1, 10)), max_size=3),
+)
 def test_mutated_cells_labels_and_merges(edits, merges):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "household.xlsx"
@@ -46,7 +55,11 @@ def test_mutated_cells_labels_and_merges(edits, merges):
         for sheet, row, column, value in edits:
             cell = book[sheet].cell(row=row, column=column)
             if type(cell).__name__ != "MergedCell":
-                cell.value = value if not isinstance(value, float) or value == value and abs(value) != float("inf") else str(value)
+                cell.value = (
+                    value
+                    if not isinstance(value, float) or value == value and abs(value) != float("inf")
+                    else str(value)
+                )
         for sheet, row, column in merges:
             book[sheet].merge_cells(start_row=row, start_column=column, end_row=row + 1, end_column=column + 2)
         book.save(path)
@@ -54,8 +67,10 @@ def test_mutated_cells_labels_and_merges(edits, merges):
 
 
 @FUZZ
-@given(part=st.sampled_from(["xl/worksheets/sheet2.xml", "xl/worksheets/sheet3.xml", "xl/workbook.xml", "xl/styles.xml"]),
-       cuts=st.lists(st.tuples(st.integers(0, 20000), st.integers(0, 40), st.binary(max_size=12)), min_size=1, max_size=4))
+@given(
+    part=st.sampled_from(["xl/worksheets/sheet2.xml", "xl/worksheets/sheet3.xml", "xl/workbook.xml", "xl/styles.xml"]),
+    cuts=st.lists(st.tuples(st.integers(0, 20000), st.integers(0, 40), st.binary(max_size=12)), min_size=1, max_size=4),
+)
 def test_mutated_sheet_xml(part, cuts):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "household.xlsx"
@@ -65,7 +80,7 @@ def test_mutated_sheet_xml(part, cuts):
                 if info.filename == part:
                     for at, length, insert in cuts:
                         at %= max(len(data), 1)
-                        data = data[:at] + insert + data[at + length:]
+                        data = data[:at] + insert + data[at + length :]
                 target.writestr(info.filename, data)
         assert_clear_answer(path)
 

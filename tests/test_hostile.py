@@ -94,24 +94,29 @@ def test_legacy_xls_is_read(tmp_path):
 
 
 def test_ods_is_read(tmp_path):
-    content = ('<?xml version="1.0" encoding="UTF-8"?><office:document-content '
-               'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-               'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-               'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet>'
-               '<table:table table:name="Sheet1"><table:table-row><table:table-cell office:value-type="string">'
-               '<text:p>规章</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet>'
-               '</office:body></office:document-content>')
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><office:spreadsheet>'
+        '<table:table table:name="Sheet1"><table:table-row><table:table-cell office:value-type="string">'
+        "<text:p>规章</text:p></table:table-cell></table:table-row></table:table></office:spreadsheet>"
+        "</office:body></office:document-content>"
+    )
     out = tmp_path / "household.ods"
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
         archive.writestr("content.xml", content)
-        archive.writestr("META-INF/manifest.xml", '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>')
+        archive.writestr(
+            "META-INF/manifest.xml",
+            '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>',
+        )
     checked = check_workbook(out, 2021, "household")
     assert checked.report is not None and "F0" not in rules_of(checked)
 
 
 def test_xlsm_values_read_macros_never_run(tmp_path):
-    path = rezip(tmp_path, "household.xlsm", {"xl/vbaProject.bin": b"Attribute VB_Name = \"Evil\""})
+    path = rezip(tmp_path, "household.xlsm", {"xl/vbaProject.bin": b'Attribute VB_Name = "Evil"'})
     checked = check_workbook(path, 2021, "household")
     assert rules_of(checked) == ["I1"] and checked.findings[0].severity == "warning"
     assert checked.report.values["applications"].any()  # the figures were read
@@ -125,7 +130,9 @@ def test_zip_bomb(tmp_path):
 
 BILLION_LAUGHS = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">
 <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;">]><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><si><t>&lol3;</t></si></sst>"""
-EXTERNAL = b"""<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><sst><si><t>&x;</t></si></sst>"""
+EXTERNAL = (
+    b"""<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><sst><si><t>&x;</t></si></sst>"""
+)
 
 
 @pytest.mark.parametrize("payload", [BILLION_LAUGHS, EXTERNAL], ids=["billion-laughs", "external-entity"])
@@ -186,7 +193,11 @@ def test_millions_of_shared_strings(tmp_path):
 
     rng = random.Random(0)
     strings = b"".join(b"<si><t>%x</t></si>" % rng.getrandbits(64) for _ in range(500_000))
-    payload = b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">' + strings + b"</sst>"
+    payload = (
+        b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        + strings
+        + b"</sst>"
+    )
     refused(rezip(tmp_path, "household.xlsx", {"xl/sharedStrings.xml": payload}), "共享字符串过大")
 
 
@@ -317,6 +328,11 @@ def test_one_broken_file_costs_no_other_department(sources_copy, tmp_path):
     assert status == {"exit_entry": (True, 0), "household": (False, 1), "public_order": (True, 0), "traffic": (True, 0)}
     assert outcome.release is None and broken.read_bytes() == before  # blocked; the original kept as sent
     index = write_pages(outcome, tmp_path / "outputs")
-    assert {p.name for p in index.parent.glob("*.html")} == {"index.html", "exit_entry.html", "household.html",
-                                                              "public_order.html", "traffic.html"}
+    assert {p.name for p in index.parent.glob("*.html")} == {
+        "index.html",
+        "exit_entry.html",
+        "household.html",
+        "public_order.html",
+        "traffic.html",
+    }
     assert "不是 Excel 工作簿" in (index.parent / "household.html").read_text()

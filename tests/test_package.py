@@ -78,7 +78,9 @@ def test_reference_figures_in_the_published_rows(releases):
     assert (traffic["procurement"]["projects"], traffic["procurement"]["amount"]) == ("12", "4920735")
     assert traffic["licensing"]["made"] == "" and traffic["procurement"]["change"] == ""
     applications = [r for r in read_csv(releases[2020] / "data" / "applications.csv") if r["unit_id"] == "traffic"]
-    assert len(applications) == 23 and {v for r in applications for k, v in r.items() if k not in ("unit_id", "row")} == {"0"}
+    assert len(applications) == 23 and {
+        v for r in applications for k, v in r.items() if k not in ("unit_id", "row")
+    } == {"0"}
 
 
 @pytest.mark.parametrize("year", [2020, 2021])
@@ -105,7 +107,13 @@ def test_findings_resource_lists_the_warnings(releases):
     no_previous = [f["unit_id"] for f in findings if f["rule"] == "D0"]
     assert sorted(no_previous) == ["exit_entry", "household", "public_order", "traffic", "yuanjiang-psb-example"]
     # The bureau's 2019-edition item counts are sums over departments (E3), one per row with items.
-    assert [f["row"] for f in findings if f["rule"] == "E3"] == ["licensing", "other_services", "penalties", "enforcement", "fees"]
+    assert [f["row"] for f in findings if f["rule"] == "E3"] == [
+        "licensing",
+        "other_services",
+        "penalties",
+        "enforcement",
+        "fees",
+    ]
     assert len(findings) == 176 + 5 + 5
     # 2021 is checked against the 2020 release (D1 holds across the edition change): nothing to say.
     assert read_csv(releases[2021] / "data" / "findings.csv") == []
@@ -135,8 +143,14 @@ def test_every_field_has_a_chinese_title_and_description(releases, year):
 
 
 @settings(max_examples=50, deadline=None)
-@given(raws=st.lists(st.one_of(st.text(max_size=12), st.floats(allow_nan=False), st.integers(), st.booleans()), min_size=1, max_size=6),
-       sheet=st.text(min_size=1, max_size=31))
+@given(
+    raws=st.lists(
+        st.one_of(st.text(max_size=12), st.floats(allow_nan=False), st.integers(), st.booleans()),
+        min_size=1,
+        max_size=6,
+    ),
+    sheet=st.text(min_size=1, max_size=31),
+)
 @example(raws=["a,b", 'say "x"', "two\nlines", "=1+1", -2.0, 25.0], sheet='-a,"b"')
 @example(raws=["cr\r", "\r\n"], sheet="a\rb")
 def test_cells_csv_lines_are_what_csv_writer_writes(raws, sheet):
@@ -158,9 +172,20 @@ def test_cells_csv_lines_are_what_csv_writer_writes(raws, sheet):
         provenance = report.sources[table]
         for i, (r, c) in enumerate(layout.cells):
             source = provenance[i]
-            rows.append([report.unit, table, layout.rows[r].code if len(layout.rows) > 1 else "", layout.columns[c].code,
-                         figures(report.values[table], layout)[i], neutralised(source.text) if source else "", "d1.xlsx",
-                         report.sha256, neutralised(source.sheet) if source else "", source.cell if source else ""])
+            rows.append(
+                [
+                    report.unit,
+                    table,
+                    layout.rows[r].code if len(layout.rows) > 1 else "",
+                    layout.columns[c].code,
+                    figures(report.values[table], layout)[i],
+                    neutralised(source.text) if source else "",
+                    "d1.xlsx",
+                    report.sha256,
+                    neutralised(source.sheet) if source else "",
+                    source.cell if source else "",
+                ]
+            )
     lines = cell_lines(report, "d1.xlsx")
     assert list(csv.reader(io.StringIO(lines, newline=""))) == rows and len(rows[0]) == len(CELL_FIELDS)
     if "\r" not in lines:

@@ -15,8 +15,15 @@ from flows.run import run_year, write_pages
 from tests.conftest import SOURCES, valid_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ERROR_RED, WARNING_YELLOW = "rgb(248, 200, 200)", "rgb(255, 240, 179)"
 
 
@@ -61,13 +68,16 @@ def test_department_report_highlights_the_cells_with_findings(browser, tmp_path,
 
     errors = cells(page, "td.value.error")
     assert {(c["table"], c["row"], c["column"]) for c in errors} == {
-        ("review_litigation", "cases", "review_total"), ("proactive_disclosure", "rules", "repealed")}
+        ("review_litigation", "cases", "review_total"),
+        ("proactive_disclosure", "rules", "repealed"),
+    }
     assert {c["background"] for c in errors} == {ERROR_RED}
     b1 = next(c for c in errors if c["column"] == "review_total")
     assert "结果维持、结果纠正、其他结果、尚未审结之和" in b1["title"]
     warnings = cells(page, "td.value.warning")
     assert [(c["row"], c["column"], c["text"][:1], c["background"]) for c in warnings] == [
-        ("rules", "issued", "无", WARNING_YELLOW)]
+        ("rules", "issued", "无", WARNING_YELLOW)
+    ]
     markup = next(c for c in errors if c["column"] == "repealed")
     assert markup["text"].startswith("<b>3</b>")  # escaped: the clerk sees what was typed
     assert page.locator("td.value b").count() == 0
@@ -85,9 +95,14 @@ def test_bureau_index_lists_every_department(browser, tmp_path):
     page = browser.new_page()
     page.goto(index.as_uri())
     rows = page.eval_on_selector_all(
-        "tr[data-unit]", "rows => rows.map(r => [r.dataset.unit, r.children[2].textContent, r.children[4].textContent])")
-    assert rows == [["exit_entry", "通过", "1"], ["household", "通过", "1"], ["public_order", "通过", "1"],
-                    ["traffic", "通过", "177"]]
+        "tr[data-unit]", "rows => rows.map(r => [r.dataset.unit, r.children[2].textContent, r.children[4].textContent])"
+    )
+    assert rows == [
+        ["exit_entry", "通过", "1"],
+        ["household", "通过", "1"],
+        ["public_order", "通过", "1"],
+        ["traffic", "通过", "177"],
+    ]
     assert page.text_content("#verdict") == "已发布：版本 1.0.0"
     page.click("tr[data-unit=traffic] a")
     assert page.text_content("h1") == "交通警察大队（traffic）2020 年度报表检查结果"

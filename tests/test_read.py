@@ -45,7 +45,7 @@ def test_reference_report_reads_into_its_published_figures():
         assert not report.values[table].any()
     pd = report.values["proactive_disclosure"].copy()
     layout = report.edition.tables["proactive_disclosure"]
-    for (_, row, column) in PUBLISHED:
+    for _, row, column in PUBLISHED:
         pd[layout.row_index[row], layout.column_index[column]] = 0
     assert not pd.any()
     # What the spec observed in this very report: blanks and "不变" (V2), an amount without unit
@@ -58,7 +58,10 @@ def test_reference_report_warns_of_each_normalised_cell_and_keeps_the_raw_text()
     report, findings = read_workbook(SOURCES / "2020" / "traffic.xlsx", 2020, "traffic")
     words = [f for f in findings if "不变" in f.message]
     assert [(f.row, f.column) for f in words] == [
-        ("licensing", "change"), ("other_services", "change"), ("penalties", "change"), ("enforcement", "change")
+        ("licensing", "change"),
+        ("other_services", "change"),
+        ("penalties", "change"),
+        ("enforcement", "change"),
     ]
     licensing = report.edition.tables["proactive_disclosure"]
     source = report.source("proactive_disclosure", licensing.row_index["licensing"], licensing.column_index["change"])
@@ -222,7 +225,9 @@ def test_text_in_a_count_cell_is_v1_at_that_cell(tmp_path):
     book.save(path)
     _, findings = read_workbook(path, 2021, "d1")
     v1 = [f for f in findings if f.rule == "V1"]
-    assert [(f.sheet, f.cell, f.table, f.column) for f in v1] == [("四、复议诉讼", "B5", "review_litigation", "review_corrected")]
+    assert [(f.sheet, f.cell, f.table, f.column) for f in v1] == [
+        ("四、复议诉讼", "B5", "review_litigation", "review_corrected")
+    ]
     assert "两件" in v1[0].message and "非负整数" in v1[0].message
 
 
@@ -245,7 +250,12 @@ def _official(tmp_path, year, seed=3, **variant):
     [
         (2021, "行政规范性文件", "规范性文件", "行政规范性文件"),
         (2021, "本年制\n发件数", "本年新 制发数量", "本年制发件数"),
-        (2020, "三、收到和处理政府信息公开申请情况", "三、行政机关收到和处理政府信息公开申请情况", "三、收到和处理政府信息公开申请情况"),
+        (
+            2020,
+            "三、收到和处理政府信息公开申请情况",
+            "三、行政机关收到和处理政府信息公开申请情况",
+            "三、收到和处理政府信息公开申请情况",
+        ),
     ],
 )
 def test_near_miss_labels_seen_in_real_reports(tmp_path, year, sheet_text, typed, expected):
@@ -298,10 +308,17 @@ def test_subtotal_row_that_disagrees_is_an_error_at_its_cell(tmp_path):
     _, findings = read_workbook(path, 2021, "d1")
     (error,) = [f for f in findings if f.is_error]
     assert (error.rule, error.cell, error.column, error.expected, error.actual) == (
-        "A2", f"D{row}", "natural_person", str(sums[0] - 1), str(sums[0]))
+        "A2",
+        f"D{row}",
+        "natural_person",
+        str(sums[0] - 1),
+        str(sums[0]),
+    )
 
 
-@pytest.mark.parametrize("header, typed, read_as", [("采购总金额（万元）", 492.0735, 4920735_00), ("采购总金额(元)", 4920735, 4920735_00)])
+@pytest.mark.parametrize(
+    "header, typed, read_as", [("采购总金额（万元）", 492.0735, 4920735_00), ("采购总金额(元)", 4920735, 4920735_00)]
+)
 def test_amount_header_states_its_unit(tmp_path, header, typed, read_as):
     cells = dict(REFERENCE_2020)
     cells[("proactive_disclosure", "procurement", "amount")] = typed

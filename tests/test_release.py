@@ -53,7 +53,9 @@ def test_versions_are_never_overwritten(sources, tmp_path):
     with zipfile.ZipFile(year / "1.0.0.zip") as archive:
         names = archive.namelist()
         assert len(names) == len(set(names)) and archive.testzip() is None
-        assert {name: archive.read(name) for name in names} == {f"1.0.0/{path}": content for path, content in before.items()}
+        assert {name: archive.read(name) for name in names} == {
+            f"1.0.0/{path}": content for path, content in before.items()
+        }
 
     again = run_year(2021, sources, outputs).publication
     assert (again.version, again.new, again.path) == ("1.0.0", False, first.path)
@@ -67,8 +69,12 @@ def test_versions_are_never_overwritten(sources, tmp_path):
     with open(corrected.path / "data" / "changes.csv", encoding="utf-8") as handle:
         changes = list(csv.DictReader(handle))
     changed = {(c["unit_id"], c["row"], c["column"]) for c in changes}
-    assert changed == {(unit, row, column) for unit in ("household", "yuanjiang-psb-example")
-                       for row in ("new", "disclosed", "results_total") for column in ("natural_person", "total")}
+    assert changed == {
+        (unit, row, column)
+        for unit in ("household", "yuanjiang-psb-example")
+        for row in ("new", "disclosed", "results_total")
+        for column in ("natural_person", "total")
+    }
     assert all(int(c["new"]) - int(c["old"]) == 3 for c in changes)
     changelog = (corrected.path / "CHANGELOG.md").read_text()
     assert "版本 1.1.0（更正版本 1.0.0）" in changelog and "原因：户政管理大队更正依申请公开数" in changelog
@@ -79,7 +85,8 @@ def test_a_change_of_warnings_only_is_a_patch(sources, tmp_path):
     outputs = tmp_path / "outputs"
     run_year(2021, sources, outputs)
     (sources / "2021" / "exceptions.yaml").write_text(
-        "- {rule: A1, unit: traffic, reason: 过时的例外条目, accepted_by: 王某, date: '2022-01-01'}\n", "utf-8")
+        "- {rule: A1, unit: traffic, reason: 过时的例外条目, accepted_by: 王某, date: '2022-01-01'}\n", "utf-8"
+    )
     patch = run_year(2021, sources, outputs).publication
     assert (patch.version, patch.new) == ("1.0.1", True)  # X1 joins the findings; no figure changed
 
@@ -165,7 +172,9 @@ run_year(2021, Path(sys.argv[3]), Path(sys.argv[4]))
 """
 
 
-@pytest.mark.parametrize("point, count", [("write", 1), ("write", 8), ("write", 16), ("replace", 1), ("replace", 2), ("replace", 3)])
+@pytest.mark.parametrize(
+    "point, count", [("write", 1), ("write", 8), ("write", 16), ("replace", 1), ("replace", 2), ("replace", 3)]
+)
 def test_a_run_killed_at_any_point_leaves_the_last_release(sources, tmp_path, point, count):
     import subprocess
     import sys
@@ -174,8 +183,11 @@ def test_a_run_killed_at_any_point_leaves_the_last_release(sources, tmp_path, po
     first = run_year(2021, sources, outputs).publication
     before = snapshot(first.path)
     bump_figure(sources)
-    result = subprocess.run([sys.executable, "-c", KILLER, point, str(count), str(sources), str(outputs)],
-                            cwd=Path(__file__).resolve().parent.parent, capture_output=True)
+    result = subprocess.run(
+        [sys.executable, "-c", KILLER, point, str(count), str(sources), str(outputs)],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+    )
     assert result.returncode == -9, result.stderr.decode()[-2000:]
     latest = (outputs / "2021" / "latest").resolve()
     visible = sorted(p.name for p in (outputs / "2021").iterdir() if not p.name.startswith("."))

@@ -41,14 +41,22 @@ def test_placeholders_are_filled_from_the_tables(tmp_path):
 
 
 def test_a_missing_section_is_an_error_naming_it(tmp_path):
-    _, findings = check_text(write(tmp_path, FULL.replace("# 五、存在的主要问题及改进情况\n\n问题。\n\n", "")), valid_report(2021))
+    _, findings = check_text(
+        write(tmp_path, FULL.replace("# 五、存在的主要问题及改进情况\n\n问题。\n\n", "")), valid_report(2021)
+    )
     assert [(f.rule, f.severity, f.expected) for f in findings] == [("T1", "error", "五、存在的主要问题及改进情况")]
     _, findings = check_text(tmp_path / "absent.md", valid_report(2021))
-    assert sorted(f.expected for f in findings if f.rule == "T1") == ["一、总体情况", "五、存在的主要问题及改进情况", "六、其他需要报告的事项"]
+    assert sorted(f.expected for f in findings if f.rule == "T1") == [
+        "一、总体情况",
+        "五、存在的主要问题及改进情况",
+        "六、其他需要报告的事项",
+    ]
 
 
 def test_an_unknown_placeholder_is_an_error(tmp_path):
-    _, findings = check_text(write(tmp_path, FULL.replace("applications.new.total", "applications.nwe.total")), valid_report(2021))
+    _, findings = check_text(
+        write(tmp_path, FULL.replace("applications.new.total", "applications.nwe.total")), valid_report(2021)
+    )
     assert [(f.rule, f.actual) for f in findings] == [("T1", "{{applications.nwe.total}}")]
     assert "report.md 一、总体情况" in findings[0].message
 
@@ -93,7 +101,11 @@ SPANS = "els => els.map(e => [e.textContent.trim(), e.rowSpan, e.colSpan])"
 
 def table_cells(page, table: str) -> tuple[list, dict]:
     labels = page.eval_on_selector_all(f"table[data-table={table}] th", SPANS)
-    values = dict(page.eval_on_selector_all(f"table[data-table={table}] td", "els => els.map(e => [e.dataset.cell, e.textContent])"))
+    values = dict(
+        page.eval_on_selector_all(
+            f"table[data-table={table}] td", "els => els.map(e => [e.dataset.cell, e.textContent])"
+        )
+    )
     return labels, values
 
 
@@ -102,8 +114,13 @@ def test_reference_report_in_the_browser_carries_the_published_figures(browser, 
     page.goto((releases[2020] / "report" / "traffic.html").as_uri())
     assert page.text_content("h1") == "交通警察大队2020年政府信息公开工作年度报告"
     assert page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)") == [
-        "一、总体情况", "二、主动公开政府信息情况", "三、收到和处理政府信息公开申请情况",
-        "四、政府信息公开行政复议、行政诉讼情况", "五、存在的主要问题及改进情况", "六、其他需要报告的事项"]
+        "一、总体情况",
+        "二、主动公开政府信息情况",
+        "三、收到和处理政府信息公开申请情况",
+        "四、政府信息公开行政复议、行政诉讼情况",
+        "五、存在的主要问题及改进情况",
+        "六、其他需要报告的事项",
+    ]
     assert "发布信息214篇" in page.text_content("body")  # the brigade's own text
     labels, values = table_cells(page, "proactive_disclosure")
     assert [values[f"licensing.{c}"] for c in ("previous_items", "change", "decisions")] == ["25", "0", "25"]
@@ -115,7 +132,11 @@ def test_reference_report_in_the_browser_carries_the_published_figures(browser, 
     assert len(values) == 161 and set(values.values()) == {"0"}
     assert ["申请人情况", 1, 7] in labels and ["法人或其他组织", 1, 5] in labels
     assert ["自然人", 2, 1] in labels and ["总计", 2, 1] in labels
-    assert ["三、本年度办理结果", 20, 1] in labels and ["（三）不予公开", 8, 1] in labels and ["（四）无法提供", 3, 1] in labels
+    assert (
+        ["三、本年度办理结果", 20, 1] in labels
+        and ["（三）不予公开", 8, 1] in labels
+        and ["（四）无法提供", 3, 1] in labels
+    )
     assert any("本列数据的勾稽关系为" in text for text, _, _ in labels)
     labels, values = table_cells(page, "review_litigation")
     assert len(values) == 15 and ["行政复议", 1, 5] in labels and ["行政诉讼", 1, 10] in labels
@@ -147,8 +168,13 @@ def spans_of(table) -> list[tuple[str, int, bool]]:
             tc_pr = cell._tc.tcPr
             span = tc_pr.find(qn("w:gridSpan")) if tc_pr is not None else None
             vmerge = tc_pr.find(qn("w:vMerge")) if tc_pr is not None else None
-            out.append((cell.text, int(span.get(qn("w:val"))) if span is not None else 1,
-                        vmerge is not None and vmerge.get(qn("w:val")) == "restart"))
+            out.append(
+                (
+                    cell.text,
+                    int(span.get(qn("w:val"))) if span is not None else 1,
+                    vmerge is not None and vmerge.get(qn("w:val")) == "restart",
+                )
+            )
     return out
 
 
@@ -172,7 +198,9 @@ def test_docx_bytes_do_not_depend_on_when_they_are_made():
     from datetime import datetime
 
     report = valid_report(2021)
-    assert render_docx(report, "部门", None, datetime(2022, 1, 1)) == render_docx(report, "部门", None, datetime(2022, 1, 1))
+    assert render_docx(report, "部门", None, datetime(2022, 1, 1)) == render_docx(
+        report, "部门", None, datetime(2022, 1, 1)
+    )
 
 
 def test_docx_carries_text_with_markup_characters_and_the_figures_of_each_report():

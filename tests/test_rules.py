@@ -50,7 +50,11 @@ def test_a2_results_total(year):
     assert [(f.row, f.column) for f in findings] == [("results_total", "natural_person"), ("results_total", "total")]
     total = report.values["applications"][at(report, "applications", "results_total", "natural_person")]
     assert findings[0].expected == str(total + 6) and findings[0].actual == str(total)
-    assert "（七）总计 / 自然人" in findings[0].message and "应为" in findings[0].message and "相差 6" in findings[0].message
+    assert (
+        "（七）总计 / 自然人" in findings[0].message
+        and "应为" in findings[0].message
+        and "相差 6" in findings[0].message
+    )
     assert {f.rule for f in check_report(report)} == {"A2"}
 
 
@@ -66,7 +70,12 @@ def test_b1_each_block(year):
     report = valid_report(year)
     bump(report, "review_litigation", "cases", "suit_after_review_pending", 3)
     (finding,) = rule_b1(report)
-    assert (finding.rule, finding.table, finding.row, finding.column) == ("B1", "review_litigation", None, "suit_after_review_total")
+    assert (finding.rule, finding.table, finding.row, finding.column) == (
+        "B1",
+        "review_litigation",
+        None,
+        "suit_after_review_total",
+    )
     assert int(finding.expected) == int(finding.actual) + 3
     assert "复议后起诉 总计" in finding.message
 
@@ -106,8 +115,15 @@ def test_synthetic_reports_are_valid(seed, year):
     assert check_report(report) == []
 
 
-@pytest.mark.parametrize("typed, official", [("一，本年新收", "一、本年新收"), ("1、属于国家秘密", "1.属于国家秘密"),
-                                             ("（ 七 ）总 计", "(七)总计"), ("3.危及\"三安全一稳定\"", "3.危及“三安全一稳定”")])
+@pytest.mark.parametrize(
+    "typed, official",
+    [
+        ("一，本年新收", "一、本年新收"),
+        ("1、属于国家秘密", "1.属于国家秘密"),
+        ("（ 七 ）总 计", "(七)总计"),
+        ('3.危及"三安全一稳定"', "3.危及“三安全一稳定”"),
+    ],
+)
 def test_label_variants_compare_equal(typed, official):
     assert normalise_label(typed) == normalise_label(official)
 
@@ -143,7 +159,12 @@ def test_c1_parts_within_total_published():
     set_cell(report, "proactive_disclosure", "normative_documents", "published", 3)
     (finding,) = rule_c1(report, Context())
     assert (finding.rule, finding.row, finding.column, finding.expected, finding.actual) == (
-        "C1", "normative_documents", "made", "3", "5")
+        "C1",
+        "normative_documents",
+        "made",
+        "3",
+        "5",
+    )
     assert "本年新制作数量 5 大于对外公开总数量 3" in finding.message
 
 
@@ -155,7 +176,12 @@ def test_c2_repealed_within_last_years_in_force_plus_issued():
     assert list(rule_c2(this, Context(previous=last))) == []
     set_cell(this, "proactive_disclosure", "normative_documents", "repealed", 13)
     (finding,) = rule_c2(this, Context(previous=last))
-    assert (finding.row, finding.column, finding.expected, finding.actual) == ("normative_documents", "repealed", "12", "13")
+    assert (finding.row, finding.column, finding.expected, finding.actual) == (
+        "normative_documents",
+        "repealed",
+        "12",
+        "13",
+    )
     assert list(rule_c2(this, Context())) == []  # no previous year: nothing to compare
 
 
@@ -164,7 +190,13 @@ def test_c3_rules_zero_below_prefecture_level():
     set_cell(report, "proactive_disclosure", "rules", "in_force", 2)
     assert list(rule_c3(report, Context(level="prefecture"))) == []
     (finding,) = rule_c3(report, Context(level="county"))
-    assert (finding.rule, finding.row, finding.column, finding.expected, finding.actual) == ("C3", "rules", "in_force", "0", "2")
+    assert (finding.rule, finding.row, finding.column, finding.expected, finding.actual) == (
+        "C3",
+        "rules",
+        "in_force",
+        "0",
+        "2",
+    )
     assert "县级机关无权制定规章" in finding.message
 
 
@@ -224,7 +256,10 @@ def test_d1_carry_over_across_the_edition_change():
     this.values["applications"][at(this, "applications", "carried_in", "natural_person")] += 1
     this.values["applications"][at(this, "applications", "carried_in", "total")] += 1
     findings = list(rule_d1(this, Context(previous=last)))
-    assert [(f.rule, f.row, f.column) for f in findings] == [("D1", "carried_in", "natural_person"), ("D1", "carried_in", "total")]
+    assert [(f.rule, f.row, f.column) for f in findings] == [
+        ("D1", "carried_in", "natural_person"),
+        ("D1", "carried_in", "total"),
+    ]
     assert int(findings[0].actual) == int(findings[0].expected) + 1 and "2020 年度" in findings[0].message
 
 
@@ -235,7 +270,11 @@ def test_d2_in_force_follows_from_last_year():
     assert list(rule_d2(this, Context(previous=last))) == []
     this.values["proactive_disclosure"][at(this, "proactive_disclosure", "normative_documents", "in_force")] += 2
     (finding,) = rule_d2(this, Context(previous=last))
-    assert (finding.row, finding.column, int(finding.actual) - int(finding.expected)) == ("normative_documents", "in_force", 2)
+    assert (finding.row, finding.column, int(finding.actual) - int(finding.expected)) == (
+        "normative_documents",
+        "in_force",
+        2,
+    )
 
 
 def _d2_expected(last, this, row):
@@ -288,4 +327,8 @@ def test_e3_item_counts_summed_across_departments():
     set_cell(two, "proactive_disclosure", "licensing", "previous_items", 3)
     merged = merge("bureau", [one, two])
     (finding,) = rule_e3(merged.bureau, merged.departments)
-    assert (finding.rule, finding.row, finding.column) == ("E3", "licensing", "previous_items") and "2 个部门" in finding.message
+    assert (finding.rule, finding.row, finding.column) == (
+        "E3",
+        "licensing",
+        "previous_items",
+    ) and "2 个部门" in finding.message

@@ -22,7 +22,10 @@ def test_serve_deployment_has_the_annual_schedule(tmp_path):
     deployment = annual_deployment(SOURCES, tmp_path / "outputs")
     (schedule,) = deployment.schedules
     assert (schedule.schedule.cron, schedule.schedule.timezone) == (ANNUAL_CRON, "Asia/Shanghai")
-    assert deployment.parameters == {"sources": str(SOURCES.resolve()), "outputs": str((tmp_path / "outputs").resolve())}
+    assert deployment.parameters == {
+        "sources": str(SOURCES.resolve()),
+        "outputs": str((tmp_path / "outputs").resolve()),
+    }
     assert deployment.concurrency_limit == 1 or deployment.concurrency_limit.limit == 1
 
 

@@ -59,11 +59,16 @@ def test_an_edited_cell_is_caught_by_hash_and_by_the_sums(release):
     # traffic's 行政许可 上一年项目数量: 25 → 26
     edit_csv(release / "data" / "proactive_disclosure.csv", "traffic,licensing,,,,25,", "traffic,licensing,,,,26,")
     problems = failed(release)
-    assert any("data/proactive_disclosure.csv：SHA-256 应为" in p for p in problems["文件的 SHA-256 与字节数与 datapackage.json 一致"])
+    assert any(
+        "data/proactive_disclosure.csv：SHA-256 应为" in p
+        for p in problems["文件的 SHA-256 与字节数与 datapackage.json 一致"]
+    )
     sums = problems["本机关每个数字等于各部门之和，也等于 cells.csv 中对应各行之和"]
     assert any(p.startswith("表二 行政许可 / 上一年项目数量：本机关") for p in sums)
-    assert any("traffic 表二 行政许可 / 上一年项目数量：表格为 26，cells.csv 为 25" in p
-               for p in problems["各部门的表格行与 cells.csv 一致"])
+    assert any(
+        "traffic 表二 行政许可 / 上一年项目数量：表格为 26，cells.csv 为 25" in p
+        for p in problems["各部门的表格行与 cells.csv 一致"]
+    )
 
 
 def test_a_rewritten_hash_does_not_hide_an_edit(release):
@@ -71,7 +76,10 @@ def test_a_rewritten_hash_does_not_hide_an_edit(release):
     rehash(release, "data/applications.csv")
     problems = failed(release)
     assert "文件的 SHA-256 与字节数与 datapackage.json 一致" not in problems  # the forger fixed those
-    assert any("一、本年新收政府信息公开申请数量 / 自然人" in p for p in problems["本机关每个数字等于各部门之和，也等于 cells.csv 中对应各行之和"])
+    assert any(
+        "一、本年新收政府信息公开申请数量 / 自然人" in p
+        for p in problems["本机关每个数字等于各部门之和，也等于 cells.csv 中对应各行之和"]
+    )
     rules = problems["已发布的表格符合格式的各项规则（已接受的例外除外）"]
     assert any(p.startswith("[traffic] A1") for p in rules)  # 1 new application went nowhere
 
@@ -83,16 +91,23 @@ def test_a_removed_row_is_caught(release):
     rehash(release, "data/review_litigation.csv")
     problems = failed(release)
     assert problems["每张表中每个单位的各行齐全且不重复"] == ["review_litigation.csv：household 缺少其唯一一行"]
-    assert any(p.startswith("表四 行政复议 总计：本机关") for p in problems["本机关每个数字等于各部门之和，也等于 cells.csv 中对应各行之和"])
+    assert any(
+        p.startswith("表四 行政复议 总计：本机关")
+        for p in problems["本机关每个数字等于各部门之和，也等于 cells.csv 中对应各行之和"]
+    )
 
 
 def test_a_replaced_workbook_is_caught(release):
     shutil.copy(SOURCES / "2020" / "household.xlsx", release / "submissions" / "exit_entry.xlsx")
     problems = failed(release)
-    assert any(p.startswith("submissions/exit_entry.xlsx（exit_entry）：SHA-256 应为")
-               for p in problems["报送文件与 submissions.csv 的 SHA-256 一致"])
-    assert any(p.startswith("submissions/exit_entry.xlsx 表") and "cells.csv 为" in p
-               for p in problems["重新读取报送文件，每个单元格与 cells.csv 一致"])
+    assert any(
+        p.startswith("submissions/exit_entry.xlsx（exit_entry）：SHA-256 应为")
+        for p in problems["报送文件与 submissions.csv 的 SHA-256 一致"]
+    )
+    assert any(
+        p.startswith("submissions/exit_entry.xlsx 表") and "cells.csv 为" in p
+        for p in problems["重新读取报送文件，每个单元格与 cells.csv 一致"]
+    )
 
 
 def test_a_zip_reaching_outside_its_folder_is_refused(tmp_path, capsys):
@@ -108,7 +123,11 @@ def reseal(release: Path) -> None:
     """What a thorough forger does last: rewrite the manifest to match the edited files."""
     from flows.release.sign import MANIFEST, manifest_bytes
 
-    digests = {p.relative_to(release).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in release.rglob("*") if p.is_file()}
+    digests = {
+        p.relative_to(release).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in release.rglob("*")
+        if p.is_file()
+    }
     (release / MANIFEST).write_bytes(manifest_bytes(digests))
 
 
@@ -145,14 +164,18 @@ def test_a_signed_release_verifies_with_the_bureaus_key(signed, keys, capsys):
 
 def test_an_altered_and_rehashed_release_fails_the_signature(signed, keys, tmp_path):
     release = Path(shutil.copytree(signed, tmp_path / "1.0.0"))
-    edit_csv(release / "data" / "cells.csv", "traffic,proactive_disclosure,licensing,previous_items,25,25",
-             "traffic,proactive_disclosure,licensing,previous_items,26,26")
+    edit_csv(
+        release / "data" / "cells.csv",
+        "traffic,proactive_disclosure,licensing,previous_items,25,25",
+        "traffic,proactive_disclosure,licensing,previous_items,26,26",
+    )
     rehash(release, "data/cells.csv")
     reseal(release)
     problems = {c.name: c.problems for c in verify(release, keys[1]) if not c.passed}
     assert "每个文件与 MANIFEST.sha256 中的哈希一致，没有多出或缺少的文件" not in problems
     assert problems["签名由 nianbao-signing.pub 对应的私钥签署"] == [
-        "MANIFEST.sha256.sig 与 MANIFEST.sha256 不符：发布包在签署后被改动，或并非此公钥对应的私钥所签"]
+        "MANIFEST.sha256.sig 与 MANIFEST.sha256 不符：发布包在签署后被改动，或并非此公钥对应的私钥所签"
+    ]
 
 
 def test_another_key_does_not_verify(signed, tmp_path):
@@ -165,4 +188,5 @@ def test_another_key_does_not_verify(signed, tmp_path):
 def test_an_unlisted_file_is_caught(release):
     (release / "submissions" / "extra.xlsx").write_bytes(b"slipped in")
     assert failed(release)["每个文件与 MANIFEST.sha256 中的哈希一致，没有多出或缺少的文件"] == [
-        "submissions/extra.xlsx：发布包中有，清单中没有"]
+        "submissions/extra.xlsx：发布包中有，清单中没有"
+    ]

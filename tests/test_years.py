@@ -32,7 +32,11 @@ REPORT_TEXT = """# 一、总体情况
 
 def continue_from(report, last):
     """Make `report`'s table 二 continue `last` (the unit's previous year) under C2 and D2."""
-    if last is not None and report.edition is last.edition and "in_force" in report.edition.tables["proactive_disclosure"].column_index:
+    if (
+        last is not None
+        and report.edition is last.edition
+        and "in_force" in report.edition.tables["proactive_disclosure"].column_index
+    ):
         pd = report.edition.tables["proactive_disclosure"]
         i, j = pd.row_index, pd.column_index
         v, lv = report.values["proactive_disclosure"], last.values["proactive_disclosure"]
@@ -45,17 +49,28 @@ def continue_from(report, last):
 
 def make_bureau(root: Path, years=(2020, 2021, 2022)) -> dict[tuple[str, int], object]:
     root.mkdir(parents=True, exist_ok=True)
-    (root / "bureau.yaml").write_text(yaml.safe_dump({
-        "id": "bureau", "name": "测试局", "level": "county",
-        "departments": [{"id": u, "name": f"部门{u}"} for u in UNITS],
-    }, allow_unicode=True), "utf-8")
+    (root / "bureau.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "id": "bureau",
+                "name": "测试局",
+                "level": "county",
+                "departments": [{"id": u, "name": f"部门{u}"} for u in UNITS],
+            },
+            allow_unicode=True,
+        ),
+        "utf-8",
+    )
     rng, reports, last = np.random.default_rng(42), {}, {}
     for year in years:
         edition = edition_for_year(year)
         for unit in UNITS:
             previous = last.get(unit)
-            carried = None if previous is None else previous.values["applications"][
-                previous.edition.tables["applications"].row_index["carried_over"]]
+            carried = (
+                None
+                if previous is None
+                else previous.values["applications"][previous.edition.tables["applications"].row_index["carried_over"]]
+            )
             report = continue_from(synthetic_report(edition, unit, year, rng, carried_in=carried), previous)
             write_workbook(root / str(year) / f"{unit}.xlsx", edition, year, report)
             reports[(unit, year)] = last[unit] = report
@@ -106,8 +121,20 @@ def test_a_broken_carry_over_blocks_until_accepted(chain):
     assert blocked.release is None and not (outputs / "2022").exists()
 
     # Accept the department's D1 only: the bureau's D1 still blocks.
-    entry = {"rule": "D1", "unit": "b", "reason": "一件申请于2021年底撤回后重新提交", "accepted_by": "办公室 王某", "date": "2023-01-20"}
-    stale = {"rule": "A2", "unit": "c", "reason": "去年的例外，已不需要", "accepted_by": "办公室 王某", "date": "2022-01-20"}
+    entry = {
+        "rule": "D1",
+        "unit": "b",
+        "reason": "一件申请于2021年底撤回后重新提交",
+        "accepted_by": "办公室 王某",
+        "date": "2023-01-20",
+    }
+    stale = {
+        "rule": "A2",
+        "unit": "c",
+        "reason": "去年的例外，已不需要",
+        "accepted_by": "办公室 王某",
+        "date": "2022-01-20",
+    }
     write_yaml(sources / "2022" / "exceptions.yaml", [entry, stale])
     still = run_year(2022, sources, outputs)
     assert sorted((f.unit, f.column) for f in still.errors) == [("bureau", "natural_person"), ("bureau", "total")]
@@ -120,7 +147,11 @@ def test_a_broken_carry_over_blocks_until_accepted(chain):
     assert published.errors == [] and published.release == outputs / "2022" / "1.0.0"
     accepted = rows(published.release, "exceptions.csv")
     assert sorted((r["unit_id"], r["rule"], r["column"]) for r in accepted) == [
-        ("b", "D1", "natural_person"), ("b", "D1", "total"), ("bureau", "D1", "natural_person"), ("bureau", "D1", "total")]
+        ("b", "D1", "natural_person"),
+        ("b", "D1", "total"),
+        ("bureau", "D1", "natural_person"),
+        ("bureau", "D1", "total"),
+    ]
     assert {r["reason"] for r in accepted} == {entry["reason"]} and {r["date"] for r in accepted} == {"2023-01-20"}
 
 
@@ -138,8 +169,10 @@ def test_malformed_exceptions_file_is_refused_with_the_entry(chain):
 def test_nil_return_counts_as_zeros_and_satisfies_e4(chain):
     sources, outputs, _ = chain
     (sources / "2020" / "c.xlsx").unlink()
-    write_yaml(sources / "2020" / "nil_returns.yaml",
-               [{"unit": "c", "reason": "本年度无政府信息公开工作事项", "filed_by": "部门c 李某", "date": "2021-01-15"}])
+    write_yaml(
+        sources / "2020" / "nil_returns.yaml",
+        [{"unit": "c", "reason": "本年度无政府信息公开工作事项", "filed_by": "部门c 李某", "date": "2021-01-15"}],
+    )
     outcome = run_year(2020, sources, outputs)
     assert outcome.errors == [] and outcome.release is not None
     c_rows = [r for r in rows(outcome.release, "applications.csv") if r["unit_id"] == "c"]
@@ -152,8 +185,10 @@ def test_nil_return_still_answers_for_last_years_carry_over(chain):
     last = reports[("c", 2020)]
     assert last.values["applications"][last.edition.tables["applications"].row_index["carried_over"]].any()
     (sources / "2021" / "c.xlsx").unlink()
-    write_yaml(sources / "2021" / "nil_returns.yaml",
-               [{"unit": "c", "reason": "本年度无事项", "filed_by": "李某", "date": "2022-01-15"}])
+    write_yaml(
+        sources / "2021" / "nil_returns.yaml",
+        [{"unit": "c", "reason": "本年度无事项", "filed_by": "李某", "date": "2022-01-15"}],
+    )
     outcome = run_year(2021, sources, outputs)
     assert outcome.release is None
     assert {(f.rule, f.unit) for f in outcome.errors} >= {("D1", "c")}

@@ -26,13 +26,22 @@ def _matches(entry: dict, finding: Finding) -> bool:
     return all(entry[key] == getattr(finding, key) for key in KEYS if key in entry)
 
 
-def apply_exceptions(findings: list[Finding], entries: list[dict], path: Path, bureau_id: str) -> tuple[list[Accepted], list[Finding]]:
+def apply_exceptions(
+    findings: list[Finding], entries: list[dict], path: Path, bureau_id: str
+) -> tuple[list[Accepted], list[Finding]]:
     """The findings `entries` accept, and an X1 warning for each entry that matches none."""
     accepted, stale = [], []
     for number, entry in enumerate(entries, start=1):
         matched = [f for f in findings if _matches(entry, f)]
         accepted += [Accepted(f, entry["reason"], entry["accepted_by"], entry["date"]) for f in matched]
         if not matched:
-            stale.append(make_finding("X1", entry.get("unit", bureau_id), file=str(path), entry=number,
-                                      **{f"entry_{key}": entry.get(key, "*") for key in KEYS}))
+            stale.append(
+                make_finding(
+                    "X1",
+                    entry.get("unit", bureau_id),
+                    file=str(path),
+                    entry=number,
+                    **{f"entry_{key}": entry.get(key, "*") for key in KEYS},
+                )
+            )
     return accepted, stale

@@ -40,11 +40,15 @@ BLOCKS = ("review", "suit_direct", "suit_after_review")
 OUTCOMES = ("upheld", "corrected", "other", "pending")
 
 
-def _mismatches(report: Report, rule: str, table: str, expected: np.ndarray, actual: np.ndarray, cells) -> Iterator[Finding]:
+def _mismatches(
+    report: Report, rule: str, table: str, expected: np.ndarray, actual: np.ndarray, cells
+) -> Iterator[Finding]:
     """A finding for each position where expected ≠ actual; `cells(i)` → (r, c) of the cell to name."""
     for i in np.flatnonzero(expected != actual).tolist():
         r, c = cells(i)
-        yield make_finding(rule, report.unit, report=report, table=table, r=r, c=c, expected=int(expected[i]), actual=int(actual[i]))
+        yield make_finding(
+            rule, report.unit, report=report, table=table, r=r, c=c, expected=int(expected[i]), actual=int(actual[i])
+        )
 
 
 class _Positions(NamedTuple):
@@ -74,7 +78,9 @@ def rule_a1(report: Report, context: Context = Context(), rule: str = "A1") -> I
     table = report.edition.tables["applications"]
     m, i = report.values["applications"], table.row_index
     yield from _mismatches(
-        report, rule, "applications",
+        report,
+        rule,
+        "applications",
         m[i["new"]] + m[i["carried_in"]],
         m[i["results_total"]] + m[i["carried_over"]],
         lambda c: (i["carried_over"], c),
@@ -99,7 +105,9 @@ def rule_b1(report: Report, context: Context = Context(), rule: str = "B1") -> I
     """Each block of table 四: total = upheld + corrected + other + pending."""
     row, positions = report.values["review_litigation"][0], _positions(report.edition.code)
     parts, totals = np.add.reduce(row[positions.outcomes], axis=1), row[positions.block_totals]
-    yield from _mismatches(report, rule, "review_litigation", parts, totals, lambda k: (0, int(positions.block_totals[k])))
+    yield from _mismatches(
+        report, rule, "review_litigation", parts, totals, lambda k: (0, int(positions.block_totals[k]))
+    )
 
 
 def rule_e1(bureau: Report) -> Iterator[Finding]:
@@ -128,8 +136,15 @@ def rule_c1(report: Report, context: Context) -> Iterator[Finding]:
             value = _cell(report, "proactive_disclosure", row, part)
             if value > total:
                 label = layout.columns[layout.column_index[part]].label
-                yield make_finding("C1", report.unit, **_at(report, "proactive_disclosure", row, part),
-                                   expected=total, actual=value, part=part, part_label=label)
+                yield make_finding(
+                    "C1",
+                    report.unit,
+                    **_at(report, "proactive_disclosure", row, part),
+                    expected=total,
+                    actual=value,
+                    part=part,
+                    part_label=label,
+                )
 
 
 def rule_c2(report: Report, context: Context) -> Iterator[Finding]:
@@ -138,10 +153,18 @@ def rule_c2(report: Report, context: Context) -> Iterator[Finding]:
     if previous is None or previous.edition is not report.edition:
         return
     for row in ("rules", "normative_documents"):
-        limit = _cell(previous, "proactive_disclosure", row, "in_force") + _cell(report, "proactive_disclosure", row, "issued")
+        limit = _cell(previous, "proactive_disclosure", row, "in_force") + _cell(
+            report, "proactive_disclosure", row, "issued"
+        )
         repealed = _cell(report, "proactive_disclosure", row, "repealed")
         if repealed > limit:
-            yield make_finding("C2", report.unit, **_at(report, "proactive_disclosure", row, "repealed"), expected=limit, actual=repealed)
+            yield make_finding(
+                "C2",
+                report.unit,
+                **_at(report, "proactive_disclosure", row, "repealed"),
+                expected=limit,
+                actual=repealed,
+            )
 
 
 def rule_c3(report: Report, context: Context) -> Iterator[Finding]:
@@ -152,9 +175,18 @@ def rule_c3(report: Report, context: Context) -> Iterator[Finding]:
     layout = report.edition.tables["proactive_disclosure"]
     r = layout.row_index["rules"]
     for c in np.flatnonzero(report.values["proactive_disclosure"][r]):
-        yield make_finding("C3", report.unit, report=report, table="proactive_disclosure", r=r, c=int(c), expected=0,
-                           actual=int(report.values["proactive_disclosure"][r, c]), level=context.level,
-                           level_label=levels[context.level])
+        yield make_finding(
+            "C3",
+            report.unit,
+            report=report,
+            table="proactive_disclosure",
+            r=r,
+            c=int(c),
+            expected=0,
+            actual=int(report.values["proactive_disclosure"][r, c]),
+            level=context.level,
+            level_label=levels[context.level],
+        )
 
 
 def rule_c4(report: Report, context: Context) -> Iterator[Finding]:
@@ -165,8 +197,13 @@ def rule_c4(report: Report, context: Context) -> Iterator[Finding]:
     limit = rules()["C4"].params["maximum"] * 10**column.decimals
     if scaled > limit:
         wan = format_value(scaled, column)
-        yield make_finding("C4", report.unit, **_at(report, "proactive_disclosure", "fees", "amount_10k_yuan"),
-                           actual=wan, yuan=format_value(scaled * 10000, column))
+        yield make_finding(
+            "C4",
+            report.unit,
+            **_at(report, "proactive_disclosure", "fees", "amount_10k_yuan"),
+            actual=wan,
+            yuan=format_value(scaled * 10000, column),
+        )
 
 
 def rule_c5(report: Report, context: Context) -> Iterator[Finding]:
@@ -188,19 +225,31 @@ def rule_w1(report: Report, context: Context) -> Iterator[Finding]:
     pairs = [(int(m[r, j["previous_items"]]), int(m[r, j["decisions"]])) for r in rows]
     if all(a == b for a, b in pairs) and any(a for a, _ in pairs):
         shown = "、".join(f"{layout.rows[r].label} {a}/{b}" for r, (a, b) in zip(rows, pairs))
-        yield make_finding("W1", report.unit, report=report, table="proactive_disclosure", c=j["decisions"], pairs=shown)
+        yield make_finding(
+            "W1", report.unit, report=report, table="proactive_disclosure", c=j["decisions"], pairs=shown
+        )
 
 
 def rule_w3(report: Report, context: Context) -> Iterator[Finding]:
     """2019: （六）其他处理 is a large share of （七）总计."""
     params = rules()["W3"].params
-    other, total = _cell(report, "applications", "other", "total"), _cell(report, "applications", "results_total", "total")
+    other, total = (
+        _cell(report, "applications", "other", "total"),
+        _cell(report, "applications", "results_total", "total"),
+    )
     if total >= params["minimum"] and other > params["share"] * total:
-        yield make_finding("W3", report.unit, **_at(report, "applications", "other", "total"), actual=other, total=total,
-                           percent=round(100 * other / total))
+        yield make_finding(
+            "W3",
+            report.unit,
+            **_at(report, "applications", "other", "total"),
+            actual=other,
+            total=total,
+            percent=round(100 * other / total),
+        )
 
 
 # -- across years: the unit's own report of the previous year (D5: D2-D4 only within an edition) --
+
 
 def rule_d1(report: Report, context: Context) -> Iterator[Finding]:
     """Every column: carried_in = last year's carried_over (holds across the edition change)."""
@@ -214,8 +263,17 @@ def rule_d1(report: Report, context: Context) -> Iterator[Finding]:
     for c, column in enumerate(this.columns):
         expected = int(carried_over[last.column_index[column.code]])
         if expected != int(carried_in[c]):
-            yield make_finding("D1", report.unit, report=report, table="applications", r=r, c=c, expected=expected,
-                               actual=int(carried_in[c]), previous_year=previous.year)
+            yield make_finding(
+                "D1",
+                report.unit,
+                report=report,
+                table="applications",
+                r=r,
+                c=c,
+                expected=expected,
+                actual=int(carried_in[c]),
+                previous_year=previous.year,
+            )
 
 
 def _same_edition_rows(report: Report, context: Context, edition: str):
@@ -231,11 +289,21 @@ def rule_d2(report: Report, context: Context) -> Iterator[Finding]:
         return
     for row in ("rules", "normative_documents"):
         last = _cell(previous, "proactive_disclosure", row, "in_force")
-        expected = last + _cell(report, "proactive_disclosure", row, "issued") - _cell(report, "proactive_disclosure", row, "repealed")
+        expected = (
+            last
+            + _cell(report, "proactive_disclosure", row, "issued")
+            - _cell(report, "proactive_disclosure", row, "repealed")
+        )
         actual = _cell(report, "proactive_disclosure", row, "in_force")
         if expected != actual:
-            yield make_finding("D2", report.unit, **_at(report, "proactive_disclosure", row, "in_force"),
-                               expected=expected, actual=actual, previous=last)
+            yield make_finding(
+                "D2",
+                report.unit,
+                **_at(report, "proactive_disclosure", row, "in_force"),
+                expected=expected,
+                actual=actual,
+                previous=last,
+            )
 
 
 def rule_d3(report: Report, context: Context) -> Iterator[Finding]:
@@ -246,11 +314,19 @@ def rule_d3(report: Report, context: Context) -> Iterator[Finding]:
     for r, row in enumerate(layout.rows):
         if not layout.applicable[r, layout.column_index["previous_items"]]:
             continue
-        expected = _cell(previous, "proactive_disclosure", row.code, "previous_items") + _cell(previous, "proactive_disclosure", row.code, "change")
+        expected = _cell(previous, "proactive_disclosure", row.code, "previous_items") + _cell(
+            previous, "proactive_disclosure", row.code, "change"
+        )
         actual = _cell(report, "proactive_disclosure", row.code, "previous_items")
         if expected != actual:
-            yield make_finding("D3", report.unit, **_at(report, "proactive_disclosure", row.code, "previous_items"),
-                               expected=expected, actual=actual, previous_year=previous.year)
+            yield make_finding(
+                "D3",
+                report.unit,
+                **_at(report, "proactive_disclosure", row.code, "previous_items"),
+                expected=expected,
+                actual=actual,
+                previous_year=previous.year,
+            )
 
 
 def rule_d4(report: Report, context: Context) -> Iterator[Finding]:
@@ -262,8 +338,14 @@ def rule_d4(report: Report, context: Context) -> Iterator[Finding]:
         expected = last + _cell(report, "proactive_disclosure", row, "published")
         actual = _cell(report, "proactive_disclosure", row, "total_published")
         if expected != actual:
-            yield make_finding("D4", report.unit, **_at(report, "proactive_disclosure", row, "total_published"),
-                               expected=expected, actual=actual, previous=last)
+            yield make_finding(
+                "D4",
+                report.unit,
+                **_at(report, "proactive_disclosure", row, "total_published"),
+                expected=expected,
+                actual=actual,
+                previous=last,
+            )
 
 
 RULES: dict[str, Callable[[Report, Context], Iterator[Finding]]] = {
@@ -287,12 +369,18 @@ RULES: dict[str, Callable[[Report, Context], Iterator[Finding]]] = {
 
 # -- the bureau: rules on the merge ------------------------------------------------------------
 
+
 def rule_e2(bureau: Report, units: set[str], previous_units: set[str], previous_year: int) -> Iterator[Finding]:
     """The set of reporting units changed since last year (the bureau's D1 depends on it)."""
     added, removed = sorted(units - previous_units), sorted(previous_units - units)
     if added or removed:
-        yield make_finding("E2", bureau.unit, added="、".join(added) or "无", removed="、".join(removed) or "无",
-                           previous_year=previous_year)
+        yield make_finding(
+            "E2",
+            bureau.unit,
+            added="、".join(added) or "无",
+            removed="、".join(removed) or "无",
+            previous_year=previous_year,
+        )
 
 
 def rule_e3(bureau: Report, departments: tuple[Report, ...]) -> Iterator[Finding]:
@@ -303,4 +391,6 @@ def rule_e3(bureau: Report, departments: tuple[Report, ...]) -> Iterator[Finding
         if layout.applicable[r, c]:
             count = sum(1 for d in departments if d.values["proactive_disclosure"][r, c])
             if count > 1:
-                yield make_finding("E3", bureau.unit, report=bureau, table="proactive_disclosure", r=r, c=c, count=count)
+                yield make_finding(
+                    "E3", bureau.unit, report=bureau, table="proactive_disclosure", r=r, c=c, count=count
+                )

@@ -70,8 +70,16 @@ def fill(text: str, report: Report, path: Path, numeral: str) -> tuple[str, list
     def replace(match: re.Match) -> str:
         value = _cell_value(report, match.group(1))
         if value is None:
-            findings.append(make_finding("T1", report.unit, variant="placeholder", file=str(path),
-                                         where=_where(path, numeral), actual=match.group(0)))
+            findings.append(
+                make_finding(
+                    "T1",
+                    report.unit,
+                    variant="placeholder",
+                    file=str(path),
+                    where=_where(path, numeral),
+                    actual=match.group(0),
+                )
+            )
             return match.group(0)
         return value
 
@@ -82,14 +90,24 @@ def rule_d6(text: ReportText, report: Report) -> Iterator[Finding]:
     """A number quoted as a count ("12件") is one of the tables' figures."""
     units = "|".join(map(re.escape, rules()["D6"].params["units"]))
     quoted = re.compile(rf"(\d+)\s*({units})")
-    figures = {format_value(int(v), report.edition.tables[t].columns[c])
-               for t, m in report.values.items() for (r, c), v in _applicable(report, t, m)}
+    figures = {
+        format_value(int(v), report.edition.tables[t].columns[c])
+        for t, m in report.values.items()
+        for (r, c), v in _applicable(report, t, m)
+    }
     for numeral, body in text.sections.items():
         for sentence in SENTENCE.findall(body):
             for number, unit in quoted.findall(sentence):
                 if number not in figures:
-                    yield make_finding("D6", text.unit, file=str(text.path), where=_where(text.path, numeral),
-                                       sentence=sentence.strip(), actual=number, unit_word=unit)
+                    yield make_finding(
+                        "D6",
+                        text.unit,
+                        file=str(text.path),
+                        where=_where(text.path, numeral),
+                        sentence=sentence.strip(),
+                        actual=number,
+                        unit_word=unit,
+                    )
 
 
 def _applicable(report: Report, table: str, matrix):
@@ -117,7 +135,9 @@ def rule_w7(text: ReportText, previous: ReportText | None, previous_year: int) -
         return
     same = re.sub(r"\s", "", text.sections.get("五", "")) == re.sub(r"\s", "", previous.sections.get("五", ""))
     if same and text.sections.get("五"):
-        yield make_finding("W7", text.unit, file=str(text.path), where=_where(text.path, "五"), previous_year=previous_year)
+        yield make_finding(
+            "W7", text.unit, file=str(text.path), where=_where(text.path, "五"), previous_year=previous_year
+        )
 
 
 def check_text(path: Path, report: Report, previous: ReportText | None = None) -> tuple[ReportText, list[Finding]]:
@@ -128,8 +148,11 @@ def check_text(path: Path, report: Report, previous: ReportText | None = None) -
     for numeral, spec in sections().items():
         body = raw.get(numeral, "")
         if not body and "table" not in spec:
-            findings.append(make_finding("T1", report.unit, file=str(path), where=_where(path),
-                                         expected=f"{numeral}、{spec['title']}"))
+            findings.append(
+                make_finding(
+                    "T1", report.unit, file=str(path), where=_where(path), expected=f"{numeral}、{spec['title']}"
+                )
+            )
         body, problems = fill(body, report, path, numeral)
         findings += problems
         filled[numeral] = body
@@ -145,4 +168,6 @@ def check_text(path: Path, report: Report, previous: ReportText | None = None) -
 
 def text_markdown(text: ReportText) -> str:
     """The filled text as published beside the rendered report (and read back next year for W7)."""
-    return "".join(f"# {numeral}、{sections()[numeral]['title']}\n\n{body}\n\n" for numeral, body in text.sections.items())
+    return "".join(
+        f"# {numeral}、{sections()[numeral]['title']}\n\n{body}\n\n" for numeral, body in text.sections.items()
+    )

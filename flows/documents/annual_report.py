@@ -65,8 +65,11 @@ def _html_table(code: str, table: str) -> tuple[str | int, ...]:
             if span.kind == "label":
                 pieces.append(f"<th{span.html_extent}>{escape(span.text)}</th>")
             else:
-                pieces += [f'<td class="value"{span.html_extent} data-cell="{span.cell[0]}.{span.cell[1]}">',
-                           _cell_number(code, table, *span.cell), "</td>"]
+                pieces += [
+                    f'<td class="value"{span.html_extent} data-cell="{span.cell[0]}.{span.cell[1]}">',
+                    _cell_number(code, table, *span.cell),
+                    "</td>",
+                ]
         pieces.append("</tr>\n")
     pieces.append("</table></div>")
     return tuple(pieces)
@@ -87,7 +90,9 @@ def render_html(report: Report, name: str, text: ReportText | None) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>\n" + "\n".join(body) + "\n</body></html>\n"
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>\n<body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
     )
 
 

@@ -69,7 +69,11 @@ def _table_html(report: Report, table: str, findings: list[Finding], numbers: di
             tip = escape(" ".join(f.message for f in found), quote=True)
             cells.append(f'<td class="{css}"{extent}{attrs} title="{tip}">{text}{marks}</td>')
         html.append("<tr>" + "".join(cells) + "</tr>")
-    return f'<h2>{escape(layout.heading)}</h2>\n<div class="wrap"><table data-table="{table}">\n' + "\n".join(html) + "\n</table></div>"
+    return (
+        f'<h2>{escape(layout.heading)}</h2>\n<div class="wrap"><table data-table="{table}">\n'
+        + "\n".join(html)
+        + "\n</table></div>"
+    )
 
 
 @cache
@@ -115,7 +119,11 @@ def department_page(checked: Checked, name: str, year: int) -> str:
         f"<h1>{escape(title)}</h1>",
         f'<p>结论：<span class="{css}" id="status">{status}</span>，错误 {checked.errors} 个，警告 {checked.warnings} 个。'
         f"文件：{escape(checked.path.name)}"
-        + (f"（{escape(checked.report.edition.code)} 版格式，SHA-256 {escape(checked.report.sha256 or '')}）" if checked.report else "")
+        + (
+            f"（{escape(checked.report.edition.code)} 版格式，SHA-256 {escape(checked.report.sha256 or '')}）"
+            if checked.report
+            else ""
+        )
         + "</p>",
         "<p>红色单元格为错误（须修改后重新报送），黄色为警告（请核对）；鼠标悬停可看说明，上标数字对应下方清单。</p>",
     ]
@@ -144,7 +152,11 @@ def safe_name(unit: str) -> str:
 
 def index_page(outcome) -> str:
     names = {d.id: d.name for d in outcome.bureau.departments}
-    verdict = f"已发布：版本 {outcome.publication.version}" if outcome.publication else f"未发布：有 {len(outcome.errors)} 个错误"
+    verdict = (
+        f"已发布：版本 {outcome.publication.version}"
+        if outcome.publication
+        else f"未发布：有 {len(outcome.errors)} 个错误"
+    )
     rows = []
     for c in sorted(outcome.checked, key=lambda c: c.unit):
         status = status_of(c)
@@ -159,7 +171,7 @@ def index_page(outcome) -> str:
     numbers = {id(f): i for i, f in enumerate(others, start=1)}
     title = f"{outcome.bureau.name} {outcome.year} 年度报表检查汇总"
     body = (
-        f"<h1>{escape(title)}</h1><p id=\"verdict\">{escape(verdict)}</p>"
+        f'<h1>{escape(title)}</h1><p id="verdict">{escape(verdict)}</p>'
         "<table><tr><th>部门</th><th>代码</th><th>状态</th><th>错误</th><th>警告</th><th></th></tr>"
         + "".join(rows)
         + "</table><h2>本机关及报送情况的检查发现</h2>"
@@ -171,7 +183,9 @@ def index_page(outcome) -> str:
 def write_department(folder: Path, checked: Checked, name: str, year: int) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stem = safe_name(checked.unit)
-    (folder / f"{stem}.json").write_text(json.dumps(department_json(checked, name), ensure_ascii=False, indent=1), "utf-8")
+    (folder / f"{stem}.json").write_text(
+        json.dumps(department_json(checked, name), ensure_ascii=False, indent=1), "utf-8"
+    )
     path = folder / f"{stem}.html"
     path.write_text(department_page(checked, name, year), "utf-8")
     return path

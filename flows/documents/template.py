@@ -18,7 +18,11 @@ import xlsxwriter
 from flows.format.edition import Edition, TableLayout, edition_named
 from flows.format.report import Report
 
-SHEET_NAMES = {"proactive_disclosure": "二、主动公开", "applications": "三、依申请公开", "review_litigation": "四、复议诉讼"}
+SHEET_NAMES = {
+    "proactive_disclosure": "二、主动公开",
+    "applications": "三、依申请公开",
+    "review_litigation": "四、复议诉讼",
+}
 INFO_SHEET = "填报说明"
 INFO_LABELS = {"unit_id": "单位代码", "unit_name": "单位名称", "year": "报告年度", "edition": "格式版本"}
 
@@ -42,7 +46,8 @@ class Span:
     def html_extent(self) -> str:
         """The span as an HTML cell's rowspan and colspan attributes ("" for one cell)."""
         return (f' rowspan="{self.r1 - self.r0 + 1}"' if self.r1 > self.r0 else "") + (
-            f' colspan="{self.c1 - self.c0 + 1}"' if self.c1 > self.c0 else "")
+            f' colspan="{self.c1 - self.c0 + 1}"' if self.c1 > self.c0 else ""
+        )
 
 
 def _nested_header(labels, depth: int, r0: int, c0: int) -> list[Span]:
@@ -57,7 +62,10 @@ def _nested_header(labels, depth: int, r0: int, c0: int) -> list[Span]:
                 continue
             end = c
             if level < len(path) - 1:  # a group: span the neighbours that share the path so far
-                while end + 1 < len(labels) and (*labels[end + 1].groups, labels[end + 1].label)[: level + 1] == path[: level + 1]:
+                while (
+                    end + 1 < len(labels)
+                    and (*labels[end + 1].groups, labels[end + 1].label)[: level + 1] == path[: level + 1]
+                ):
                     end += 1
                 spans.append(Span(r0 + level, c0 + c, r0 + level, c0 + end, path[level]))
             else:  # the leaf: down to the last header row
@@ -85,7 +93,11 @@ def table_grid(table: TableLayout, state_measures: bool = False) -> list[Span]:
             spans.append(Span(header_rows + s.c0, s.r0, header_rows + s.c1, s.r1, s.text))
     for r, row in enumerate(table.rows):
         for c, col in enumerate(table.columns):
-            spans.append(Span(header_rows + r, label_cols + c, header_rows + r, label_cols + c, "", "value", (row.code, col.code)))
+            spans.append(
+                Span(
+                    header_rows + r, label_cols + c, header_rows + r, label_cols + c, "", "value", (row.code, col.code)
+                )
+            )
     return spans
 
 
@@ -105,12 +117,22 @@ def _blocks_grid(table: TableLayout, state_measures: bool) -> list[Span]:
         last = len(block.columns)
         for c, code in enumerate(block.columns):
             col = table.columns[table.column_index[code]]
-            spans.append(Span(r + 1, 1 + c, r + 1, width - 1 if c == last - 1 else 1 + c, header_label(col) if state_measures else col.label))
+            spans.append(
+                Span(
+                    r + 1,
+                    1 + c,
+                    r + 1,
+                    width - 1 if c == last - 1 else 1 + c,
+                    header_label(col) if state_measures else col.label,
+                )
+            )
         for code in block.rows:
             r_row = r + 2 + block.rows.index(code)
             spans.append(Span(r_row, 0, r_row, 0, table.rows[table.row_index[code]].label))
             for c, col_code in enumerate(block.columns):
-                spans.append(Span(r_row, 1 + c, r_row, width - 1 if c == last - 1 else 1 + c, "", "value", (code, col_code)))
+                spans.append(
+                    Span(r_row, 1 + c, r_row, width - 1 if c == last - 1 else 1 + c, "", "value", (code, col_code))
+                )
         r += 2 + len(block.rows)
     return spans
 
@@ -129,8 +151,13 @@ def _validation(column) -> dict:
     if column.kind == "amount":
         return {"validate": "decimal", "criteria": ">=", "value": 0, "error_message": "请填写不小于 0 的金额"}
     if column.kind == "signed":
-        return {"validate": "integer", "criteria": "between", "minimum": -(10**9), "maximum": 10**9,
-                "error_message": "请填写整数，减少填负数"}
+        return {
+            "validate": "integer",
+            "criteria": "between",
+            "minimum": -(10**9),
+            "maximum": 10**9,
+            "error_message": "请填写整数，减少填负数",
+        }
     return {"validate": "integer", "criteria": ">=", "value": 0, "error_message": "请填写不小于 0 的整数"}
 
 
@@ -161,8 +188,12 @@ def write_workbook(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     book = xlsxwriter.Workbook(str(path), {"in_memory": True})  # no temporary file per part
-    book.set_properties({"title": f"政府信息公开工作年度报告统计表 {year}", "created": created or datetime(year + 1, 1, 1)})
-    label = book.add_format({"bold": True, "border": 1, "align": "center", "valign": "vcenter", "text_wrap": True, "bg_color": "#EEEEEE"})
+    book.set_properties(
+        {"title": f"政府信息公开工作年度报告统计表 {year}", "created": created or datetime(year + 1, 1, 1)}
+    )
+    label = book.add_format(
+        {"bold": True, "border": 1, "align": "center", "valign": "vcenter", "text_wrap": True, "bg_color": "#EEEEEE"}
+    )
     left = book.add_format({"border": 1, "valign": "vcenter", "text_wrap": True, "bg_color": "#EEEEEE"})
     value = book.add_format({"border": 1, "locked": False, "align": "right"})
     editable = book.add_format({"locked": False, "border": 1})

@@ -108,7 +108,9 @@ class TableLayout:
         object.__setattr__(self, "cell_columns", cell_columns)
         counts = np.array([column.kind != "amount" and not column.decimals for column in self.columns], dtype=bool)
         object.__setattr__(self, "count_columns", counts)
-        object.__setattr__(self, "decimal_cells", tuple(i for i, (_, c) in enumerate(cells) if self.columns[c].decimals))
+        object.__setattr__(
+            self, "decimal_cells", tuple(i for i, (_, c) in enumerate(cells) if self.columns[c].decimals)
+        )
 
     @property
     def title(self) -> str:
@@ -161,7 +163,13 @@ def _table(code: str, spec: dict) -> TableLayout:
         for b in spec["blocks"]
     )
     return TableLayout(
-        code, spec["heading"], spec.get("note"), spec.get("row_header"), columns, rows, blocks,
+        code,
+        spec["heading"],
+        spec.get("note"),
+        spec.get("row_header"),
+        columns,
+        rows,
+        blocks,
         tuple(spec.get("heading_aliases", ())),
     )
 

@@ -101,7 +101,14 @@ class Report:
     @classmethod
     def zeros(cls, unit: str, year: int, edition: Edition, **kwargs) -> Report:
         _, values = blank_values(edition)
-        return cls(unit, year, edition, values, {code: Provenance(len(t.cells)) for code, t in edition.tables.items()}, **kwargs)
+        return cls(
+            unit,
+            year,
+            edition,
+            values,
+            {code: Provenance(len(t.cells)) for code, t in edition.tables.items()},
+            **kwargs,
+        )
 
     def source(self, table: str, r: int, c: int) -> Source | None:
         provenance, i = self.sources.get(table), self.edition.tables[table].cell_index.get((r, c))

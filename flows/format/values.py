@@ -19,7 +19,10 @@ from flows.format.edition import Column, TableLayout, value_words
 _NUMBER = re.compile(r"^(?P<sign>[+-]?)(?P<digits>\d{1,3}(?:,\d{3})+|\d+)(?P<fraction>\.\d+)?(?P<measure>\D*)$")
 _KIND_WORDS = {  # {maximum}: values.yaml's, for counts or amounts
     "count": ("不超过 {maximum} 的非负整数", "a whole number from 0 to {maximum}"),
-    "signed": ("绝对值不超过 {maximum} 的整数（减少填负数）", "a whole number (negative for a decrease) within ±{maximum}"),
+    "signed": (
+        "绝对值不超过 {maximum} 的整数（减少填负数）",
+        "a whole number (negative for a decrease) within ±{maximum}",
+    ),
     "amount": ("0 到 {maximum} 之间的金额（按本列单位）", "an amount from 0 to {maximum} in the column's unit"),
 }
 
@@ -71,7 +74,10 @@ def _converted(number: Decimal, measure: str, column: Column) -> tuple[Decimal, 
         return None
     if measure == column.measure:
         return number, (f"去掉单位“{measure}”", f"unit '{measure}' removed")
-    return number * known["factor"] / own["factor"], (f"由{measure}换算为{column.measure}", f"converted from {measure} to {column.measure}")
+    return number * known["factor"] / own["factor"], (
+        f"由{measure}换算为{column.measure}",
+        f"converted from {measure} to {column.measure}",
+    )
 
 
 def parse_cell(raw, column: Column, header_measure: str | None = None) -> Parsed:

@@ -59,7 +59,9 @@ def load_bureau(sources: Path) -> Bureau:
     except FileNotFoundError:
         raise BureauConfigError(f"找不到 {path}：请在报送目录中放置 bureau.yaml") from None
     except (yaml.YAMLError, KeyError, TypeError) as error:
-        raise BureauConfigError(f"{path} 格式有误（{type(error).__name__}: {error}）：需要 id、name 和 departments（每项含 id、name）") from None
+        raise BureauConfigError(
+            f"{path} 格式有误（{type(error).__name__}: {error}）：需要 id、name 和 departments（每项含 id、name）"
+        ) from None
     ids = [d.id for d in departments]
     bad = [i for i in [bureau.id, *ids] if not SAFE_ID.fullmatch(i)]
     if bad:  # ids name files in the outputs: nothing that could leave its folder or hide
@@ -109,7 +111,9 @@ def discover(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path],
     for entry in load_year_file(sources, year, NIL_RETURNS):
         unit, path = entry["unit"], folder / NIL_RETURNS
         if bureau.department(unit) is None:
-            findings.append(_e5(bureau.id, path, f"中的“{unit}”不是 bureau.yaml 中的部门", f"nil return for unknown unit {unit}"))
+            findings.append(
+                _e5(bureau.id, path, f"中的“{unit}”不是 bureau.yaml 中的部门", f"nil return for unknown unit {unit}")
+            )
         elif unit in submitted:
             findings.append(_e5(unit, path, f"重复登记了“{unit}”的零报告", f"a second nil return for {unit}"))
         else:
@@ -120,26 +124,49 @@ def discover(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path],
             continue  # a department's own report text (see flows/checks/text.py)
         copy = SECOND_COPY.match(unit)
         if bureau.department(unit) is None and copy and bureau.department(copy["unit"]):
-            findings.append(_e5(copy["unit"], path, f"像是“{copy['unit']}”报表的另一份副本：每个部门只能报送一份，请删除多余的文件",
-                                f"looks like a second copy of {copy['unit']}'s file"))
+            findings.append(
+                _e5(
+                    copy["unit"],
+                    path,
+                    f"像是“{copy['unit']}”报表的另一份副本：每个部门只能报送一份，请删除多余的文件",
+                    f"looks like a second copy of {copy['unit']}'s file",
+                )
+            )
         elif bureau.department(unit) is None:
-            findings.append(_e5(bureau.id, path, "不对应 bureau.yaml 中的任何部门：文件名应为“部门代码.xlsx”" + _oddities(path.name),
-                                "names no department of bureau.yaml"))
+            findings.append(
+                _e5(
+                    bureau.id,
+                    path,
+                    "不对应 bureau.yaml 中的任何部门：文件名应为“部门代码.xlsx”" + _oddities(path.name),
+                    "names no department of bureau.yaml",
+                )
+            )
         elif unit in submitted:
             first = submitted[unit].name
-            findings.append(_e5(unit, path, f"与“{first}”重复：每个部门只能报送一份报表（或一份零报告）", f"a second submission for {unit}"))
+            findings.append(
+                _e5(
+                    unit,
+                    path,
+                    f"与“{first}”重复：每个部门只能报送一份报表（或一份零报告）",
+                    f"a second submission for {unit}",
+                )
+            )
         else:
             submitted[unit] = path
     for department in bureau.departments:
         if department.id not in submitted:
             findings.append(
-                make_finding("E4", department.id, unit_name=department.name, year=year, expected=f"{year}/{department.id}.xlsx")
+                make_finding(
+                    "E4", department.id, unit_name=department.name, year=year, expected=f"{year}/{department.id}.xlsx"
+                )
             )
     return submitted, findings
 
 
 def _e5(unit: str, path: Path, problem: str, problem_en: str) -> Finding:
-    return make_finding("E5", unit, file=str(path), file_name=shown_name(path.name), problem=problem, problem_en=problem_en)
+    return make_finding(
+        "E5", unit, file=str(path), file_name=shown_name(path.name), problem=problem, problem_en=problem_en
+    )
 
 
 def shown_name(name: str) -> str:
@@ -149,6 +176,9 @@ def shown_name(name: str) -> str:
 
 def _oddities(name: str) -> str:
     """Characters that make a name look like another: "trаffic" with a Cyrillic а."""
-    odd = [f"“{c}”（U+{ord(c):04X}）" for c in name
-           if not c.isascii() and c.isalpha() and not unicodedata.name(c, "").startswith("CJK")]
+    odd = [
+        f"“{c}”（U+{ord(c):04X}）"
+        for c in name
+        if not c.isascii() and c.isalpha() and not unicodedata.name(c, "").startswith("CJK")
+    ]
     return f"；文件名含有形似拉丁字母的字符：{'、'.join(odd)}" if odd else ""

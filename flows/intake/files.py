@@ -116,8 +116,10 @@ def _inspect_zip(archive: zipfile.ZipFile, data: bytes) -> Intake:
 
 # The parts of an .xlsx the reader parses, besides the worksheets workbook.xml names: only these
 # are looked into for entity declarations (a theme or printer settings are never parsed).
-READER_PARTS = re.compile(r"\[Content_Types\]\.xml|xl/workbook\.xml|xl/_rels/workbook\.xml\.rels|xl/sharedStrings\.xml"
-                          r"|xl/styles\.xml|xl/(worksheets|chartsheets|tables)/[^/]+\.xml|xl/worksheets/_rels/[^/]+\.rels")
+READER_PARTS = re.compile(
+    r"\[Content_Types\]\.xml|xl/workbook\.xml|xl/_rels/workbook\.xml\.rels|xl/sharedStrings\.xml"
+    r"|xl/styles\.xml|xl/(worksheets|chartsheets|tables)/[^/]+\.xml|xl/worksheets/_rels/[^/]+\.rels"
+)
 
 
 def _within_limits(archive: zipfile.ZipFile, data: bytes, everything: bool = False) -> None:
@@ -193,7 +195,9 @@ def _unpacked(data: bytes | memoryview, info: zipfile.ZipInfo, size: int | None 
         return bytes(packed[:size])
     if info.compress_type == zipfile.ZIP_DEFLATED:
         return zlib.decompressobj(-15).decompress(packed, size or max(info.file_size, 1))
-    raise Refused(f"部件 {info.filename} 的压缩方式（{info.compress_type}）不是 Excel 工作簿所用的：请用 Excel 重新保存后报送")
+    raise Refused(
+        f"部件 {info.filename} 的压缩方式（{info.compress_type}）不是 Excel 工作簿所用的：请用 Excel 重新保存后报送"
+    )
 
 
 def _sheet_names(archive: zipfile.ZipFile, data: bytes) -> dict[str, str]:
@@ -203,8 +207,12 @@ def _sheet_names(archive: zipfile.ZipFile, data: bytes) -> dict[str, str]:
         relations = _unpacked(data, archive.getinfo("xl/_rels/workbook.xml.rels")).decode("utf-8", "replace")
     except KeyError:
         return {}
-    targets = {a.get("Id"): a.get("Target", "").lstrip("/").removeprefix("xl/") for a in _elements(relations, "Relationship")}
-    return {f"xl/{targets[a['r:id']]}": a.get("name", "") for a in _elements(workbook, "sheet") if a.get("r:id") in targets}
+    targets = {
+        a.get("Id"): a.get("Target", "").lstrip("/").removeprefix("xl/") for a in _elements(relations, "Relationship")
+    }
+    return {
+        f"xl/{targets[a['r:id']]}": a.get("name", "") for a in _elements(workbook, "sheet") if a.get("r:id") in targets
+    }
 
 
 def _elements(xml: str, tag: str) -> list[dict[str, str]]:

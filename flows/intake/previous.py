@@ -40,7 +40,9 @@ def load_release(path: Path) -> tuple[int, dict[str, Report]]:
                         if row[column.code]:
                             value = parse_cell(row[column.code], column).value
                             if value is None:
-                                raise ValueError(f"{resource['path']} 中 {unit} 的 {column.code} 为“{row[column.code]}”，不是合法数值")
+                                raise ValueError(
+                                    f"{resource['path']} 中 {unit} 的 {column.code} 为“{row[column.code]}”，不是合法数值"
+                                )
                             report.values[layout.code][r, c] = value
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise PreviousYearError(f"发布包 {descriptor_path} 无法读取（{type(error).__name__}: {error}）") from None

@@ -139,7 +139,9 @@ class _Placement:
     sheets: tuple[tuple[str, int, int], ...]  # (name, top, left) of each sheet, by index
     blocks: dict[str, list[tuple[int, dict[str, int], dict[str, int]]]] = field(default_factory=dict)  # table →
     # (sheet index, sheet row by row code, sheet column by column code) of each block found
-    header_measures: dict[tuple[str, str], str | None] = field(default_factory=dict)  # (table, column) → measure its header states
+    header_measures: dict[tuple[str, str], str | None] = field(
+        default_factory=dict
+    )  # (table, column) → measure its header states
     findings: list[tuple[str, dict]] = field(default_factory=list)  # (rule, its parameters): F1, F3 of the labels
     by_labels_alone: bool = True  # False once a label was looked for in any text (_find_label's last resort)
 
@@ -166,8 +168,9 @@ class _Placement:
                         sheets[i], rows[i], cols[i] = name, sr + top, sc + left
             provenance[code] = _read_only(sheets, rows, cols)
             value_start, raw_start = value_start + table.applicable.size, raw_start + len(table.cells)
-        value_at, raw_at, counts = _read_only(np.array(value_at, dtype=np.intp), np.array(raw_at, dtype=np.intp),
-                                              np.array(counts, dtype=bool))
+        value_at, raw_at, counts = _read_only(
+            np.array(value_at, dtype=np.intp), np.array(raw_at, dtype=np.intp), np.array(counts, dtype=bool)
+        )
         return _Cells(tuple(blocks), value_at, raw_at, counts, tuple(where), provenance)
 
 
@@ -194,8 +197,15 @@ class _Match:
 class _Reader:
     """Reads the tables of one edition from a workbook's sheets."""
 
-    def __init__(self, sheets: list[Sheet], edition: Edition, unit: str, year: int, path: str | None,
-                 intake: Intake | None = None):
+    def __init__(
+        self,
+        sheets: list[Sheet],
+        edition: Edition,
+        unit: str,
+        year: int,
+        path: str | None,
+        intake: Intake | None = None,
+    ):
         self.sheets, self.edition, self.intake = sheets, edition, intake
         self.buffer, values = blank_values(edition)  # the report's values, all tables in one array
         self.report = Report(unit, year, edition, values, file=path)
@@ -215,7 +225,9 @@ class _Reader:
         self.header_measures = placement.header_measures
         self._read_cells(placement.cells)
         # The labels' findings first, as a clerk reading the sheet meets them.
-        self.findings[:0] = [make_finding(rule, self.report.unit, report=self.report, **kwargs) for rule, kwargs in placement.findings]
+        self.findings[:0] = [
+            make_finding(rule, self.report.unit, report=self.report, **kwargs) for rule, kwargs in placement.findings
+        ]
         for code, table in self.edition.tables.items():
             if len(table.rows) > 1:
                 for k, rows, columns in placement.blocks[code]:
@@ -272,7 +284,9 @@ class _Reader:
         row = table.rows[table.row_index[code]]
         match = self._find_label(row, sheet, after)
         if match is None:
-            self.placement_finding("F1", table=table.code, r=table.row_index[code], expected=row.label, where=_where(table))
+            self.placement_finding(
+                "F1", table=table.code, r=table.row_index[code], expected=row.label, where=_where(table)
+            )
         elif match.text in label_texts(row)[1:]:
             self._alias_used(table, row, match)
         return match
@@ -351,8 +365,18 @@ class _Reader:
                     continue
             self.report.values[code][r, c] = parsed.value
 
-    def _unusual_cell(self, table: TableLayout, sheet: Sheet, r: int, c: int, sr: int, sc: int, raw, parsed: Parsed,
-                      header_measure: str | None) -> bool:
+    def _unusual_cell(
+        self,
+        table: TableLayout,
+        sheet: Sheet,
+        r: int,
+        c: int,
+        sr: int,
+        sc: int,
+        raw,
+        parsed: Parsed,
+        header_measure: str | None,
+    ) -> bool:
         """The findings of a cell that is not simply a number: whether its value is read."""
         column = table.columns[c]
         if raw == "" and self.intake and (sheet.name, sheet.ref(sr, sc)) in self.intake.uncached_formulas:
@@ -406,9 +430,16 @@ class _Reader:
         for sheet in self.sheets:
             for r, c in sheet.labels.get(label, ()):
                 if (sheet, r) != (first.sheet, first.r):
-                    self.placement_finding("F1", variant="duplicate", table=table.code, where=_where(table), sheet=sheet.name,
-                                 cell=sheet.ref(r, c), first=f"{first.sheet.name}!{first.sheet.ref(first.r, first.c)}",
-                                 actual=table.rows[table.row_index[code]].label)
+                    self.placement_finding(
+                        "F1",
+                        variant="duplicate",
+                        table=table.code,
+                        where=_where(table),
+                        sheet=sheet.name,
+                        cell=sheet.ref(r, c),
+                        first=f"{first.sheet.name}!{first.sheet.ref(first.r, first.c)}",
+                        actual=table.rows[table.row_index[code]].label,
+                    )
                     return
 
     def _other_rows(self, table: TableLayout, sheet: Sheet, rows: dict[str, int], columns: dict[str, int]) -> None:
@@ -434,10 +465,19 @@ class _Reader:
             elif label or figures:
                 first = next(c for c, v in enumerate(sheet.rows[r]) if v not in ("", None))
                 cell = sheet.ref(r, first)
-                self.finding("F1", variant="unknown_row", table=table.code, where=_where(table), sheet=sheet.name, cell=cell,
-                             actual=label or "（无标签）")
+                self.finding(
+                    "F1",
+                    variant="unknown_row",
+                    table=table.code,
+                    where=_where(table),
+                    sheet=sheet.name,
+                    cell=cell,
+                    actual=label or "（无标签）",
+                )
 
-    def _subtotal(self, table: TableLayout, sheet: Sheet, r: int, label: str, subrows: list[int], columns: dict[str, int]) -> None:
+    def _subtotal(
+        self, table: TableLayout, sheet: Sheet, r: int, label: str, subrows: list[int], columns: dict[str, int]
+    ) -> None:
         values = self.report.values[table.code]
         agrees = True
         for code, c in columns.items():
@@ -447,11 +487,27 @@ class _Reader:
             if parsed.value != expected:
                 agrees = False
                 typed = sheet.value(r, c) if parsed.value is None else format_value(parsed.value, table.columns[j])
-                self.finding("A2", variant="subtotal", table=table.code, c=j, sheet=sheet.name, cell=sheet.ref(r, c),
-                             expected=expected, actual=typed, label=label)
+                self.finding(
+                    "A2",
+                    variant="subtotal",
+                    table=table.code,
+                    c=j,
+                    sheet=sheet.name,
+                    cell=sheet.ref(r, c),
+                    expected=expected,
+                    actual=typed,
+                    label=label,
+                )
         if agrees:
-            self.finding("F3", variant="subtotal", table=table.code, where=_where(table), sheet=sheet.name,
-                         cell=sheet.ref(r, 0), actual=label)
+            self.finding(
+                "F3",
+                variant="subtotal",
+                table=table.code,
+                where=_where(table),
+                sheet=sheet.name,
+                cell=sheet.ref(r, 0),
+                actual=label,
+            )
 
     def _check_heading(self, table: TableLayout) -> None:
         """A section heading worded as some reports word it is mapped with F3."""
@@ -461,8 +517,15 @@ class _Reader:
         for alias in table.heading_aliases:
             for sheet in self.sheets:
                 for r, c in sheet.labels.get(normalise_label(alias), ())[:1]:
-                    self.placement_finding("F3", table=table.code, where=_where(table), expected=table.heading,
-                                 actual=sheet.value(r, c), sheet=sheet.name, cell=sheet.ref(r, c))
+                    self.placement_finding(
+                        "F3",
+                        table=table.code,
+                        where=_where(table),
+                        expected=table.heading,
+                        actual=sheet.value(r, c),
+                        sheet=sheet.name,
+                        cell=sheet.ref(r, c),
+                    )
                     return
 
     def locate_unlabelled(self, table: TableLayout) -> None:
@@ -582,8 +645,9 @@ def _where(table: TableLayout) -> str:
     return f"表{table.heading[0]}（{table.title}）"
 
 
-def read_tables(sheets: list[Sheet], edition: Edition, unit: str, year: int, path: str | None = None,
-                intake: Intake | None = None):
+def read_tables(
+    sheets: list[Sheet], edition: Edition, unit: str, year: int, path: str | None = None, intake: Intake | None = None
+):
     """`intake`: what intake found in the file, asked about formulas saved without their value."""
     return _Reader(sheets, edition, unit, year, path, intake).read()
 
@@ -650,11 +714,20 @@ def workbook_findings(book: Workbook, edition: Edition, path: Path, year: int, u
             findings.append(make_finding("I2", unit, file=str(path), sheet=sheet.name, example=held[0]))
     declared = _declared(book.sheets)
     if declared.get("报告年度") not in (None, "", year, float(year), str(year)):
-        findings.append(make_finding("F2", unit, variant="declared", file=str(path), expected=year, actual=declared["报告年度"]))
+        findings.append(
+            make_finding("F2", unit, variant="declared", file=str(path), expected=year, actual=declared["报告年度"])
+        )
     if declared.get("单位代码") not in (None, "", unit):
-        findings.append(make_finding("E5", unit, file=str(path), file_name=path.name,
-                                     problem=f"在填报说明中写明的单位代码是“{declared['单位代码']}”，与文件名（{unit}）不一致",
-                                     problem_en=f"declares unit {declared['单位代码']!r}, not {unit!r}"))
+        findings.append(
+            make_finding(
+                "E5",
+                unit,
+                file=str(path),
+                file_name=path.name,
+                problem=f"在填报说明中写明的单位代码是“{declared['单位代码']}”，与文件名（{unit}）不一致",
+                problem_en=f"declares unit {declared['单位代码']!r}, not {unit!r}",
+            )
+        )
     return findings
 
 

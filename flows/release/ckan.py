@@ -10,8 +10,15 @@ from pathlib import Path
 from ckanapi import CKANAPIError, NotFound, RemoteCKAN
 
 # What a portal user downloads: the whole release, its metadata, and the tables as CSV.
-PUSHED = ("datapackage.json", "dcat.jsonld", "data/proactive_disclosure.csv", "data/applications.csv",
-          "data/review_litigation.csv", "data/cells.csv", "data/findings.csv")
+PUSHED = (
+    "datapackage.json",
+    "dcat.jsonld",
+    "data/proactive_disclosure.csv",
+    "data/applications.csv",
+    "data/review_litigation.csv",
+    "data/cells.csv",
+    "data/findings.csv",
+)
 
 
 class PortalError(Exception):

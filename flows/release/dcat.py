@@ -48,10 +48,15 @@ def dataset_nodes(descriptor: dict, bureau: Bureau, base_url: str) -> list[dict]
     licence = next(iter(descriptor.get("licenses", [])), {}).get("path")
     contact = bureau.metadata.get("publisher", {})
 
-    def distribution(path: str, title: str, media_type: str, size: int | None = None, digest: str | None = None) -> dict:
+    def distribution(
+        path: str, title: str, media_type: str, size: int | None = None, digest: str | None = None
+    ) -> dict:
         node = {
-            "@id": f"{iri}{path}#distribution", "@type": "dcat:Distribution",
-            "dct:title": _zh(title), "dcat:accessURL": {"@id": iri + path}, "dcat:downloadURL": {"@id": iri + path},
+            "@id": f"{iri}{path}#distribution",
+            "@type": "dcat:Distribution",
+            "dct:title": _zh(title),
+            "dcat:accessURL": {"@id": iri + path},
+            "dcat:downloadURL": {"@id": iri + path},
             "dcat:mediaType": {"@id": MEDIA_TYPES + media_type, "@type": "dct:MediaType"},
         }
         if licence:
@@ -59,29 +64,44 @@ def dataset_nodes(descriptor: dict, bureau: Bureau, base_url: str) -> list[dict]
         if size is not None:
             node["dcat:byteSize"] = _typed(size, "decimal")  # DCAT-AP 3 ranges byteSize over xsd:decimal
         if digest:
-            node["spdx:checksum"] = {"@type": "spdx:Checksum", "spdx:algorithm": {"@id": "spdx:checksumAlgorithm_sha256"},
-                                     "spdx:checksumValue": _typed(digest, "hexBinary")}
+            node["spdx:checksum"] = {
+                "@type": "spdx:Checksum",
+                "spdx:algorithm": {"@id": "spdx:checksumAlgorithm_sha256"},
+                "spdx:checksumValue": _typed(digest, "hexBinary"),
+            }
         return node
 
     distributions = [
-        {**distribution("datapackage.json", "数据包描述（Data Package v2）", "application/json"),
-         "dct:conformsTo": {"@id": DATA_PACKAGE, "@type": "dct:Standard"}},
+        {
+            **distribution("datapackage.json", "数据包描述（Data Package v2）", "application/json"),
+            "dct:conformsTo": {"@id": DATA_PACKAGE, "@type": "dct:Standard"},
+        },
     ]
     for resource in descriptor["resources"]:
         algorithm, _, digest = resource["hash"].partition(":")
-        distributions.append(distribution(resource["path"], resource["title"], resource["mediatype"], resource["bytes"],
-                                          digest if algorithm == "sha256" else None))
+        distributions.append(
+            distribution(
+                resource["path"],
+                resource["title"],
+                resource["mediatype"],
+                resource["bytes"],
+                digest if algorithm == "sha256" else None,
+            )
+        )
     dataset = {
-        "@id": iri, "@type": "dcat:Dataset",
+        "@id": iri,
+        "@type": "dcat:Dataset",
         "dct:identifier": descriptor["id"],
         "dct:title": _zh(descriptor["title"]),
         "dct:description": _zh(descriptor["description"]),
         "dct:issued": _typed(descriptor["created"], "dateTime"),
         "dct:publisher": {"@id": publisher["@id"]},
         "dct:language": {"@id": LANGUAGE_ZH, "@type": "dct:LinguisticSystem"},
-        "dct:temporal": {"@type": "dct:PeriodOfTime",
-                         "dcat:startDate": _typed(descriptor["temporalCoverage"]["start"], "date"),
-                         "dcat:endDate": _typed(descriptor["temporalCoverage"]["end"], "date")},
+        "dct:temporal": {
+            "@type": "dct:PeriodOfTime",
+            "dcat:startDate": _typed(descriptor["temporalCoverage"]["start"], "date"),
+            "dcat:endDate": _typed(descriptor["temporalCoverage"]["end"], "date"),
+        },
         "dcat:keyword": [_zh(k) for k in descriptor["keywords"]],
         "dcat:version": descriptor["version"],
         "dcat:distribution": [{"@id": d["@id"]} for d in distributions],
@@ -89,8 +109,11 @@ def dataset_nodes(descriptor: dict, bureau: Bureau, base_url: str) -> list[dict]
     if meta.get("reason"):
         dataset["adms:versionNotes"] = _zh(meta["reason"])
     if contact.get("email"):
-        dataset["dcat:contactPoint"] = {"@type": ["vcard:Kind", "vcard:Organization"], "vcard:fn": _zh(bureau.name),
-                                        "vcard:hasEmail": {"@id": f"mailto:{contact['email']}"}}
+        dataset["dcat:contactPoint"] = {
+            "@type": ["vcard:Kind", "vcard:Organization"],
+            "vcard:fn": _zh(bureau.name),
+            "vcard:hasEmail": {"@id": f"mailto:{contact['email']}"},
+        }
     return [dataset, publisher, *distributions]
 
 
@@ -104,7 +127,8 @@ def catalog_jsonld(descriptors: list[dict], bureau: Bureau, base_url: str) -> by
     nodes = [node for d in descriptors for node in dataset_nodes(d, bureau, base_url)]
     datasets = [n for n in nodes if n["@type"] == "dcat:Dataset"]
     catalog = {
-        "@id": f"{base_url.rstrip('/')}/catalog", "@type": "dcat:Catalog",
+        "@id": f"{base_url.rstrip('/')}/catalog",
+        "@type": "dcat:Catalog",
         "dct:title": _zh(f"{bureau.name}政府信息公开工作年度报告统计数据"),
         "dct:description": _zh(f"{bureau.name}各年度政府信息公开工作年度报告统计数据的全部已发布版本"),
         "dct:publisher": {"@id": _publisher(bureau.name, base_url)["@id"]},

@@ -60,7 +60,9 @@ def table_lines(layout: TableLayout, report: Report, types: dict[str, str]) -> t
         lead = [report.unit, row.code] if several else [report.unit]
         csv_lines.append(",".join(lead + texts) + "\n")
         pairs = [f'"unit_id": {unit_json}'] + ([f'"row": "{row.code}"'] if several else [])
-        pairs += [f'"{column.code}": {_json_number(text, types[column.code])}' for column, text in zip(layout.columns, texts)]
+        pairs += [
+            f'"{column.code}": {_json_number(text, types[column.code])}' for column, text in zip(layout.columns, texts)
+        ]
         json_lines.append("{" + ", ".join(pairs) + "}")
     return "".join(csv_lines), json_lines
 
@@ -109,7 +111,11 @@ def _finding_row(finding: Finding) -> dict:
 
 
 def _exception_row(accepted: Accepted) -> dict:
-    return _finding_row(accepted.finding) | {"reason": accepted.reason, "accepted_by": accepted.accepted_by, "date": accepted.date}
+    return _finding_row(accepted.finding) | {
+        "reason": accepted.reason,
+        "accepted_by": accepted.accepted_by,
+        "date": accepted.date,
+    }
 
 
 # (name, type, title, description) of the long-form resources.
@@ -150,7 +156,9 @@ def _submissions(departments: tuple[Report, ...]) -> dict[str, Path]:
         if report.file is None:  # a report made in memory (tests): nothing was submitted
             continue
         path = Path(report.file)
-        suffix = re.sub(r"[^a-z0-9.]", "", path.suffix.lower())[:8] or ".bin"  # the unit id is safe; the suffix came with the file
+        suffix = (
+            re.sub(r"[^a-z0-9.]", "", path.suffix.lower())[:8] or ".bin"
+        )  # the unit id is safe; the suffix came with the file
         name = f"submissions/{path.name}" if path.name == "nil_returns.yaml" else f"submissions/{report.unit}{suffix}"
         shipped.setdefault(name, path)
     return shipped
@@ -170,13 +178,17 @@ def cell_lines(report: Report, file: str) -> str:
             lines += [f"{unit},{key}{text},{middle},\n" for key, text in zip(keys, texts)]
             continue
         # As Python lists: indexing a numpy array makes a numpy scalar per cell.
-        sheets, rows, cols, raws = (a.tolist() for a in (provenance.sheets, provenance.rows, provenance.cols, provenance.raws))
+        sheets, rows, cols, raws = (
+            a.tolist() for a in (provenance.sheets, provenance.rows, provenance.cols, provenance.raws)
+        )
         sheet_fields = {name: _csv_field(neutralised(name)) for name in set(sheets) if name is not None}
         for key, text, sheet, row, col, raw in zip(keys, texts, sheets, rows, cols, raws):
             if sheet is None:
                 lines.append(f"{unit},{key}{text},{middle},\n")
             else:
-                lines.append(f"{unit},{key}{text},{_typed_field(raw)}{middle}{sheet_fields[sheet]},{cell_ref(row, col)}\n")
+                lines.append(
+                    f"{unit},{key}{text},{_typed_field(raw)}{middle}{sheet_fields[sheet]},{cell_ref(row, col)}\n"
+                )
     return "".join(lines)
 
 
@@ -194,8 +206,10 @@ def _number_field(raw: float) -> str:
 def _cell_keys(edition: str, table: str) -> list[str]:
     """Each value cell's "table,row,column," (codes: plain words, never quoted)."""
     layout = edition_named(edition).tables[table]
-    return [f"{layout.code},{layout.rows[r].code if len(layout.rows) > 1 else ''},{layout.columns[c].code},"
-            for r, c in layout.cells]
+    return [
+        f"{layout.code},{layout.rows[r].code if len(layout.rows) > 1 else ''},{layout.columns[c].code},"
+        for r, c in layout.cells
+    ]
 
 
 _QUOTED = re.compile(r'[",\r\n]')
@@ -215,8 +229,16 @@ def _submission_rows(departments: tuple[Report, ...], shipped: dict[str, str], f
             continue
         path = Path(report.file)
         received = datetime.fromtimestamp(int(path.stat().st_mtime), timezone.utc).isoformat().replace("+00:00", "Z")
-        rows.append({"unit_id": report.unit, "file": name, "original_name": path.name, "bytes": files.size[name],
-                     "sha256": report.sha256, "received": received})
+        rows.append(
+            {
+                "unit_id": report.unit,
+                "file": name,
+                "original_name": path.name,
+                "bytes": files.size[name],
+                "sha256": report.sha256,
+                "received": received,
+            }
+        )
     return rows
 
 
@@ -251,7 +273,9 @@ def _resource(name: str, path: str, files: PackageFiles, schema: dict, title: st
     }
 
 
-TABLE_FILES = tuple(f"data/{t}.{fmt}" for t in ("proactive_disclosure", "applications", "review_litigation") for fmt in ("csv", "json"))
+TABLE_FILES = tuple(
+    f"data/{t}.{fmt}" for t in ("proactive_disclosure", "applications", "review_litigation") for fmt in ("csv", "json")
+)
 CHANGE_FIELDS = (
     ("unit_id", "string", "单位代码", "数值有变化的单位"),
     ("table", "string", "表代码", "proactive_disclosure / applications / review_litigation"),
@@ -362,15 +386,43 @@ def build_package(
     for name, (digest, size) in zip(submitted, copies):
         files.record(name, digest, size)
     for name, fields, rows, title, description in (
-        ("findings", FINDING_FIELDS, [_finding_row(f) for f in warnings], "检查发现（警告）", "发布时仍存在的警告及其单元格位置"),
-        ("exceptions", EXCEPTION_FIELDS, [_exception_row(a) for a in accepted_errors], "已接受的例外",
-         "经本机关记录理由后接受、不再阻止发布的错误"),
-        ("cells", CELL_FIELDS, None, "各部门单元格（长表）",
-         "各部门报表的每个单元格：数值、填写原文、来源文件（SHA-256）、工作表与单元格。本机关每个数字都等于对应各行之和"),
-        ("submissions", SUBMISSION_FIELDS, _submission_rows(merged.departments, shipped, files), "报送文件",
-         "各部门报送的原始文件（原样收录于 submissions/）及其大小与 SHA-256"),
-        ("changes", CHANGE_FIELDS, list(changes), "与上一版本相比有变化的单元格",
-         f"相对于版本 {previous_version} 的变化" + (f"，原因：{reason}" if reason else "") if previous_version else "首次发布，无变化记录"),
+        (
+            "findings",
+            FINDING_FIELDS,
+            [_finding_row(f) for f in warnings],
+            "检查发现（警告）",
+            "发布时仍存在的警告及其单元格位置",
+        ),
+        (
+            "exceptions",
+            EXCEPTION_FIELDS,
+            [_exception_row(a) for a in accepted_errors],
+            "已接受的例外",
+            "经本机关记录理由后接受、不再阻止发布的错误",
+        ),
+        (
+            "cells",
+            CELL_FIELDS,
+            None,
+            "各部门单元格（长表）",
+            "各部门报表的每个单元格：数值、填写原文、来源文件（SHA-256）、工作表与单元格。本机关每个数字都等于对应各行之和",
+        ),
+        (
+            "submissions",
+            SUBMISSION_FIELDS,
+            _submission_rows(merged.departments, shipped, files),
+            "报送文件",
+            "各部门报送的原始文件（原样收录于 submissions/）及其大小与 SHA-256",
+        ),
+        (
+            "changes",
+            CHANGE_FIELDS,
+            list(changes),
+            "与上一版本相比有变化的单元格",
+            f"相对于版本 {previous_version} 的变化" + (f"，原因：{reason}" if reason else "")
+            if previous_version
+            else "首次发布，无变化记录",
+        ),
     ):
         if rows is not None:
             files[f"data/{name}.csv"] = _csv_bytes([f[0] for f in fields], rows)
@@ -402,7 +454,9 @@ def _tables(files: PackageFiles, edition: Edition, units: tuple[Report, ...], bu
                 json_out(separator + ",\n".join(objects).encode("utf-8"))
                 separator = b",\n"
             json_out(b"\n]\n")
-        description = f"{layout.heading}：{bureau.name}（unit_id = {bureau.id}，各部门之和）及各部门的数据；{edition.code} 版格式"
+        description = (
+            f"{layout.heading}：{bureau.name}（unit_id = {bureau.id}，各部门之和）及各部门的数据；{edition.code} 版格式"
+        )
         for fmt in ("csv", "json"):
             name = code if fmt == "csv" else f"{code}-json"
             resources.append(_resource(name, f"data/{code}.{fmt}", files, schema, layout.heading, description))
@@ -447,18 +501,44 @@ def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict) -
         text, stem = texts.get(report.unit), f"report/{report.unit}"
         if text is not None:
             files[f"{stem}.md"] = text_markdown(text).encode("utf-8")
-        rows.append({"unit_id": report.unit, "title": title_of(report, names[report.unit]), "html": f"{stem}.html",
-                     "docx": f"{stem}.docx", "text": f"{stem}.md" if text is not None else ""})
+        rows.append(
+            {
+                "unit_id": report.unit,
+                "title": title_of(report, names[report.unit]),
+                "html": f"{stem}.html",
+                "docx": f"{stem}.docx",
+                "text": f"{stem}.md" if text is not None else "",
+            }
+        )
     content = _csv_bytes([f[0] for f in REPORT_FIELDS], rows)
     files["data/reports.csv"] = content
-    resources.append(_resource("reports", "data/reports.csv", files, _schema(REPORT_FIELDS), "年度报告文件",
-                               "本机关及各部门年度报告的网页版与 Word 版"))
+    resources.append(
+        _resource(
+            "reports",
+            "data/reports.csv",
+            files,
+            _schema(REPORT_FIELDS),
+            "年度报告文件",
+            "本机关及各部门年度报告的网页版与 Word 版",
+        )
+    )
     title = title_of(merged.bureau, bureau.name)
-    for fmt, mediatype in (("html", "text/html"), ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")):
+    for fmt, mediatype in (
+        ("html", "text/html"),
+        ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ):
         path = f"report/{bureau.id}.{fmt}"
-        resources.append({"name": f"report-{fmt}", "path": path, "format": fmt, "mediatype": mediatype,
-                          "title": f"{title}（{'网页版' if fmt == 'html' else 'Word 版'}）",
-                          "hash": "sha256:" + files.sha256[path], "bytes": files.size[path]})
+        resources.append(
+            {
+                "name": f"report-{fmt}",
+                "path": path,
+                "format": fmt,
+                "mediatype": mediatype,
+                "title": f"{title}（{'网页版' if fmt == 'html' else 'Word 版'}）",
+                "hash": "sha256:" + files.sha256[path],
+                "bytes": files.size[path],
+            }
+        )
     return resources
 
 
@@ -470,8 +550,10 @@ def _start_documents(files: PackageFiles, merged: Merged, bureau: Bureau, texts:
     names = _names(bureau)
     created = datetime.fromisoformat(created_timestamp(merged.departments).replace("Z", "+00:00")).replace(tzinfo=None)
     # Without where each cell was typed: the documents show figures only, and the jobs travel light.
-    jobs = [(replace(r, sources={}), names[r.unit], texts.get(r.unit), created, files.folder)
-            for r in (merged.bureau, *merged.departments)]
+    jobs = [
+        (replace(r, sources={}), names[r.unit], texts.get(r.unit), created, files.folder)
+        for r in (merged.bureau, *merged.departments)
+    ]
     return map(_unit_documents, jobs)
 
 
@@ -503,10 +585,19 @@ def _unit_documents(job: tuple) -> dict[str, tuple[str, int]]:
 def _changelog(version: str, previous_version: str | None, reason: str | None, changes) -> str:
     if previous_version is None:
         return f"# 版本 {version}\n\n首次发布。\n"
-    lines = [f"# 版本 {version}（更正版本 {previous_version}）", "", f"原因：{reason or '未说明'}", "",
-             f"有变化的单元格 {len(changes)} 个（完整清单见 data/changes.csv）：", "",
-             "| 单位 | 表 | 行 | 列 | 原值 | 新值 |", "|---|---|---|---|---|---|"]
-    lines += [f"| {c['unit_id']} | {c['table']} | {c['row']} | {c['column']} | {c['old']} | {c['new']} |" for c in changes]
+    lines = [
+        f"# 版本 {version}（更正版本 {previous_version}）",
+        "",
+        f"原因：{reason or '未说明'}",
+        "",
+        f"有变化的单元格 {len(changes)} 个（完整清单见 data/changes.csv）：",
+        "",
+        "| 单位 | 表 | 行 | 列 | 原值 | 新值 |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {c['unit_id']} | {c['table']} | {c['row']} | {c['column']} | {c['old']} | {c['new']} |" for c in changes
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -570,8 +661,12 @@ def _descriptor(merged: Merged, bureau: Bureau, resources: list[dict], release: 
         # Not in the Data Package standard: what the release covers in time (as DCAT's dct:temporal)
         # and what nianbao needs to read it back (the rules across years, verify).
         "temporalCoverage": {"start": f"{year}-01-01", "end": f"{year}-12-31"},
-        "nianbao": {"year": year, "edition": edition.code, "bureau": bureau.id,
-                    **{k: release[k] for k in ("previous_version", "reason") if release.get(k)}},
+        "nianbao": {
+            "year": year,
+            "edition": edition.code,
+            "bureau": bureau.id,
+            **{k: release[k] for k in ("previous_version", "reason") if release.get(k)},
+        },
         "resources": resources,
     }
 

@@ -115,7 +115,10 @@ def verify_submissions(folder: Path) -> Verification:
 
 def verify_rules(reports: dict[str, Report], folder: Path) -> Verification:
     result = Verification("已发布的表格符合格式的各项规则（已接受的例外除外）")
-    accepted = {(r["rule"], r["unit_id"], r["table"], r["row"] or None, r["column"] or None) for r in _rows(folder, "exceptions")}
+    accepted = {
+        (r["rule"], r["unit_id"], r["table"], r["row"] or None, r["column"] or None)
+        for r in _rows(folder, "exceptions")
+    }
     for unit, report in sorted(reports.items()):
         for f in check_report(report):
             if f.is_error and (f.rule, f.unit, f.table, f.row, f.column) not in accepted:
@@ -140,7 +143,9 @@ def verify_bureau_sums(reports: dict[str, Report], bureau_id: str, folder: Path)
             where = place(layout, r, c)
             figure = int(bureau.values[code][r, c])
             if int(summed[r, c]) != figure:
-                result.problems.append(f"{where}：本机关 {format_value(figure, column)}，各部门之和 {format_value(int(summed[r, c]), column)}")
+                result.problems.append(
+                    f"{where}：本机关 {format_value(figure, column)}，各部门之和 {format_value(int(summed[r, c]), column)}"
+                )
             row_code = layout.rows[r].code if len(layout.rows) > 1 else ""
             in_cells = cells[(code, row_code, column.code)]
             if in_cells != Decimal(format_value(figure, column)):
@@ -177,7 +182,9 @@ def verify_cells_against_workbooks(reports: dict[str, Report], folder: Path, yea
             if value != row["value"]:
                 result.problems.append(f"{where}：文件中为 {value}，cells.csv 为 {row['value']}")
             if source is not None and (source.sheet, source.cell) != (row["sheet"], row["cell"]):
-                result.problems.append(f"{where}：文件中位于 {source.sheet}!{source.cell}，cells.csv 记为 {row['sheet']}!{row['cell']}")
+                result.problems.append(
+                    f"{where}：文件中位于 {source.sheet}!{source.cell}，cells.csv 记为 {row['sheet']}!{row['cell']}"
+                )
     for unit in by_unit:
         result.problems.append(f"cells.csv 中的 {unit} 没有对应的报送文件")
     return result
@@ -196,7 +203,9 @@ def verify_departments_match_cells(reports: dict[str, Report], bureau_id: str, f
         seen.add((row["unit_id"], row["table"], r, c))
         value = format_value(int(report.values[row["table"]][r, c]), layout.columns[c])
         if value != row["value"]:
-            result.problems.append(f"{row['unit_id']} {place(layout, r, c)}：表格为 {value}，cells.csv 为 {row['value']}")
+            result.problems.append(
+                f"{row['unit_id']} {place(layout, r, c)}：表格为 {value}，cells.csv 为 {row['value']}"
+            )
     for unit, report in reports.items():
         if unit == bureau_id:
             continue
@@ -221,7 +230,9 @@ def verify_rows_complete(reports: dict[str, Report], folder: Path) -> Verificati
                 count = seen[(unit, row_code)]
                 if count != 1:
                     what = "缺少" if count == 0 else f"重复 {count} 次"
-                    result.problems.append(f"{code}.csv：{unit} {what}" + (f"行 {row_code}" if row_code else "其唯一一行"))
+                    result.problems.append(
+                        f"{code}.csv：{unit} {what}" + (f"行 {row_code}" if row_code else "其唯一一行")
+                    )
     return result
 
 

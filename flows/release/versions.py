@@ -64,10 +64,20 @@ def changed_cells(old: dict[str, Report], merged: Merged) -> list[dict]:
         for code, layout in edition.tables.items():
             for r, c in layout.cells:
                 column = layout.columns[c]
-                values = [format_value(int(x.values[code][r, c]), column) if x is not None else "" for x in (before, after)]
+                values = [
+                    format_value(int(x.values[code][r, c]), column) if x is not None else "" for x in (before, after)
+                ]
                 if values[0] != values[1]:
-                    rows.append({"unit_id": unit, "table": code, "row": layout.rows[r].code if len(layout.rows) > 1 else "",
-                                 "column": column.code, "old": values[0], "new": values[1]})
+                    rows.append(
+                        {
+                            "unit_id": unit,
+                            "table": code,
+                            "row": layout.rows[r].code if len(layout.rows) > 1 else "",
+                            "column": column.code,
+                            "old": values[0],
+                            "new": values[1],
+                        }
+                    )
     return rows
 
 
@@ -91,8 +101,15 @@ def publish(
     if latest is None:
         return _catalogued(_write(partial(build, version=FIRST_VERSION), year_folder, FIRST_VERSION, key), bureau)
     current, meta = latest.name, _meta_of(latest)
-    again = _sealed(build(version=current, changes=_changes_of(latest), reason=meta.get("reason"),
-                          previous_version=meta.get("previous_version")), key)
+    again = _sealed(
+        build(
+            version=current,
+            changes=_changes_of(latest),
+            reason=meta.get("reason"),
+            previous_version=meta.get("previous_version"),
+        ),
+        key,
+    )
     if _same_release(again, latest):
         return _catalogued(Publication(latest, current, new=False), bureau)
     figures_changed = any(again.sha256.get(name) != _sha256_of(latest / name) for name in TABLE_FILES)
@@ -139,12 +156,23 @@ def write_catalog(outputs: Path, bureau: Bureau) -> None:
         descriptor = json.loads(path.read_text("utf-8"))
         latest = latest_release(release.parent) == release.resolve()
         descriptors.append(descriptor)
-        releases.append({"year": int(release.parent.name), "version": release.name, "created": descriptor["created"],
-                         "path": f"{release.parent.name}/{release.name}/datapackage.json",
-                         "zip": f"{release.parent.name}/{release.name}.zip", "latest": latest})
+        releases.append(
+            {
+                "year": int(release.parent.name),
+                "version": release.name,
+                "created": descriptor["created"],
+                "path": f"{release.parent.name}/{release.name}/datapackage.json",
+                "zip": f"{release.parent.name}/{release.name}.zip",
+                "latest": latest,
+            }
+        )
     releases.sort(key=lambda r: (r["year"], _version_key(r["version"])))
-    catalog = {"name": bureau.id, "title": f"{bureau.name}政府信息公开工作年度报告统计数据", "dcat": places.CATALOG_DCAT,
-               "releases": releases}
+    catalog = {
+        "name": bureau.id,
+        "title": f"{bureau.name}政府信息公开工作年度报告统计数据",
+        "dcat": places.CATALOG_DCAT,
+        "releases": releases,
+    }
     for name, content in (
         (places.CATALOG, (json.dumps(catalog, ensure_ascii=False, indent=1) + "\n").encode("utf-8")),
         (places.CATALOG_DCAT, catalog_jsonld(descriptors, bureau, base_url(bureau))),
@@ -167,7 +195,8 @@ def _same_release(files: PackageFiles, release: Path) -> bool:
     """Whether `files` are the published `release`: the same paths, manifest and signature."""
     published = {p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file()}
     return published == set(files.sha256) and all(
-        files.sha256[name] == _sha256_of(release / name) for name in (MANIFEST, SIGNATURE) if name in published)
+        files.sha256[name] == _sha256_of(release / name) for name in (MANIFEST, SIGNATURE) if name in published
+    )
 
 
 def _sha256_of(path: Path) -> str | None:
