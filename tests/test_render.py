@@ -207,7 +207,7 @@ def test_docx_carries_text_with_markup_characters_and_the_figures_of_each_report
     import io
     from datetime import datetime
 
-    from flows.checks.text import ReportText
+    from flows.format.text import ReportText
 
     report = valid_report(2021)
     text = ReportText(report.unit, Path("x.md"), {"一": "第一段 <甲> & “乙”\x07\n\n第二段", "六": "无"})

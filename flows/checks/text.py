@@ -1,4 +1,4 @@
-"""The report's text sections (sources/<year>/report.md): parsed by their headings, placeholders
+"""The report's text (sources/<year>/report.md, split by flows/format/text.py): placeholders
 such as {{applications.new.total}} filled from the validated tables, and the text rules checked
 (T1, D6, W5, W6, W7), one small function each."""
 
@@ -6,45 +6,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-import yaml
-
-from flows.format.edition import SCHEMAS, rules
+from flows.format.edition import rules
 from flows.format.report import Finding, Report, make_finding
+from flows.format.text import ReportText, parse_sections, sections
 from flows.format.values import format_value
 
-HEADING = re.compile(r"^#{1,6}\s*([一二三四五六])、", re.M)
 PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
 SENTENCE = re.compile(r"[^。！？；\n]+[。！？；]?")
-
-
-@cache
-def sections() -> dict[str, dict]:
-    """numeral → {title, table?}, in order (schemas/sections.yaml)."""
-    return yaml.safe_load((SCHEMAS / "sections.yaml").read_text("utf-8"))["sections"]
-
-
-@dataclass
-class ReportText:
-    """A unit's text, section by section (numeral → text with the placeholders filled)."""
-
-    unit: str
-    path: Path
-    sections: dict[str, str]
-
-
-def parse_sections(text: str) -> dict[str, str]:
-    """numeral → the text under the heading "# 一、…" up to the next such heading."""
-    marks = list(HEADING.finditer(text))
-    found = {}
-    for i, mark in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        body = text[mark.end() : end].split("\n", 1)
-        found[mark.group(1)] = body[1].strip() if len(body) > 1 else ""
-    return found
 
 
 def _where(path: Path, numeral: str | None = None) -> str:

@@ -17,10 +17,10 @@ from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Pt
 
-from flows.checks.text import ReportText, sections
 from flows.documents.template import grid_rows, table_grid
 from flows.format.edition import edition_named
 from flows.format.report import Report
+from flows.format.text import ReportText, sections
 from flows.format.values import figures
 
 STYLE = """

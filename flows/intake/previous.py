@@ -57,7 +57,7 @@ def previous_release(outputs: Path, year: int) -> dict[str, Report]:
 
 def previous_texts(outputs: Path, year: int) -> dict:
     """The report texts published for `year - 1` (report/<unit>.md of its latest release), by unit."""
-    from flows.checks.text import ReportText, parse_sections
+    from flows.format.text import ReportText, parse_sections
 
     folder = latest(outputs, year - 1) / "report"
     return {p.stem: ReportText(p.stem, p, parse_sections(p.read_text("utf-8"))) for p in sorted(folder.glob("*.md"))}

@@ -1,0 +1,108 @@
+"""The house: flows/ reads as the way a report travels, and imports point one way along it.
+
+    format → intake → checks → merge → documents → release → run → flow → cli
+
+A stage may import the stages before it, never one after it: a room that needs its caller has its
+boundary in the wrong place. Only the flow module imports prefect.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+FLOWS = Path(__file__).resolve().parent.parent / "flows"
+
+# What each part of flows/ may import of flows/ (besides itself). places and schedule know where
+# files live and when the run is due: anything may ask them, they ask nobody.
+ALLOWED = {
+    "places": set(),
+    "schedule": set(),
+    "format": set(),
+    "intake": {"format", "places"},
+    "checks": {"format", "intake"},
+    "merge": {"format", "checks"},
+    "documents": {"format", "checks"},
+    "release": {"format", "intake", "checks", "merge", "documents", "places"},
+    "synth": {"format", "checks", "documents"},
+    "run": {"format", "intake", "checks", "merge", "documents", "release", "places"},
+    "flow": {"run", "release", "places", "schedule"},
+    "cli": {"format", "intake", "checks", "documents", "release", "run", "flow", "places", "schedule", "synth"},
+}
+STAGES = ("format", "intake", "checks", "merge", "documents", "release")
+
+
+def _part(module: str) -> str:
+    """flows.intake.workbook → intake; flows.run → run."""
+    return module.split(".")[1]
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(FLOWS.rglob("*.py")):
+        parts = path.relative_to(FLOWS.parent).with_suffix("").parts
+        if parts[-1] != "__init__" or len(parts) > 2:
+            found[".".join(p for p in parts if p != "__init__")] = path
+    return found
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module imported anywhere in the file, inside functions too (the CLI imports lazily)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "flows":
+                names |= {f"flows.{alias.name}" for alias in node.names}
+            else:
+                names.add(node.module)
+    return names
+
+
+def test_flows_lists_the_stages_of_the_pipeline():
+    entries = {p.name.removesuffix(".py") for p in FLOWS.iterdir() if p.name != "__pycache__"}
+    assert entries == set(ALLOWED) | {"__init__"}
+    assert all((FLOWS / stage).is_dir() or (FLOWS / f"{stage}.py").is_file() for stage in STAGES)
+
+
+@pytest.mark.parametrize("module", sorted(_modules()))
+def test_imports_point_one_way(module):
+    part = _part(module)
+    wrong = {
+        name
+        for name in _imports(_modules()[module])
+        if name.startswith("flows.") and _part(name) != part and _part(name) not in ALLOWED[part]
+    }
+    assert not wrong, f"{module} ({part}) may import only {sorted(ALLOWED[part])} of flows/, not {sorted(wrong)}"
+
+
+def test_only_the_flow_module_imports_prefect():
+    importers = {m for m, path in _modules().items() if any(n.split(".")[0] == "prefect" for n in _imports(path))}
+    assert importers == {"flows.flow"}
+
+
+def test_the_allowed_directions_have_no_cycle():
+    """So that "one way" is a promise the table itself keeps."""
+    seen: dict[str, int] = {}
+
+    def visit(part: str, path: tuple[str, ...]) -> None:
+        assert part not in path, f"cycle: {' → '.join((*path, part))}"
+        if seen.get(part):
+            return
+        for other in ALLOWED[part]:
+            visit(other, (*path, part))
+        seen[part] = 1
+
+    for part in ALLOWED:
+        visit(part, ())
+
+
+def test_a_forbidden_import_is_caught(tmp_path):
+    """The check reads what it should: an import of a later stage, even inside a function, is seen."""
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    from flows.release.versions import publish\n    from flows import run\n")
+    assert _imports(module) == {"flows.release.versions", "flows.run"}
+    assert {n for n in _imports(module) if _part(n) not in ALLOWED["intake"]} == {"flows.release.versions", "flows.run"}
