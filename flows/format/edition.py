@@ -11,12 +11,25 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+
+def _schemas() -> Path:
+    """Where the format's data is. Two places, one source: schemas/ at the checkout's top level is
+    the one copy that is edited; a wheel carries it as flows/schemas/ (pyproject's force-include),
+    so an installed nianbao finds it inside its own package. An editable install or a run from the
+    checkout has no flows/schemas/ and reads the top-level folder itself."""
+    packaged = resources.files("flows") / "schemas"
+    if isinstance(packaged, Path) and packaged.is_dir():  # installed as files (wheels are), not zipped
+        return packaged
+    return Path(__file__).resolve().parents[2] / "schemas"
+
+
+SCHEMAS = _schemas()
 TABLES = ("proactive_disclosure", "applications", "review_litigation")
 
 _SPACE = re.compile(r"\s+")
