@@ -13,7 +13,6 @@ from flows.synth import synthetic_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "sources"
-SHARED = ROOT.parent / "shared"  # the spec, beside the checkout (as in CI)
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 # Reproducible package timestamps in every test.

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import jsonschema
 import pytest
 
 from flows.checks.rules import RULES
 from flows.format.edition import SCHEMAS, TABLES, editions, rules
-from tests.conftest import SHARED
 
-SPEC = SHARED / "spec" / "report-format.md"
+SPEC = Path(__file__).resolve().parent / "data" / "spec" / "report-format.md"  # the spec's copy (data/README.md)
 PROFILES = SCHEMAS / "profiles"
 
 
