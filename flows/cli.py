@@ -80,6 +80,7 @@ def cmd_template(args) -> int:
 
     edition = edition_for_year(args.year)
     out = Path(args.output or f"nianbao-template-{args.year}.xlsx")
+    _refuse_to_overwrite([out], args.force)
     write_workbook(out, edition, args.year)
     print(f"已生成 {args.year} 年度填报模板（{edition.code} 版格式）：{out}")
     return 0
@@ -139,8 +140,8 @@ def _run_prepared(args, inputs) -> int:
             ) from None
         finally:
             progress_bar.reset(token)
-    if args.quiet:  # for cron: nothing on success, the blocking errors otherwise
-        if outcome.errors:
+    if args.quiet:  # for cron: nothing on success, the blocking errors (or a catalog not updated) otherwise
+        if outcome.errors or (outcome.publication and outcome.publication.catalog_problem):
             print("\n".join(verdict(outcome)), file=sys.stderr)
     else:
         print(f"{outcome.bureau.name} {outcome.year} 年度：{len(outcome.checked)} 个部门报送")
@@ -244,6 +245,8 @@ def verdict(outcome) -> list[str]:
         lines.append(f"已发布版本 {outcome.publication.version}：{outcome.release / 'datapackage.json'}")
     else:
         lines.append(f"输入与已发布的版本 {outcome.publication.version} 相同，未发布新版本：{outcome.release}")
+    if outcome.publication and outcome.publication.catalog_problem:
+        lines.append(f"已发布 {outcome.publication.version}，但 catalog.json 未更新：{outcome.publication.catalog_problem}")
     return lines
 
 
@@ -253,10 +256,13 @@ def cmd_push(args) -> int:
     if args.command == "publish":  # its name until 0.2.0: scripts may still use it
         print("nianbao: “nianbao publish” 已更名为 “nianbao push”（推送到 CKAN）；旧名称仍可使用", file=sys.stderr)
 
+    from flows.intake.previous import NoLiveRelease, live_release
     from flows.release.ckan import PortalError, push_release
-    from flows.release.versions import latest_release
 
-    release = latest_release(year_folder(Path(args.outputs), args.year))
+    try:
+        release = live_release(Path(args.outputs), args.year)
+    except NoLiveRelease as error:
+        raise UsageError(str(error)) from None
     if release is None:
         raise UsageError(
             f"{year_folder(Path(args.outputs), args.year)} 中没有已发布的版本：请先运行 nianbao run {args.year}"
@@ -286,9 +292,19 @@ def cmd_serve(args) -> int:
     return 0
 
 
-def cmd_synth(args) -> int:
-    from flows.synth import write_synthetic_bureau
+def _refuse_to_overwrite(paths: list[Path], force: bool) -> None:
+    """A command that writes files refuses to replace one that exists (a submitted workbook, a
+    bureau.yaml someone edited) unless told --force."""
+    existing = [str(p) for p in paths if p.exists()]
+    if existing and not force:
+        more = f" 等 {len(existing)} 个文件" if len(existing) > 3 else ""
+        raise UsageError(f"{'、'.join(existing[:3])}{more} 已存在：不会覆盖；确需覆盖请加 --force")
 
+
+def cmd_synth(args) -> int:
+    from flows.synth import synthetic_files, write_synthetic_bureau
+
+    _refuse_to_overwrite(synthetic_files(Path(args.out), args.year, args.departments), args.force)
     injected = write_synthetic_bureau(Path(args.out), args.year, args.departments, args.seed, args.errors)
     print(
         f"已生成合成报送目录 {args.out}：{args.departments} 个部门，{args.year} 年度，注入错误 {len(injected)} 处"
@@ -387,6 +403,7 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--out", required=True)
     synth.add_argument("--seed", type=int, default=0)
     synth.add_argument("--errors", type=int, default=0, help="注入的已知错误个数（记录在 errors-<年度>.csv）")
+    synth.add_argument("--force", action="store_true", help="覆盖已存在的文件（默认拒绝覆盖）")
     synth.set_defaults(handler=cmd_synth)
 
     keys = sub.add_parser("keygen", help="生成用于签署发布包的 Ed25519 密钥对")
@@ -397,6 +414,7 @@ def parser() -> argparse.ArgumentParser:
     template = sub.add_parser("template", help="生成某年度的填报模板")
     template.add_argument("year", type=_year)
     template.add_argument("-o", "--output")
+    template.add_argument("--force", action="store_true", help="覆盖已存在的文件（默认拒绝覆盖）")
     template.set_defaults(handler=cmd_template)
     return p
 

@@ -20,7 +20,7 @@ from flows.documents.check_pages import start_department_pages, status_of, write
 from flows.format.edition import SCHEMAS, edition_for_year, editions
 from flows.format.report import Finding, Report, make_finding
 from flows.intake.bureau import Bureau, discover, load_bureau, load_year_file
-from flows.intake.previous import previous_release, previous_texts
+from flows.intake.previous import live_release, previous_release, previous_texts
 from flows.intake.workbook import sha256_of
 from flows.merge import Merged, merge
 from flows.release.versions import Publication, publish
@@ -41,8 +41,10 @@ class Inputs:
 
 def prepare(sources: Path, outputs: Path, year: int) -> Inputs:
     """Discover the submissions and load last year's release. Raises BureauConfigError or
-    PreviousYearError for inputs that cannot be used at all."""
+    PreviousYearError for inputs that cannot be used at all, and NoLiveRelease, before any work,
+    when the year's own live version cannot be told."""
     bureau = load_bureau(sources)
+    live_release(outputs, year)
     submitted, findings = discover(sources, year, bureau)
     return Inputs(
         year, Path(sources), bureau, submitted, findings, previous_release(outputs, year), previous_texts(outputs, year)
@@ -128,7 +130,7 @@ def batches(submitted: dict[str, Path], size: int = BATCH_SIZE) -> list[list[tup
         if int.from_bytes(hashlib.sha256(unit.encode()).digest()[:8], "big") % size == 0 or len(current) >= 2 * size:
             result.append(current)
             current = []
-    return result + [current] if current else result
+    return [*result, current] if current else result
 
 
 def previous_of(batch: list[tuple[str, Path]], previous: dict[str, Report]) -> dict[str, Report]:

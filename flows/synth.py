@@ -86,6 +86,13 @@ SYNTHETIC_TEXT = """# 一、总体情况
 """
 
 
+def synthetic_files(out: Path, year: int, departments: int) -> list[Path]:
+    """Every file write_synthetic_bureau writes."""
+    out = Path(out)
+    units = [out / str(year) / f"d{i:05d}.xlsx" for i in range(1, departments + 1)]
+    return [out / "bureau.yaml", out / str(year) / "report.md", out / f"errors-{year}.csv", *units]
+
+
 def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0, errors: int = 0) -> list[dict]:
     """A bureau of `departments` valid workbooks for `year` in `out` (bureau.yaml, <year>/, report.md),
     deterministic from `seed`; `errors` of them get one known error each, returned (and written to
@@ -99,7 +106,7 @@ def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0
     from flows.format.report import cell_ref
 
     out, edition, rng = Path(out), edition_for_year(year), np.random.default_rng(seed)
-    units = [f"d{i:05d}" for i in range(1, departments + 1)]
+    units = [path.stem for path in synthetic_files(out, year, departments)[3:]]
     (out / str(year)).mkdir(parents=True, exist_ok=True)
     (out / "bureau.yaml").write_text(
         yaml.safe_dump(

@@ -142,10 +142,8 @@ def keys(tmp_path_factory) -> tuple[Path, Path]:
 def signed(keys, tmp_path_factory) -> Path:
     from flows import run
 
-    outputs = tmp_path_factory.mktemp("signed")
-    outcome = run_year(2020, SOURCES, outputs)
-    shutil.rmtree(outputs / "2020")
-    outcome.publication = run.publish_outcome(outcome, outputs, key=keys[0])
+    outcome = run_year(2020, SOURCES, tmp_path_factory.mktemp("unsigned"))
+    outcome.publication = run.publish_outcome(outcome, tmp_path_factory.mktemp("signed"), key=keys[0])
     return outcome.release
 
 

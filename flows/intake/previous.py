@@ -7,15 +7,19 @@ import csv
 import json
 from pathlib import Path
 
+from flows import places
 from flows.format.edition import edition_named
 from flows.format.report import Report
 from flows.format.values import parse_cell
 from flows.intake.workbook import UnreadableWorkbook, read_workbook
-from flows.places import latest
 
 
 class PreviousYearError(Exception):
     """Last year's data cannot be used; the message says why, in Chinese."""
+
+
+class NoLiveRelease(PreviousYearError):
+    """Versions of a year exist but which one is live cannot be told; the message says what to do."""
 
 
 def load_release(path: Path) -> tuple[int, dict[str, Report]]:
@@ -49,18 +53,83 @@ def load_release(path: Path) -> tuple[int, dict[str, Report]]:
     return year, reports
 
 
+def is_version(name: str) -> bool:
+    """Whether a name is a version's: three whole numbers, 1.0.0."""
+    parts = name.split(".")
+    return len(parts) == 3 and all(p.isdigit() for p in parts)
+
+
+def version_key(name: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in name.split("."))
+
+
+def complete_versions(outputs: Path, year: int) -> list[str]:
+    """The versions of `year` written in full (moved into place with their manifest), oldest first."""
+    folder = places.year_folder(outputs, year)
+    found = [
+        p.name
+        for p in (folder.iterdir() if folder.is_dir() else ())
+        if is_version(p.name) and p.is_dir() and not p.is_symlink() and (p / "MANIFEST.sha256").is_file()
+    ]
+    return sorted(found, key=version_key)
+
+
+def catalog_releases(outputs: Path) -> list[dict] | None:
+    """The releases catalog.json lists, or None when there is no catalog. Raises NoLiveRelease for
+    one that cannot be read: it is the record of what was published, not to be guessed past."""
+    path = Path(outputs) / places.CATALOG
+    if not path.is_file():
+        return None
+    try:
+        releases = json.loads(path.read_text("utf-8"))["releases"]
+        return [r for r in releases if isinstance(r, dict) and is_version(str(r["version"])) and int(r["year"])]
+    except (ValueError, KeyError, TypeError) as error:
+        raise NoLiveRelease(f"{path} 无法读取（{type(error).__name__}: {error}）：请从备份恢复它") from None
+
+
+def live_release(outputs: Path, year: int) -> Path | None:
+    """The version of `year` that is live: the one `latest` links to, or, when that link is missing
+    or broken (a copy that dropped links, a restore), the one catalog.json marks latest. None when
+    nothing of the year was ever published; NoLiveRelease when versions exist but neither says
+    which is live. Reads only: publishing (release.versions) restores the link."""
+    folder, link = places.year_folder(outputs, year), places.latest(outputs, year)
+    versions = complete_versions(outputs, year)
+    target = link.resolve() if link.is_symlink() else None
+    if target is not None and target.parent == folder.resolve() and target.name in versions:
+        return folder / target.name
+    if link.exists() and not link.is_symlink():
+        raise NoLiveRelease(
+            f"{link} 是普通目录或文件而不是指向版本的链接（复制时丢失了链接？）：请把它移出 {folder}，"
+            "nianbao 将按 catalog.json 恢复链接"
+        )
+    listed = [r for r in catalog_releases(outputs) or [] if int(r["year"]) == year]
+    marked = [str(r["version"]) for r in listed if r.get("latest")]
+    if len(marked) == 1 and marked[0] in versions:
+        return folder / marked[0]
+    if not versions and not listed:
+        return None
+    what = "失效" if link.is_symlink() else "缺失"
+    raise NoLiveRelease(
+        f"{link} {what}，catalog.json 也未指明当前版本（已有版本：{'、'.join(versions) or '无'}）："
+        f"请用 ln -sfn <版本> {link} 指定当前版本后再运行"
+    )
+
+
 def previous_release(outputs: Path, year: int) -> dict[str, Report]:
-    """The units' reports of the latest release of `year - 1` in `outputs`, or {} when there is none."""
-    path = latest(outputs, year - 1) / "datapackage.json"
-    return load_release(path)[1] if path.is_file() else {}
+    """The units' reports of the live release of `year - 1` in `outputs`, or {} when there is none."""
+    release = live_release(outputs, year - 1)
+    return load_release(release)[1] if release else {}
 
 
 def previous_texts(outputs: Path, year: int) -> dict:
-    """The report texts published for `year - 1` (report/<unit>.md of its latest release), by unit."""
+    """The report texts published for `year - 1` (report/<unit>.md of its live release), by unit."""
     from flows.format.text import ReportText, parse_sections
 
-    folder = latest(outputs, year - 1) / "report"
-    return {p.stem: ReportText(p.stem, p, parse_sections(p.read_text("utf-8"))) for p in sorted(folder.glob("*.md"))}
+    release = live_release(outputs, year - 1)
+    if release is None:
+        return {}
+    texts = sorted((release / "report").glob("*.md"))
+    return {p.stem: ReportText(p.stem, p, parse_sections(p.read_text("utf-8"))) for p in texts}
 
 
 def load_previous(path: Path, year: int, unit: str) -> Report | None:

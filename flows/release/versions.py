@@ -11,14 +11,16 @@ Writing is atomic: a release is written aside and moved into place, then `latest
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import zipfile
-from contextlib import suppress
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -28,7 +30,14 @@ from flows.checks.accepted import Accepted
 from flows.format.report import Finding, Report
 from flows.format.values import format_value
 from flows.intake.bureau import Bureau
-from flows.intake.previous import load_release
+from flows.intake.previous import (
+    NoLiveRelease,
+    catalog_releases,
+    complete_versions,
+    live_release,
+    load_release,
+    version_key,
+)
 from flows.merge import Merged
 from flows.release.dcat import catalog_jsonld
 from flows.release.package import TABLE_FILES, PackageFiles, base_url, build_package
@@ -42,11 +51,7 @@ class Publication:
     path: Path  # the version's folder
     version: str
     new: bool  # False when the inputs gave the latest version again: nothing was written
-
-
-def latest_release(year_folder: Path) -> Path | None:
-    link = Path(year_folder) / places.LATEST
-    return link.resolve() if link.is_dir() else None
+    catalog_problem: str | None = None  # why catalog.json could not be updated after publishing
 
 
 def next_version(version: str, figures_changed: bool) -> str:
@@ -92,14 +97,21 @@ def publish(
     texts: dict | None = None,
     map=map,
 ) -> Publication:
-    """Publish the year's release as a new version, unless it equals the latest one; with `key`,
-    sign its manifest. `map` renders the reports (a process pool's, for a large bureau)."""
-    year_folder = places.year_folder(outputs, merged.bureau.year)
-    latest = latest_release(year_folder)
-    _tidy(year_folder, latest)
+    """Publish the year's release as a new version, unless it equals the live one; with `key`,
+    sign its manifest. `map` renders the reports (a process pool's, for a large bureau).
+
+    Nothing published is removed or rewritten, and no version number is given twice: a new version
+    comes after every number the catalog lists or the live one has (after a rollback of `latest`
+    too), and past any folder or zip left by a run that died before switching to it, unless that is
+    byte for byte the version this run makes, whose publication this run then completes."""
+    year = merged.bureau.year
+    year_folder = places.year_folder(outputs, year)
+    latest = live_release(outputs, year)
+    _tidy(year_folder)
     build = partial(build_package, merged, bureau, findings, accepted, texts=texts, map=map)
     if latest is None:
-        return _catalogued(_write(partial(build, version=FIRST_VERSION), year_folder, FIRST_VERSION, key), bureau)
+        return _catalogued(_write_next(build, year_folder, _published(outputs, year), True, key), bureau)
+    _link_latest(year_folder, latest.name)  # restored from the catalog, if the link was lost
     current, meta = latest.name, _meta_of(latest)
     again = _sealed(
         build(
@@ -113,73 +125,131 @@ def publish(
     if _same_release(again, latest):
         return _catalogued(Publication(latest, current, new=False), bureau)
     figures_changed = any(again.sha256.get(name) != _sha256_of(latest / name) for name in TABLE_FILES)
-    version = next_version(current, figures_changed)
     _, old = load_release(latest)
-    build = partial(build, version=version, changes=changed_cells(old, merged), reason=reason, previous_version=current)
-    return _catalogued(_write(build, year_folder, version, key), bureau)
+    build = partial(build, changes=changed_cells(old, merged), reason=reason, previous_version=current)
+    return _catalogued(_write_next(build, year_folder, _published(outputs, year), figures_changed, key), bureau)
 
 
-def _tidy(year_folder: Path, latest: Path | None) -> None:
-    """Remove what a run killed midway left: files written aside, and versions written but never
-    switched to (publication is the switch of `latest`), which are newer than it."""
-    if not year_folder.is_dir():
-        return
-    newest = _version_key(latest.name) if latest else (-1,)
-    for path in year_folder.iterdir():
-        stem = path.name.removesuffix(".zip")
-        orphan = _is_version(stem) and _version_key(stem) > newest
-        if path.name.startswith(".") or orphan:
+def _published(outputs: Path, year: int) -> list[str]:
+    """The versions of `year` ever published: listed in the catalog, or live; oldest first."""
+    listed = {str(r["version"]) for r in catalog_releases(outputs) or [] if int(r["year"]) == year}
+    live = live_release(outputs, year)
+    return sorted(listed | ({live.name} if live else set()), key=version_key)
+
+
+class _VersionTaken(Exception):
+    """A version's folder or zip is on disk (never published) and differs from this run's."""
+
+
+def _write_next(build, year_folder: Path, published: list[str], figures_changed: bool, key: Path | None):
+    """Write the version after the newest published one; past a number whose leftovers differ."""
+    version = next_version(published[-1], figures_changed) if published else FIRST_VERSION
+    while True:
+        try:
+            return _write(partial(build, version=version), year_folder, version, key)
+        except _VersionTaken:
+            version = next_version(version, figures_changed)
+
+
+# What a run writes aside in outputs/<year>/ before moving it into place: the only names a run removes.
+_STAGING = re.compile(r"\.\d+\.\d+\.\d+\.(?:[a-z0-9_]{8}|zip\.partial)|\.latest\.new")
+
+
+def _tidy(year_folder: Path) -> None:
+    """Remove what a run killed midway left aside. Versions, even one written in full but never
+    switched to, and anything else in the folder (.htaccess, .well-known/) stay."""
+    for path in year_folder.iterdir() if year_folder.is_dir() else ():
+        if _STAGING.fullmatch(path.name):
             shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
 
 
-def _is_version(name: str) -> bool:
-    parts = name.split(".")
-    return len(parts) == 3 and all(p.isdigit() for p in parts)
-
-
-def _version_key(name: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in name.split("."))
+def _link_latest(year_folder: Path, version: str) -> None:
+    """Point `latest` at `version`, atomically (publishing is this switch)."""
+    link = year_folder / places.LATEST
+    if link.is_symlink() and os.readlink(link) == version:
+        return
+    temporary = year_folder / f".{places.LATEST}.new"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(version)
+    os.replace(temporary, link)
 
 
 def _catalogued(publication: Publication, bureau: Bureau) -> Publication:
-    write_catalog(publication.path.parent.parent, bureau)
+    """The publication, with the catalog updated; a catalog that cannot be written does not undo
+    what was published, and is said."""
+    try:
+        write_catalog(publication.path.parent.parent, bureau)
+    except (OSError, NoLiveRelease) as error:
+        return replace(publication, catalog_problem=str(error))
     return publication
 
 
 def write_catalog(outputs: Path, bureau: Bureau) -> None:
-    """catalog.json and catalog.jsonld (DCAT-AP) in `outputs`: every year and version published."""
-    descriptors, releases = [], []
-    for path in sorted(Path(outputs).glob("*/*/datapackage.json")):
-        release = path.parent
-        if release.is_symlink() or not release.parent.name.isdigit():
-            continue
-        descriptor = json.loads(path.read_text("utf-8"))
-        latest = latest_release(release.parent) == release.resolve()
-        descriptors.append(descriptor)
-        releases.append(
-            {
-                "year": int(release.parent.name),
-                "version": release.name,
-                "created": descriptor["created"],
-                "path": f"{release.parent.name}/{release.name}/datapackage.json",
-                "zip": f"{release.parent.name}/{release.name}.zip",
-                "latest": latest,
-            }
-        )
-    releases.sort(key=lambda r: (r["year"], _version_key(r["version"])))
-    catalog = {
-        "name": bureau.id,
-        "title": f"{bureau.name}政府信息公开工作年度报告统计数据",
-        "dcat": places.CATALOG_DCAT,
-        "releases": releases,
-    }
-    for name, content in (
-        (places.CATALOG, (json.dumps(catalog, ensure_ascii=False, indent=1) + "\n").encode("utf-8")),
-        (places.CATALOG_DCAT, catalog_jsonld(descriptors, bureau, base_url(bureau))),
-    ):
-        partial = Path(outputs) / f".{name}.partial"
-        partial.write_bytes(content)
-        os.replace(partial, Path(outputs) / name)
+    """catalog.json and catalog.jsonld (DCAT-AP) in `outputs`: every version ever published, with
+    the live one of each year marked. A version stays listed once listed; one written but never
+    switched live is not listed. Without a catalog (a first run, or one lost), every complete
+    version on disk is listed. Written under outputs/.catalog.lock: runs of two years share it."""
+    outputs = Path(outputs)
+    with _catalog_lock(outputs):
+        for aside in outputs.glob(".catalog.json*.*"):  # left by a run killed while writing
+            if _CATALOG_ASIDE.fullmatch(aside.name):
+                aside.unlink()
+        listed = catalog_releases(outputs)
+        years = sorted(int(p.name) for p in outputs.iterdir() if p.name.isdigit() and p.is_dir())
+        live = {year: release.name for year in years if (release := live_release(outputs, year))}
+        wanted = {(int(r["year"]), str(r["version"])) for r in listed or []} | set(live.items())
+        if listed is None:
+            wanted |= {(year, version) for year in years for version in complete_versions(outputs, year)}
+        descriptors, releases = [], []
+        for year, version in sorted(wanted, key=lambda pair: (pair[0], version_key(pair[1]))):
+            path = places.year_folder(outputs, year) / version / "datapackage.json"
+            if not path.is_file():
+                raise NoLiveRelease(f"catalog.json 列出的 {year} 年度版本 {version} 不在 {path.parent}：请从备份恢复它")
+            descriptor = json.loads(path.read_text("utf-8"))
+            descriptors.append(descriptor)
+            releases.append(
+                {
+                    "year": year,
+                    "version": version,
+                    "created": descriptor["created"],
+                    "path": f"{year}/{version}/datapackage.json",
+                    "zip": f"{year}/{version}.zip",
+                    "latest": live.get(year) == version,
+                }
+            )
+        catalog = {
+            "name": bureau.id,
+            "title": f"{bureau.name}政府信息公开工作年度报告统计数据",
+            "dcat": places.CATALOG_DCAT,
+            "releases": releases,
+        }
+        for name, content in (
+            (places.CATALOG, (json.dumps(catalog, ensure_ascii=False, indent=1) + "\n").encode("utf-8")),
+            (places.CATALOG_DCAT, catalog_jsonld(descriptors, bureau, base_url(bureau))),
+        ):
+            _replace(outputs / name, content)
+
+
+_CATALOG_ASIDE = re.compile(r"\.catalog\.jsonl?d?\.[a-z0-9_]{8}")
+
+
+@contextmanager
+def _catalog_lock(outputs: Path):
+    with open(outputs / ".catalog.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # a few milliseconds: wait for the other year's run
+        yield
+
+
+def _replace(path: Path, content: bytes) -> None:
+    """Write `path` aside under a name of its own, then move it into place."""
+    handle, aside = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        os.replace(aside, path)
+    except BaseException:
+        Path(aside).unlink(missing_ok=True)
+        raise
 
 
 def _sealed(files: PackageFiles, key: Path | None) -> PackageFiles:
@@ -252,10 +322,13 @@ class ReleaseZip:
 def _write(build, year_folder: Path, version: str, key: Path | None) -> Publication:
     """Build the version aside (build(files=…) writes each file as it is made), move it into
     place, then switch `latest`: a run killed at any point leaves `latest` on the previous
-    release, untouched, and nothing half-written under a version's name."""
-    target = year_folder / version
-    if target.exists():
-        raise FileExistsError(f"{target} 已存在：已发布的版本不会被覆盖")
+    release, untouched, and nothing half-written under a version's name. Where a run died after
+    moving this version's folder or zip into place but before the switch, what it left is kept:
+    if it is what this run built, byte for byte, the publication is completed with it; otherwise
+    _VersionTaken."""
+    target, zipped = year_folder / version, year_folder / f"{version}.zip"
+    if (target.exists() and not (target / MANIFEST).is_file()) or (zipped.exists() and not zipped.is_file()):
+        raise _VersionTaken(version)  # no leftover of a publication: not this run's to complete
     year_folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=year_folder))
     partial_zip = year_folder / f".{version}.zip.partial"
@@ -264,8 +337,18 @@ def _write(build, year_folder: Path, version: str, key: Path | None) -> Publicat
         archive = ReleaseZip(partial_zip, version)
         _sealed(build(files=PackageFiles(staging, archive)), key)
         archive.close()
-        staging.rename(target)
-        os.replace(partial_zip, year_folder / f"{version}.zip")
+        if target.exists() and _hashes(target) != _hashes(staging):
+            raise _VersionTaken(version)
+        if zipped.exists() and _sha256_of(zipped) != _sha256_of(partial_zip):
+            raise _VersionTaken(version)
+        if target.exists():  # the same files are in place already
+            shutil.rmtree(staging)
+        else:
+            staging.rename(target)
+        if zipped.exists():
+            partial_zip.unlink()
+        else:
+            os.replace(partial_zip, zipped)
     except BaseException:
         if archive is not None:
             with suppress(Exception):  # the zip is half-written and removed next: only its file is closed
@@ -273,7 +356,10 @@ def _write(build, year_folder: Path, version: str, key: Path | None) -> Publicat
         shutil.rmtree(staging, ignore_errors=True)
         partial_zip.unlink(missing_ok=True)
         raise
-    temporary = year_folder / f".{places.LATEST}.new"
-    temporary.symlink_to(version)
-    os.replace(temporary, year_folder / places.LATEST)
+    _link_latest(year_folder, version)
     return Publication(target, version, new=True)
+
+
+def _hashes(folder: Path) -> dict[str, str | None]:
+    """Every file under `folder` by its path, with its SHA-256."""
+    return {p.relative_to(folder).as_posix(): _sha256_of(p) for p in sorted(folder.rglob("*")) if p.is_file()}
