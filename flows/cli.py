@@ -246,7 +246,9 @@ def verdict(outcome) -> list[str]:
     else:
         lines.append(f"输入与已发布的版本 {outcome.publication.version} 相同，未发布新版本：{outcome.release}")
     if outcome.publication and outcome.publication.catalog_problem:
-        lines.append(f"已发布 {outcome.publication.version}，但 catalog.json 未更新：{outcome.publication.catalog_problem}")
+        lines.append(
+            f"已发布 {outcome.publication.version}，但 catalog.json 未更新：{outcome.publication.catalog_problem}"
+        )
     return lines
 
 

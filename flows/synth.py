@@ -36,7 +36,7 @@ def _review_litigation(report: Report, rng: np.random.Generator) -> None:
     row, j = report.values["review_litigation"][0], table.column_index
     for block in BLOCKS:
         parts = rng.integers(0, 3, len(OUTCOMES))
-        for outcome, n in zip(OUTCOMES, parts):
+        for outcome, n in zip(OUTCOMES, parts, strict=True):
             row[j[f"{block}_{outcome}"]] = n
         row[j[f"{block}_total"]] = parts.sum()
 

@@ -61,7 +61,7 @@ def write_official_layout(
                 value = cells.get((code, *span.cell), "")
             else:
                 value = span.text
-                if break_labels and r0 != r1 or (break_labels and span.c0 > 0):
+                if (break_labels and r0 != r1) or (break_labels and span.c0 > 0):
                     value = broken(value)
                 if half_width:
                     value = value.translate(HALF_WIDTH)

@@ -168,7 +168,7 @@ def test_check_level_enables_c3(tmp_path, capsys):
 
 
 def test_an_os_error_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
-    import flows.cli as cli
+    from flows import cli
 
     def full(*args, **kwargs):
         raise OSError(28, "No space left on device", str(tmp_path / "outputs"))

@@ -130,8 +130,10 @@ def test_a_second_run_of_the_same_year_refuses(prefect_server, tmp_path, capsys)
         [
             sys.executable,
             "-c",
-            "import sys; from flows.release.lock import year_lock\n"
-            f"with year_lock({str(outputs)!r}, 2021):\n    print('held', flush=True); sys.stdin.read()",
+            (
+                "import sys; from flows.release.lock import year_lock\n"
+                f"with year_lock({str(outputs)!r}, 2021):\n    print('held', flush=True); sys.stdin.read()"
+            ),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -3,6 +3,7 @@ in a finding or a clean pass, never a traceback, within a time bound per file (t
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import tempfile
@@ -28,7 +29,7 @@ VALUES = st.one_of(
 )
 # NIANBAO_FUZZ_EXAMPLES=1000 for a longer hunt than CI's.
 FUZZ = settings(
-    max_examples=int(os.environ.get("NIANBAO_FUZZ_EXAMPLES", 25)),
+    max_examples=int(os.environ.get("NIANBAO_FUZZ_EXAMPLES", "25")),
     deadline=5000,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
@@ -55,11 +56,7 @@ def test_mutated_cells_labels_and_merges(edits, merges):
         for sheet, row, column, value in edits:
             cell = book[sheet].cell(row=row, column=column)
             if type(cell).__name__ != "MergedCell":
-                cell.value = (
-                    value
-                    if not isinstance(value, float) or value == value and abs(value) != float("inf")
-                    else str(value)
-                )
+                cell.value = value if not isinstance(value, float) or math.isfinite(value) else str(value)
         for sheet, row, column in merges:
             book[sheet].merge_cells(start_row=row, start_column=column, end_row=row + 1, end_column=column + 2)
         book.save(path)
@@ -78,8 +75,8 @@ def test_mutated_sheet_xml(part, cuts):
             for info in source.infolist():
                 data = source.read(info.filename)
                 if info.filename == part:
-                    for at, length, insert in cuts:
-                        at %= max(len(data), 1)
+                    for offset, length, insert in cuts:
+                        at = offset % max(len(data), 1)
                         data = data[:at] + insert + data[at + length :]
                 target.writestr(info.filename, data)
         assert_clear_answer(path)

@@ -162,7 +162,7 @@ def test_malformed_exceptions_file_is_refused_with_the_entry(chain):
     sources, outputs, _ = chain
     write_yaml(sources / "2020" / "exceptions.yaml", [{"rule": "D1", "unit": "b", "reason": "理由充分的说明"}])
     inputs = prepare(sources, outputs, 2020)
-    with pytest.raises(BureauConfigError, match="exceptions.yaml 第 0 项有误.*accepted_by"):
+    with pytest.raises(BureauConfigError, match=r"exceptions\.yaml 第 0 项有误.*accepted_by"):
         settle(inputs, [], None)
 
 

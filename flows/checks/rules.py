@@ -224,7 +224,7 @@ def rule_w1(report: Report, context: Context) -> Iterator[Finding]:
     m = report.values["proactive_disclosure"]
     pairs = [(int(m[r, j["previous_items"]]), int(m[r, j["decisions"]])) for r in rows]
     if all(a == b for a, b in pairs) and any(a for a, _ in pairs):
-        shown = "、".join(f"{layout.rows[r].label} {a}/{b}" for r, (a, b) in zip(rows, pairs))
+        shown = "、".join(f"{layout.rows[r].label} {a}/{b}" for r, (a, b) in zip(rows, pairs, strict=True))
         yield make_finding(
             "W1", report.unit, report=report, table="proactive_disclosure", c=j["decisions"], pairs=shown
         )

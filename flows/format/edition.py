@@ -114,7 +114,7 @@ class TableLayout:
         object.__setattr__(self, "column_index", cols)
         object.__setattr__(self, "applicable", applicable)
         cell_rows, cell_columns = applicable.nonzero()
-        cells = tuple(zip(cell_rows.tolist(), cell_columns.tolist()))
+        cells = tuple(zip(cell_rows.tolist(), cell_columns.tolist(), strict=True))
         object.__setattr__(self, "cells", cells)
         object.__setattr__(self, "cell_index", {cell: i for i, cell in enumerate(cells)})
         object.__setattr__(self, "cell_rows", cell_rows)

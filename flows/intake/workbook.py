@@ -17,7 +17,7 @@ import io
 import re
 import threading
 from dataclasses import dataclass, field
-from functools import cache, cached_property, lru_cache
+from functools import cache, cached_property
 from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
@@ -360,9 +360,10 @@ class _Reader:
             table = self.edition.tables[code]
             header_measure = self.header_measures.get((code, table.columns[c].code))
             parsed = parse_cell(raws[i], table.columns[c], header_measure)
-            if parsed.reasons or parsed.value is None or table.columns[c].kind == "amount":
-                if not self._unusual_cell(table, self.sheets[k], r, c, sr, sc, raws[i], parsed, header_measure):
-                    continue
+            if (parsed.reasons or parsed.value is None or table.columns[c].kind == "amount") and not self._unusual_cell(
+                table, self.sheets[k], r, c, sr, sc, raws[i], parsed, header_measure
+            ):
+                continue
             self.report.values[code][r, c] = parsed.value
 
     def _unusual_cell(
@@ -568,13 +569,13 @@ def _small_whole_numbers(cells: list) -> tuple[np.ndarray, np.ndarray]:
     return numbers, (numbers >= 0) & (numbers < 1000) & (numbers == np.floor(numbers))
 
 
-@lru_cache(maxsize=None)
+@cache
 def label_texts(label: Label) -> tuple[str, ...]:
     """The label's text and then its aliases', normalised."""
     return (normalise_label(label.label), *(normalise_label(a) for a in label.aliases))
 
 
-@lru_cache(maxsize=None)
+@cache
 def header_texts(column: Column) -> dict[str, tuple[str | None, bool]]:
     """The header texts that name `column` (normalised) → (the measure they state, whether an alias).
 
@@ -608,7 +609,7 @@ def known_texts(edition: Edition) -> frozenset[str]:
     return _known_texts(edition.code)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _known_texts(code: str) -> frozenset[str]:
     edition = edition_named(code)
     texts = set()

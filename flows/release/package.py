@@ -12,9 +12,10 @@ import json
 import os
 import re
 import uuid
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -51,17 +52,18 @@ def table_lines(layout: TableLayout, report: Report, types: dict[str, str]) -> t
     as JSON objects, numbers typed as the schema says. Joined from the figures' text, since ten
     thousand units have three hundred thousand rows."""
     grid = [["" for _ in layout.columns] for _ in layout.rows]
-    for (r, c), text in zip(layout.cells, figures(report.values[layout.code], layout)):
+    for (r, c), text in zip(layout.cells, figures(report.values[layout.code], layout), strict=True):
         grid[r][c] = text
     unit_json = json.dumps(report.unit, ensure_ascii=False)  # the id is bureau.SAFE_ID: nothing to quote in CSV
     several = len(layout.rows) > 1
     csv_lines, json_lines = [], []
-    for row, texts in zip(layout.rows, grid):
+    for row, texts in zip(layout.rows, grid, strict=True):
         lead = [report.unit, row.code] if several else [report.unit]
         csv_lines.append(",".join(lead + texts) + "\n")
         pairs = [f'"unit_id": {unit_json}'] + ([f'"row": "{row.code}"'] if several else [])
         pairs += [
-            f'"{column.code}": {_json_number(text, types[column.code])}' for column, text in zip(layout.columns, texts)
+            f'"{column.code}": {_json_number(text, types[column.code])}'
+            for column, text in zip(layout.columns, texts, strict=True)
         ]
         json_lines.append("{" + ", ".join(pairs) + "}")
     return "".join(csv_lines), json_lines
@@ -96,7 +98,8 @@ def _csv_bytes(fields: list[str], rows, header: bool = True) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-EXCEPTION_FIELDS = FINDING_FIELDS + (
+EXCEPTION_FIELDS = (
+    *FINDING_FIELDS,
     ("reason", "string", "接受理由", "本机关接受该错误的理由（exceptions.yaml）"),
     ("accepted_by", "string", "接受人", "记录接受决定的人"),
     ("date", "string", "接受日期", "接受的日期"),
@@ -151,7 +154,7 @@ def _schema(fields) -> dict:
 def _submissions(departments: tuple[Report, ...]) -> dict[str, Path]:
     """The submitted files to ship, by their path in the release: submissions/<unit><suffix>, and
     one nil_returns.yaml for the departments that filed a nil return."""
-    shipped = {}
+    shipped: dict[str, Path] = {}
     for report in departments:
         if report.file is None:  # a report made in memory (tests): nothing was submitted
             continue
@@ -175,14 +178,14 @@ def cell_lines(report: Report, file: str) -> str:
         keys, texts = _cell_keys(report.edition.code, code), figures(report.values[code], layout)
         provenance = report.sources.get(code)
         if provenance is None:
-            lines += [f"{unit},{key}{text},{middle},\n" for key, text in zip(keys, texts)]
+            lines += [f"{unit},{key}{text},{middle},\n" for key, text in zip(keys, texts, strict=True)]
             continue
         # As Python lists: indexing a numpy array makes a numpy scalar per cell.
         sheets, rows, cols, raws = (
             a.tolist() for a in (provenance.sheets, provenance.rows, provenance.cols, provenance.raws)
         )
         sheet_fields = {name: _csv_field(neutralised(name)) for name in set(sheets) if name is not None}
-        for key, text, sheet, row, col, raw in zip(keys, texts, sheets, rows, cols, raws):
+        for key, text, sheet, row, col, raw in zip(keys, texts, sheets, rows, cols, raws, strict=True):
             if sheet is None:
                 lines.append(f"{unit},{key}{text},{middle},\n")
             else:
@@ -224,11 +227,13 @@ def _csv_field(text: str) -> str:
 def _submission_rows(departments: tuple[Report, ...], shipped: dict[str, str], files: PackageFiles) -> list[dict]:
     rows = []
     for report in departments:
+        if report.file is None:  # made in memory: nothing was submitted
+            continue
         name = shipped.get(report.file)
         if not name:
             continue
         path = Path(report.file)
-        received = datetime.fromtimestamp(int(path.stat().st_mtime), timezone.utc).isoformat().replace("+00:00", "Z")
+        received = datetime.fromtimestamp(int(path.stat().st_mtime), UTC).isoformat().replace("+00:00", "Z")
         rows.append(
             {
                 "unit_id": report.unit,
@@ -250,8 +255,8 @@ def created_timestamp(departments: tuple[Report, ...] = ()) -> str:
         seconds = int(epoch)
     else:
         times = [Path(r.file).stat().st_mtime for r in departments if r.file and Path(r.file).exists()]
-        seconds = int(max(times)) if times else int(datetime.now(timezone.utc).timestamp())
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat().replace("+00:00", "Z")
+        seconds = int(max(times)) if times else int(datetime.now(UTC).timestamp())
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _resource(name: str, path: str, files: PackageFiles, schema: dict, title: str, description: str) -> dict:
@@ -286,7 +291,7 @@ CHANGE_FIELDS = (
 )
 
 
-class PackageFiles:
+class PackageFiles:  # noqa: PLW1641 - equal by its files, which grow: unhashable, as __eq__ makes it
     """The files of a release as build_package makes them: each hashed and, when a folder is given,
     written there at once, so that a release of ten thousand departments (a gigabyte of reports,
     cells and workbooks) is never held in memory whole; with an `archive` (release.ReleaseZip),
@@ -311,29 +316,27 @@ class PackageFiles:
     @contextmanager
     def writer(self, name: str):
         """A file written piece by piece: yields write(bytes)."""
-        digest, size, handle = hashlib.sha256(), 0, None
-        if self.folder:
-            (self.folder / name).parent.mkdir(parents=True, exist_ok=True)
-            handle = open(self.folder / name, "wb")
+        digest, size = hashlib.sha256(), 0
+        with ExitStack() as stack:
+            handle = None
+            if self.folder:
+                (self.folder / name).parent.mkdir(parents=True, exist_ok=True)
+                handle = stack.enter_context(open(self.folder / name, "wb"))
 
-        def write(chunk: bytes) -> None:
-            nonlocal size
-            digest.update(chunk)
-            size += len(chunk)
-            if handle:
-                handle.write(chunk)
+            def write(chunk: bytes) -> None:
+                nonlocal size
+                digest.update(chunk)
+                size += len(chunk)
+                if handle:
+                    handle.write(chunk)
 
-        try:
             yield write
-        finally:
-            if handle:
-                handle.close()
         self.record(name, digest.hexdigest(), size)
 
     def record(self, name: str, sha256: str, size: int) -> None:
         """A file written into the folder (by this process or another)."""
         self.sha256[name], self.size[name] = sha256, size
-        if self.archive:
+        if self.archive and self.folder is not None:  # an archive is kept only with a folder
             self.archive.add_file(name, self.folder / name)
 
     def copy(self, name: str, source: Path) -> None:
@@ -349,10 +352,10 @@ def build_package(
     merged: Merged,
     bureau: Bureau,
     findings: list[Finding],
-    accepted: list[Accepted] = (),
+    accepted: Sequence[Accepted] = (),
     *,
     version: str = "1.0.0",
-    changes: list[dict] = (),
+    changes: Sequence[dict] = (),
     reason: str | None = None,
     previous_version: str | None = None,
     texts: dict | None = None,
@@ -383,7 +386,7 @@ def build_package(
     for written in documents:
         for name, (digest, size) in written.items():
             files.record(name, digest, size)
-    for name, (digest, size) in zip(submitted, copies):
+    for name, (digest, size) in zip(submitted, copies, strict=True):
         files.record(name, digest, size)
     for name, fields, rows, title, description in (
         (
@@ -469,7 +472,7 @@ def _cells(files: PackageFiles, departments: tuple[Report, ...], shipped: dict[s
     with files.writer("data/cells.csv") as write:
         write(_csv_bytes([f[0] for f in CELL_FIELDS], ()))
         for report in departments:
-            write(cell_lines(report, shipped.get(report.file, "")).encode("utf-8"))
+            write(cell_lines(report, shipped.get(report.file, "") if report.file is not None else "").encode("utf-8"))
 
 
 def base_url(bureau: Bureau) -> str:

@@ -293,7 +293,7 @@ def verify(path: Path, public_key: Path | None = None) -> list[Verification]:
         try:
             _, reports = load_release(folder)
         except PreviousYearError as error:
-            return results + [Verification("读取已发布的表格", [str(error)])]
+            return [*results, Verification("读取已发布的表格", [str(error)])]
         results += [
             verify_rows_complete(reports, folder),
             verify_rules(reports, folder),

@@ -21,7 +21,7 @@ import tempfile
 import zipfile
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 
@@ -293,7 +293,7 @@ class ReleaseZip:
 
     def __init__(self, target: Path, root: str):
         epoch = os.environ.get("SOURCE_DATE_EPOCH")
-        stamp = datetime.fromtimestamp(int(epoch), timezone.utc).timetuple()[:6] if epoch else ZIP_EPOCH
+        stamp = datetime.fromtimestamp(int(epoch), UTC).timetuple()[:6] if epoch else ZIP_EPOCH
         self.stamp, self.root = max(stamp, ZIP_EPOCH), root
         self.archive = zipfile.ZipFile(target, "w")
 
