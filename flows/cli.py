@@ -95,7 +95,7 @@ def cmd_run(args) -> int:
 
     if args.runner == "dask":
         try:
-            import prefect_dask  # noqa: F401
+            import prefect_dask  # noqa: F401 - only whether it is installed
         except ImportError:
             raise UsageError("--runner dask 需要 prefect-dask：pip install 'nianbao[dask]'") from None
     sources, outputs = Path(args.sources), Path(args.outputs)

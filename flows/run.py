@@ -114,7 +114,7 @@ BATCH_SIZE = 200
 def warm_up() -> None:
     """The imports and editions a worker process needs for its batches and documents: run once in
     each worker as the pool starts, so that they are not paid at its first batch."""
-    from flows.documents import annual_report as render  # noqa: F401
+    from flows.documents import annual_report as render  # noqa: F401 - imported to be paid for now, not used
 
     editions()
 

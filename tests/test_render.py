@@ -109,7 +109,7 @@ def table_cells(page, table: str) -> tuple[list, dict]:
     return labels, values
 
 
-def test_reference_report_in_the_browser_carries_the_published_figures(browser, releases, tmp_path):  # noqa: F811
+def test_reference_report_in_the_browser_carries_the_published_figures(browser, releases, tmp_path):  # noqa: F811 - the fixture
     page = browser.new_page(viewport={"width": 1000, "height": 900})
     page.goto((releases[2020] / "report" / "traffic.html").as_uri())
     assert page.text_content("h1") == "交通警察大队2020年政府信息公开工作年度报告"
@@ -144,7 +144,7 @@ def test_reference_report_in_the_browser_carries_the_published_figures(browser, 
     page.screenshot(path=str(tmp_path / "traffic-2020.png"), full_page=True)
 
 
-def test_2021_edition_layout_in_the_browser(browser, releases):  # noqa: F811
+def test_2021_edition_layout_in_the_browser(browser, releases):  # noqa: F811 - the fixture imported above
     page = browser.new_page(viewport={"width": 390, "height": 800})  # a phone
     page.goto((releases[2021] / "report" / "yuanjiang-psb-example.html").as_uri())
     labels, values = table_cells(page, "applications")

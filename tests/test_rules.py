@@ -8,7 +8,26 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flows.checks.check import check_report
-from flows.checks.rules import rule_a1, rule_a2, rule_a3, rule_b1
+from flows.checks.rules import (
+    Context,
+    rule_a1,
+    rule_a2,
+    rule_a3,
+    rule_b1,
+    rule_c1,
+    rule_c2,
+    rule_c3,
+    rule_c4,
+    rule_c5,
+    rule_d1,
+    rule_d2,
+    rule_d3,
+    rule_d4,
+    rule_e2,
+    rule_e3,
+    rule_w1,
+    rule_w3,
+)
 from flows.format.edition import normalise_label
 from flows.synth import synthetic_report
 from tests.conftest import valid_report
@@ -129,22 +148,6 @@ def test_label_variants_compare_equal(typed, official):
 
 
 # -- issue 3: table 二 rules, warnings, and the rules across years --------------------------------
-from flows.checks.rules import (  # noqa: E402
-    Context,
-    rule_c1,
-    rule_c2,
-    rule_c3,
-    rule_c4,
-    rule_c5,
-    rule_d1,
-    rule_d2,
-    rule_d3,
-    rule_d4,
-    rule_e2,
-    rule_e3,
-    rule_w1,
-    rule_w3,
-)
 
 
 def set_cell(report, table, row, column, value):
@@ -278,14 +281,19 @@ def test_d2_in_force_follows_from_last_year():
 
 
 def _d2_expected(last, this, row):
-    get = lambda r, col: int(r.values["proactive_disclosure"][at(r, "proactive_disclosure", row, col)])  # noqa: E731
+    def get(r, col):
+        return int(r.values["proactive_disclosure"][at(r, "proactive_disclosure", row, col)])
+
     return get(last, "in_force") + get(this, "issued") - get(this, "repealed")
 
 
 def test_d3_and_d4_within_the_2019_edition():
     last, this = valid_report(2019, seed=7), valid_report(2020, seed=8)
     pd = "proactive_disclosure"
-    get = lambda r, row, col: int(r.values[pd][at(r, pd, row, col)])  # noqa: E731
+
+    def get(r, row, col):
+        return int(r.values[pd][at(r, pd, row, col)])
+
     for row in ("licensing", "other_services", "penalties", "enforcement", "fees"):
         set_cell(this, pd, row, "previous_items", get(last, row, "previous_items") + get(last, row, "change"))
     for row in ("rules", "normative_documents"):
