@@ -22,17 +22,17 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 # default of 20 s, so the first `nianbao run` on a fresh machine failed.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
-from prefect import flow, get_run_logger, serve, task  # noqa: E402
-from prefect.artifacts import create_markdown_artifact, create_table_artifact  # noqa: E402
-from prefect.cache_policies import NONE  # noqa: E402
-from prefect.futures import as_completed  # noqa: E402
-from prefect.schedules import Cron  # noqa: E402
-from prefect.settings import get_current_settings  # noqa: E402
-from prefect.task_runners import ThreadPoolTaskRunner  # noqa: E402
+from prefect import flow, get_run_logger, serve, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NONE
+from prefect.futures import as_completed
+from prefect.schedules import Cron
+from prefect.settings import get_current_settings
+from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import places, run  # noqa: E402
-from flows.release.lock import year_lock  # noqa: E402
-from flows.schedule import ANNUAL_CRON, TIME_ZONE, report_year  # noqa: E402
+from flows import places, run
+from flows.release.lock import year_lock
+from flows.schedule import ANNUAL_CRON, TIME_ZONE, report_year
 
 RETRIES = 2  # of a step that reads or writes shared storage, when it fails with an OSError
 
@@ -112,7 +112,7 @@ def pages_task(outcome: Box, outputs: Path, started: Box) -> Path:
 
 # Publishing is atomic and starts by removing what a failed attempt left, so it can be retried.
 @task(name="publish", cache_policy=NONE, retries=RETRIES, retry_condition_fn=_io_failed)
-def publish_task(outcome: Box, outputs: Path, reason: str | None, key: Path | None):
+def publish_task(outcome: Box, outputs: Path, reason: str | None, key: Path | None) -> run.Publication | None:
     return run.publish_outcome(outcome.value, outputs, reason, key, _worker_map())
 
 
@@ -124,7 +124,11 @@ def _worker_map():
 
 
 # A few batches in flight, not fifty task threads contending for this process.
-@flow(name="nianbao-annual", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=2 * (os.cpu_count() or 1)))
+@flow(
+    name="nianbao-annual",
+    log_prints=True,
+    task_runner=ThreadPoolTaskRunner(max_workers=2 * (os.cpu_count() or 1)),  # type: ignore[arg-type]  # prefect types TaskRunner invariant in its future: no runner matches
+)
 def annual_flow(
     year: int | None = None,
     sources: Path = Path("sources"),
@@ -144,7 +148,8 @@ def annual_flow(
     """
     year = year or report_year()
     with year_lock(Path(outputs), year), _worker_processes(processes, Path(sources), year):
-        outcome = run.run_year(year, Path(sources), Path(outputs), reason, sign, _steps(), prepared and prepared.value)
+        inputs = prepared.value if prepared is not None else None
+        outcome = run.run_year(year, Path(sources), Path(outputs), reason, sign, _steps(), inputs)
     _artifacts(outcome, places.checks_folder(outputs, year) / places.CHECK_INDEX)
     get_run_logger().info(
         "%s %d: %d departments, %d blocking errors, %d findings, release: %s",
@@ -204,13 +209,11 @@ def run_flow(
         from prefect_dask import DaskTaskRunner
 
         if dask_address:  # its workers are told where the Prefect server is by their own settings
-            return annual_flow.with_options(task_runner=DaskTaskRunner(address=dask_address))(
-                *arguments, False, prepared
-            ).value
+            dask = DaskTaskRunner(address=dask_address)
+            return annual_flow.with_options(task_runner=dask)(*arguments, False, prepared).value  # type: ignore[arg-type]  # prefect types TaskRunner invariant in its future: no runner matches
         with _shared_server():
-            return annual_flow.with_options(task_runner=DaskTaskRunner(cluster_kwargs={"n_workers": 2}))(
-                *arguments, False, prepared
-            ).value
+            dask = DaskTaskRunner(cluster_kwargs={"n_workers": 2})
+            return annual_flow.with_options(task_runner=dask)(*arguments, False, prepared).value  # type: ignore[arg-type]  # prefect types TaskRunner invariant in its future: no runner matches
     if runner not in ("auto", "threads", "processes"):
         raise ValueError(f"unknown runner {runner!r}: auto, threads, processes or dask")
     processes = {"auto": None, "threads": False, "processes": True}[runner]

@@ -54,11 +54,11 @@ def _proactive_disclosure(report: Report, rng: np.random.Generator) -> None:
                 m[r, c] = int(rng.integers(0, 10**6)) * 10 ** max(column.decimals - 4, 0)
             else:
                 m[r, c] = rng.integers(0, 150)
-    c = table.column_index
+    j = table.column_index
     r = table.row_index["normative_documents"]
     for total, parts in (("total_published", ("made", "published")), ("in_force", ("issued", "repealed"))):
-        if total in c:  # a total is at least each of its parts (rules C1, C2)
-            m[r, c[total]] = max(m[r, c[p]] for p in parts) + rng.integers(0, 20)
+        if total in j:  # a total is at least each of its parts (rules C1, C2)
+            m[r, j[total]] = max(m[r, j[p]] for p in parts) + rng.integers(0, 20)
 
 
 def synthetic_report(

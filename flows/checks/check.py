@@ -14,7 +14,8 @@ from flows.intake.workbook import UnreadableWorkbook, read_workbook
 def check_report(report: Report, context: Context = Context(), only: tuple[str, ...] | None = None) -> list[Finding]:
     """The findings of every rule in RULES (or `only` those) that the catalogue applies to the
     report's edition."""
-    catalogue, findings = rules(), []
+    catalogue = rules()
+    findings: list[Finding] = []
     for rule_id, rule in RULES.items():
         editions = catalogue[rule_id].editions
         if (only is None or rule_id in only) and (editions is None or report.edition.code in editions):

@@ -66,8 +66,8 @@ def _html_table(code: str, table: str) -> tuple[str | int, ...]:
                 pieces.append(f"<th{span.html_extent}>{escape(span.text)}</th>")
             else:
                 pieces += [
-                    f'<td class="value"{span.html_extent} data-cell="{span.cell[0]}.{span.cell[1]}">',
-                    _cell_number(code, table, *span.cell),
+                    f'<td class="value"{span.html_extent} data-cell="{span.codes[0]}.{span.codes[1]}">',
+                    _cell_number(code, table, *span.codes),
                     "</td>",
                 ]
         pieces.append("</tr>\n")
@@ -108,7 +108,7 @@ def _table_docx(document, edition, table: str) -> None:
         cell = cells[span.r0][span.c0]
         if (span.r1, span.c1) != (span.r0, span.c0):
             cell = cell.merge(cells[span.r1][span.c1])
-        cell.text = span.text if span.kind == "label" else _marker("figure", table, *span.cell)
+        cell.text = span.text if span.kind == "label" else _marker("figure", table, *span.codes)
         for paragraph in cell.paragraphs:
             paragraph.alignment = WD_ALIGN_PARAGRAPH.RIGHT if span.kind == "value" else WD_ALIGN_PARAGRAPH.CENTER
             for run in paragraph.runs:

@@ -49,6 +49,13 @@ class Span:
             f' colspan="{self.c1 - self.c0 + 1}"' if self.c1 > self.c0 else ""
         )
 
+    @property
+    def codes(self) -> tuple[str, str]:
+        """A value span's `cell`: the (row, column) codes of its figure. A label span has none."""
+        if self.cell is None:
+            raise ValueError(f"the label span {self.text!r} has no figure")
+        return self.cell
+
 
 def _nested_header(labels, depth: int, r0: int, c0: int) -> list[Span]:
     """Header rows for labels with group paths: groups span their members, leaves span down."""
@@ -219,9 +226,9 @@ def write_workbook(
         for span in table_grid(table, state_measures=True):
             r0, r1 = span.r0 + 1, span.r1 + 1
             if span.kind == "value":
-                row_code, col_code = span.cell
+                row_code, col_code = span.codes
                 column = table.columns[table.column_index[col_code]]
-                figure = ""
+                figure: str | int | float = ""
                 if report is not None:
                     scaled = int(report.values[code][table.row_index[row_code], table.column_index[col_code]])
                     figure = float(Decimal(scaled).scaleb(-column.decimals)) if column.decimals else scaled

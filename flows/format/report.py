@@ -198,7 +198,11 @@ def make_finding(
     rule = rules()[rule_id]
     wording = rule.variants[variant] if variant else {"message": rule.message, "message_en": rule.message_en}
     layout = report.edition.tables[table] if report is not None and table else None
-    src = report.source(table, r, c) if report is not None and r is not None and c is not None else None
+    src = (
+        report.source(table, r, c)
+        if report is not None and table is not None and r is not None and c is not None
+        else None
+    )
     sheet = sheet or (src.sheet if src else None)
     cell = cell or (src.cell if src else None)
     where = params.pop("where", None) or (place(layout, r, c) if layout else "")

@@ -41,7 +41,8 @@ class Parsed:
 
 def expected_kind(column: Column) -> tuple[str, str]:
     """What a cell of the column must hold, in Chinese and English (rule V1's "expected")."""
-    return tuple(words.format(maximum=f"{_maximum(column):,}") for words in _KIND_WORDS[column.kind])
+    zh, en = (words.format(maximum=f"{_maximum(column):,}") for words in _KIND_WORDS[column.kind])
+    return zh, en
 
 
 def _maximum(column: Column) -> int:
@@ -87,7 +88,9 @@ def parse_cell(raw, column: Column, header_measure: str | None = None) -> Parsed
     if isinstance(raw, float) or (isinstance(raw, int) and not isinstance(raw, bool)):
         number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
         if header_measure and header_measure != column.measure:
-            number, reason = _converted(number, header_measure, column)
+            converted = _converted(number, header_measure, column)
+            assert converted is not None, "a header states only money measures (workbook.header_texts)"
+            number, reason = converted
             return Parsed(_scaled(number, column), (reason,))
         return Parsed(_scaled(number, column))
     if isinstance(raw, (bool, date, datetime, time, timedelta)):
@@ -111,8 +114,10 @@ def parse_cell(raw, column: Column, header_measure: str | None = None) -> Parsed
     except InvalidOperation:  # pragma: no cover - the pattern admits only decimal digits
         return Parsed(None)
     measure = match["measure"] or None
-    if measure or (header_measure and header_measure != column.measure):
-        converted = _converted(number, measure or header_measure, column)
+    # The measure stated: in the cell, else by the header when it is not the column's own.
+    stated = measure or (header_measure if header_measure != column.measure else None)
+    if stated:
+        converted = _converted(number, stated, column)
         if converted is None:
             return Parsed(None)
         number, reason = converted

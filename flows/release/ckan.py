@@ -27,12 +27,13 @@ class PortalError(Exception):
 
 def _package(descriptor: dict, owner_org: str | None) -> dict:
     meta = descriptor["nianbao"]
+    licence: dict = next(iter(descriptor.get("licenses", [])), {})
     package = {
         "name": descriptor["name"],
         "title": descriptor["title"],
         "notes": descriptor["description"],
         "version": descriptor["version"],
-        "license_id": next(iter(descriptor.get("licenses", [])), {}).get("name", "notspecified"),
+        "license_id": licence.get("name", "notspecified"),
         "tags": [{"name": k} for k in descriptor["keywords"]],
         "extras": [
             {"key": "temporal_start", "value": descriptor["temporalCoverage"]["start"]},

@@ -45,7 +45,8 @@ def dataset_nodes(descriptor: dict, bureau: Bureau, base_url: str) -> list[dict]
     meta = descriptor["nianbao"]
     iri = dataset_iri(base_url, meta["year"], descriptor["version"])
     publisher = _publisher(bureau.name, base_url)
-    licence = next(iter(descriptor.get("licenses", [])), {}).get("path")
+    first_licence: dict = next(iter(descriptor.get("licenses", [])), {})
+    licence = first_licence.get("path")
     contact = bureau.metadata.get("publisher", {})
 
     def distribution(

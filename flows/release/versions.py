@@ -65,7 +65,7 @@ def changed_cells(old: dict[str, Report], merged: Merged) -> list[dict]:
     rows = []
     for unit in sorted(set(old) | set(new)):
         before, after = old.get(unit), new.get(unit)
-        edition = (after or before).edition
+        edition = (new[unit] if unit in new else old[unit]).edition
         for code, layout in edition.tables.items():
             for r, c in layout.cells:
                 column = layout.columns[c]
@@ -302,7 +302,7 @@ class ReleaseZip:
         info.compress_type = zipfile.ZIP_STORED if Path(name).suffix.lower() in COMPRESSED else zipfile.ZIP_DEFLATED
         # Deflate level 1: a third of the default's time for a few percent more bytes (cells.csv
         # of ten thousand departments is 340 MB). ZipFile.open takes the level only from here.
-        info._compresslevel = 1
+        info._compresslevel = 1  # type: ignore[attr-defined]  # private (3.11), so typeshed leaves it out
         info.external_attr = 0o644 << 16
         info.file_size = size
         return info
