@@ -86,6 +86,7 @@ def test_the_sdist_holds_the_code_the_format_and_the_docs(dist):
     with tarfile.open(dist[0]) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     assert {LAYOUT, "flows/cli.py", "pyproject.toml", "README.md", "CHANGELOG.md", "sources/bureau.yaml"} <= names
+    assert any(name.startswith("docs/") for name in names)  # README's links
     assert not any(name.startswith(("outputs/", "tests/")) or "__pycache__" in name for name in names)
 
 
