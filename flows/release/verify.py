@@ -3,37 +3,58 @@
 Each verification re-derives what the release claims from what it ships: hashes and sizes, the Table
 Schemas (through frictionless), the format's rules on the published tables, every bureau figure
 against the sum of its department rows and of its `cells` rows, and the submitted workbooks
-(re-read) against `cells`.
+(re-read) against `cells`. The release may have been crafted to fool or break them: it is opened
+by flows.release.untrusted (refused when unsafe), read offline, and a file the checks cannot read
+fails the check that reads it, with the reason, instead of ending verify in a traceback.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
-import tempfile
 import zipfile
 from collections import defaultdict
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import numpy as np
 
 from flows.checks.check import check_report
-from flows.format.edition import SCHEMAS
+from flows.format.edition import SCHEMAS, Edition, edition_named
 from flows.format.report import Report, place
 from flows.format.values import format_value
 from flows.intake.previous import PreviousYearError, load_release
 from flows.intake.workbook import UnreadableWorkbook, read_workbook
-from flows.release.sign import MANIFEST, SIGNATURE, parse_manifest, signature_valid
+from flows.release.sign import MANIFEST, SIGNATURE, SigningKeyError, parse_manifest, signature_valid
+from flows.release.untrusted import Opened, Outside, Refused, files_of, inside, offline, opened
 
-MAX_UNZIPPED = 2 << 30  # a release zip that inflates beyond this is refused, not extracted
+CHUNK = 1 << 20
+# The columns the checks read of each file they read (the statistical tables' are the edition's).
+COLUMNS = {
+    "cells": ("unit_id", "table", "row", "column", "value", "sheet", "cell"),
+    "submissions": ("unit_id", "file", "sha256"),
+    "exceptions": ("rule", "unit_id", "table", "row", "column"),
+}
+# Where a descriptor may name another file, which frictionless would read, or fetch when it is a URL;
+# the profiles frictionless knows by name (fiscal-data-package is fetched, so it is not among them).
+PACKAGE_REFERENCES, PACKAGE_PROFILES = ("profile", "profiles"), {"data-package", "tabular-data-package"}
+RESOURCE_REFERENCES, RESOURCE_PROFILES = (
+    ("path", "extrapaths", "schema", "dialect", "profile"),
+    {"data-resource", "tabular-data-resource"},
+)
+STRUCTURE = "发布包自成一体：只有普通文件与目录、没有重名，datapackage.json 可读且只引用包内的文件"
 
 
 class NotARelease(Exception):
-    """The path holds no release to verify; the message says why."""
+    """The path is no release at all (missing, or a file that is no zip): a wrong call."""
+
+
+class Malformed(Exception):
+    """A file of the release that cannot be read as the format says; the message says which and why."""
 
 
 @dataclass
@@ -46,75 +67,129 @@ class Verification:
         return not self.problems
 
 
-@contextmanager
-def _opened(path: Path):
-    """The release folder: `path` itself, or a zip extracted aside (names checked first)."""
-    path = Path(path)
-    if path.is_dir():
-        yield path
-        return
-    if not zipfile.is_zipfile(path):
-        raise NotARelease(f"{path} 既不是发布目录，也不是发布包 zip")
-    with zipfile.ZipFile(path) as archive, tempfile.TemporaryDirectory() as tmp:
-        names = archive.namelist()
-        if any(n.startswith("/") or ".." in Path(n).parts for n in names):
-            raise NotARelease(f"{path} 含有指向包外的路径，拒绝解压")
-        if sum(i.file_size for i in archive.infolist()) > MAX_UNZIPPED:
-            raise NotARelease(f"{path} 解压后过大，拒绝解压")
-        archive.extractall(tmp)
-        roots = {Path(n).parts[0] for n in names}
-        yield Path(tmp) / roots.pop() if len(roots) == 1 else Path(tmp)
+def _check(name: str) -> Callable[[Callable[..., None]], Callable[..., Verification]]:
+    """A verification named `name` whose check adds problems to its result: a release crafted to break
+    the check fails it, with the reason (and the problems found until then), never raises."""
+
+    def decorate(check: Callable[..., None]) -> Callable[..., Verification]:
+        @functools.wraps(check)
+        def run(*args) -> Verification:
+            result = Verification(name)
+            try:
+                check(result, *args)
+            except (Malformed, Outside) as error:
+                result.problems.append(str(error))
+            except Exception as error:  # anything else a hostile file provokes in the libraries beneath
+                result.problems.append(f"核验无法完成（{type(error).__name__}: {error}）")
+            return result
+
+        return run
+
+    return decorate
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _rows(folder: Path, name: str) -> list[dict]:
-    with open(folder / "data" / f"{name}.csv", encoding="utf-8", newline="") as handle:
-        return list(csv.DictReader(handle))
+    """The rows of data/<name>.csv; Malformed when it is missing, unreadable, lacks a column the checks
+    read or has a row of more or fewer fields than its header."""
+    path, rows = f"data/{name}.csv", []
+    try:
+        with open(folder / path, encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in COLUMNS.get(name, ("unit_id",)) if c not in (reader.fieldnames or ())]
+            if missing:
+                raise Malformed(f"{path} 缺少列 {'、'.join(missing)}")
+            for row in reader:
+                if None in row or None in row.values():
+                    raise Malformed(f"{path} 第 {reader.line_num} 行的列数与表头不符")
+                rows.append(row)
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise Malformed(f"{path} 无法读取（{error}）") from None
+    return rows
 
 
-def verify_hashes(folder: Path, descriptor: dict) -> Verification:
-    result = Verification("文件的 SHA-256 与字节数与 datapackage.json 一致")
+def _position(edition: Edition, row: dict, where: str) -> tuple:
+    """(layout, row index, column index) of a `cells` row; Malformed when the edition has no such cell."""
+    layout = edition.tables.get(row["table"])
+    r = (layout.row_index.get(row["row"]) if row["row"] else 0) if layout else None
+    c = layout.column_index.get(row["column"]) if layout else None
+    if layout is None or r is None or c is None:
+        cell = f"{row['table']}/{row['row'] or '—'}/{row['column']}"
+        raise Malformed(f"{where}：{row['unit_id']} 的单元格 {cell} 不在 {edition.code} 版格式中")
+    return layout, r, c
+
+
+def _decimal(row: dict) -> Decimal:
+    try:
+        return Decimal(row["value"] or "0")
+    except InvalidOperation:
+        raise Malformed(
+            f"cells.csv：{row['unit_id']} {row['table']}/{row['column']} 的值 {row['value']!r} 不是数字"
+        ) from None
+
+
+@_check("文件的 SHA-256 与字节数与 datapackage.json 一致")
+def verify_hashes(result: Verification, folder: Path, descriptor: dict) -> None:
     for resource in descriptor["resources"]:
-        target = folder / resource["path"]
+        where = resource["path"]
+        target = inside(folder, where, f"资源 {resource.get('name')} 的 path")
         if not target.is_file():
-            result.problems.append(f"{resource['path']}：文件缺失")
+            result.problems.append(f"{where}：文件缺失")
             continue
-        content = target.read_bytes()
-        algorithm, _, expected = resource["hash"].partition(":")
-        actual = hashlib.new(algorithm, content).hexdigest()
-        if actual != expected:
-            result.problems.append(f"{resource['path']}：SHA-256 应为 {expected}，实为 {actual}")
-        if len(content) != resource["bytes"]:
-            result.problems.append(f"{resource['path']}：应为 {resource['bytes']} 字节，实为 {len(content)} 字节")
-    return result
+        algorithm, _, expected = str(resource.get("hash", "")).partition(":")
+        actual = _sha256(target)
+        if algorithm != "sha256" or not expected:
+            result.problems.append(f"{where}：datapackage.json 中没有 sha256 哈希（hash 为 {resource.get('hash')!r}）")
+        elif actual != expected:
+            result.problems.append(f"{where}：SHA-256 应为 {expected}，实为 {actual}")
+        size = target.stat().st_size
+        if resource.get("bytes") != size:
+            result.problems.append(f"{where}：应为 {resource.get('bytes')} 字节，实为 {size} 字节")
 
 
-def verify_schemas(folder: Path) -> Verification:
+@_check("每个资源符合其 Table Schema（frictionless）")
+def verify_schemas(result: Verification, folder: Path, descriptor: dict) -> None:
     import frictionless  # only here: it is slow to import and verify is its only runtime user
 
-    result = Verification("每个资源符合其 Table Schema（frictionless）")
     report = frictionless.validate(str(folder / "datapackage.json"))
+    # An error of the package itself (two resources of one name, say) stops frictionless before it
+    # validates any resource: its report then holds no task and no error of a resource.
+    for error in report.errors:
+        result.problems.append(f"datapackage.json：{error.message}")
     for task in report.tasks:
         for error in task.errors:
             row = getattr(error, "row_number", None)
             result.problems.append(f"{task.name}" + (f" 第 {row} 行" if row else "") + f"：{error.message}")
-    return result
+    listed = len(descriptor["resources"])
+    if len(report.tasks) != listed:
+        result.problems.append(f"frictionless 核验了 {len(report.tasks)} 个资源，datapackage.json 列出 {listed} 个")
 
 
-def verify_submissions(folder: Path) -> Verification:
-    result = Verification("报送文件与 submissions.csv 的 SHA-256 一致")
+@_check("报送文件与 submissions.csv 的 SHA-256 一致")
+def verify_submissions(result: Verification, folder: Path) -> None:
     for row in _rows(folder, "submissions"):
-        target = folder / row["file"]
+        try:
+            target = inside(folder, row["file"], f"submissions.csv 中 {row['unit_id']} 的文件")
+        except Outside as error:
+            result.problems.append(str(error))
+            continue
         if not target.is_file():
             result.problems.append(f"{row['file']}：文件缺失")
             continue
-        actual = hashlib.sha256(target.read_bytes()).hexdigest()
+        actual = _sha256(target)
         if actual != row["sha256"]:
             result.problems.append(f"{row['file']}（{row['unit_id']}）：SHA-256 应为 {row['sha256']}，实为 {actual}")
-    return result
 
 
-def verify_rules(reports: dict[str, Report], folder: Path) -> Verification:
-    result = Verification("已发布的表格符合格式的各项规则（已接受的例外除外）")
+@_check("已发布的表格符合格式的各项规则（已接受的例外除外）")
+def verify_rules(result: Verification, reports: dict[str, Report], folder: Path) -> None:
     accepted = {
         (r["rule"], r["unit_id"], r["table"], r["row"] or None, r["column"] or None)
         for r in _rows(folder, "exceptions")
@@ -123,19 +198,18 @@ def verify_rules(reports: dict[str, Report], folder: Path) -> Verification:
         for f in check_report(report):
             if f.is_error and (f.rule, f.unit, f.table, f.row, f.column) not in accepted:
                 result.problems.append(f"[{unit}] {f.rule} {f.message}")
-    return result
 
 
-def verify_bureau_sums(reports: dict[str, Report], bureau_id: str, folder: Path) -> Verification:
-    result = Verification("本机关每个数字等于各部门之和，也等于 cells.csv 中对应各行之和")
+@_check("本机关每个数字等于各部门之和，也等于 cells.csv 中对应各行之和")
+def verify_bureau_sums(result: Verification, reports: dict[str, Report], bureau_id: str, folder: Path) -> None:
     bureau = reports.get(bureau_id)
     if bureau is None:
         result.problems.append(f"表格中没有本机关（{bureau_id}）的行")
-        return result
+        return
     departments = [r for u, r in reports.items() if u != bureau_id]
-    cells = defaultdict(Decimal)
+    cells: defaultdict[tuple[str, str, str], Decimal] = defaultdict(Decimal)
     for row in _rows(folder, "cells"):
-        cells[(row["table"], row["row"], row["column"])] += Decimal(row["value"] or "0")
+        cells[(row["table"], row["row"], row["column"])] += _decimal(row)
     for code, layout in bureau.edition.tables.items():
         summed = sum((d.values[code] for d in departments), np.zeros_like(bureau.values[code]))
         for r, c in layout.cells:
@@ -150,16 +224,20 @@ def verify_bureau_sums(reports: dict[str, Report], bureau_id: str, folder: Path)
             in_cells = cells[(code, row_code, column.code)]
             if in_cells != Decimal(format_value(figure, column)):
                 result.problems.append(f"{where}：本机关 {format_value(figure, column)}，cells.csv 之和 {in_cells}")
-    return result
 
 
-def verify_cells_against_workbooks(reports: dict[str, Report], folder: Path, year: int) -> Verification:
-    result = Verification("重新读取报送文件，每个单元格与 cells.csv 一致")
+@_check("重新读取报送文件，每个单元格与 cells.csv 一致")
+def verify_cells_against_workbooks(result: Verification, reports: dict[str, Report], folder: Path, year: int) -> None:
     by_unit = defaultdict(list)
     for row in _rows(folder, "cells"):
         by_unit[row["unit_id"]].append(row)
     for submission in _rows(folder, "submissions"):
-        unit, path = submission["unit_id"], folder / submission["file"]
+        unit = submission["unit_id"]
+        try:
+            path = inside(folder, submission["file"], f"submissions.csv 中 {unit} 的文件")
+        except Outside as error:
+            result.problems.append(str(error))
+            continue
         if path.name == "nil_returns.yaml":
             reread = None  # a nil return: every figure 0
         else:
@@ -173,9 +251,11 @@ def verify_cells_against_workbooks(reports: dict[str, Report], folder: Path, yea
             result.problems.append(f"{submission['file']}：{unit} 不在表格中")
             continue
         for row in by_unit.pop(unit, []):
-            layout = base.edition.tables[row["table"]]
-            r = layout.row_index[row["row"]] if row["row"] else 0
-            c = layout.column_index[row["column"]]
+            try:
+                layout, r, c = _position(base.edition, row, "cells.csv")
+            except Malformed as error:
+                result.problems.append(str(error))
+                continue
             value = format_value(int(reread.values[row["table"]][r, c]), layout.columns[c]) if reread else "0"
             source = reread.source(row["table"], r, c) if reread else None
             where = f"{submission['file']} {place(layout, r, c)}"
@@ -187,19 +267,23 @@ def verify_cells_against_workbooks(reports: dict[str, Report], folder: Path, yea
                 )
     for unit in by_unit:
         result.problems.append(f"cells.csv 中的 {unit} 没有对应的报送文件")
-    return result
 
 
-def verify_departments_match_cells(reports: dict[str, Report], bureau_id: str, folder: Path) -> Verification:
-    result = Verification("各部门的表格行与 cells.csv 一致")
+@_check("各部门的表格行与 cells.csv 一致")
+def verify_departments_match_cells(
+    result: Verification, reports: dict[str, Report], bureau_id: str, folder: Path
+) -> None:
     seen = set()
     for row in _rows(folder, "cells"):
         report = reports.get(row["unit_id"])
         if report is None:
             result.problems.append(f"cells.csv 的 {row['unit_id']} 不在表格中")
             continue
-        layout = report.edition.tables[row["table"]]
-        r, c = (layout.row_index[row["row"]] if row["row"] else 0), layout.column_index[row["column"]]
+        try:
+            layout, r, c = _position(report.edition, row, "cells.csv")
+        except Malformed as error:
+            result.problems.append(str(error))
+            continue
         seen.add((row["unit_id"], row["table"], r, c))
         value = format_value(int(report.values[row["table"]][r, c]), layout.columns[c])
         if value != row["value"]:
@@ -213,16 +297,15 @@ def verify_departments_match_cells(reports: dict[str, Report], bureau_id: str, f
             missing = sum((unit, code, r, c) not in seen for r, c in layout.cells)
             if missing:
                 result.problems.append(f"{unit} 表{layout.heading[0]}：{missing} 个单元格在 cells.csv 中缺失")
-    return result
 
 
-def verify_rows_complete(reports: dict[str, Report], folder: Path) -> Verification:
+@_check("每张表中每个单位的各行齐全且不重复")
+def verify_rows_complete(result: Verification, reports: dict[str, Report], folder: Path) -> None:
     """Each table has each unit's rows exactly once (a missing row would read as zeros)."""
-    result = Verification("每张表中每个单位的各行齐全且不重复")
     edition = next(iter(reports.values())).edition
     for code, layout in edition.tables.items():
         expected = [row.code for row in layout.rows] if len(layout.rows) > 1 else [""]
-        seen = defaultdict(int)
+        seen: defaultdict[tuple[str, str], int] = defaultdict(int)
         for row in _rows(folder, code):
             seen[(row["unit_id"], row.get("row", ""))] += 1
         for unit in sorted(reports):
@@ -233,72 +316,202 @@ def verify_rows_complete(reports: dict[str, Report], folder: Path) -> Verificati
                     result.problems.append(
                         f"{code}.csv：{unit} {what}" + (f"行 {row_code}" if row_code else "其唯一一行")
                     )
-    return result
 
 
-def verify_manifest(folder: Path) -> Verification:
+@_check("每个文件与 MANIFEST.sha256 中的哈希一致，没有多出或缺少的文件")
+def verify_manifest(result: Verification, folder: Path) -> None:
     """Every file of the release is in MANIFEST.sha256 with its hash, and nothing else is there."""
-    result = Verification("每个文件与 MANIFEST.sha256 中的哈希一致，没有多出或缺少的文件")
+    if not (folder / MANIFEST).is_file():
+        raise Malformed(f"发布包中没有 {MANIFEST}")
     try:
         entries = parse_manifest((folder / MANIFEST).read_bytes())
     except (OSError, ValueError) as error:
-        result.problems.append(f"{MANIFEST} 不可用：{error}")
-        return result
-    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} - {MANIFEST, SIGNATURE}
+        raise Malformed(f"{MANIFEST} 不可用：{error}") from None
+    present = set(files_of(folder)) - {MANIFEST, SIGNATURE}
     for name in sorted(set(entries) | present):
-        if name not in present:
-            result.problems.append(f"{name}：清单中有，发布包中缺失")
+        if name not in present:  # one naming a file elsewhere is said so, and never read
+            result.problems.append(_outside(folder, name, f"{MANIFEST} 中的") or f"{name}：清单中有，发布包中缺失")
         elif name not in entries:
             result.problems.append(f"{name}：发布包中有，清单中没有")
-        elif hashlib.sha256((folder / name).read_bytes()).hexdigest() != entries[name]:
+        elif _sha256(folder / name) != entries[name]:
             result.problems.append(f"{name}：SHA-256 与清单不符")
-    return result
 
 
 def verify_signature(folder: Path, public_key: Path) -> Verification:
     result = Verification(f"签名由 {public_key.name} 对应的私钥签署")
-    try:
-        manifest, signature = (folder / MANIFEST).read_bytes(), (folder / SIGNATURE).read_bytes()
-    except OSError:
-        result.problems.append(f"发布包没有签名（{SIGNATURE}）")
+    if not (folder / SIGNATURE).is_file() or not (folder / MANIFEST).is_file():
+        result.problems.append(f"发布包没有签名（{SIGNATURE}）或哈希清单（{MANIFEST}）")
         return result
+    manifest, signature = (folder / MANIFEST).read_bytes(), (folder / SIGNATURE).read_bytes()
     if not signature_valid(manifest, signature, public_key):
         result.problems.append(f"{SIGNATURE} 与 {MANIFEST} 不符：发布包在签署后被改动，或并非此公钥对应的私钥所签")
     return result
 
 
-def verify_profile(descriptor: dict) -> Verification:
+@_check("datapackage.json 符合 Data Package v2 规范")
+def verify_profile(result: Verification, descriptor: dict) -> None:
     import jsonschema
 
-    result = Verification("datapackage.json 符合 Data Package v2 规范")
     profile = json.loads((SCHEMAS / "profiles" / "datapackage.json").read_text("utf-8"))
     for error in jsonschema.Draft7Validator(profile).iter_errors(descriptor):
         result.problems.append(f"{'/'.join(map(str, error.absolute_path)) or '（顶层）'}：{error.message}")
+
+
+def verify_version(names: tuple[tuple[str, str], ...], version: object) -> Verification:
+    """The name the release was given (its folder, or its zip and the zip's root folder) is the version
+    its descriptor states: an older signed version renamed as a newer one keeps a valid signature."""
+    result = Verification(f"目录名（或 zip 名及其根目录）与 datapackage.json 的版本 {version} 一致")
+    for what, name in names:
+        if name != version:
+            result.problems.append(
+                f"{what} {name} 与 datapackage.json 的版本 {version} 不符：旧版本被改名为新版本，"
+                "或发布包未以 <版本> 或 <版本>.zip 命名"
+            )
     return result
+
+
+def _descriptor(folder: Path) -> tuple[dict, Edition]:
+    """datapackage.json with what verify reads of it in place, and its edition; Malformed otherwise."""
+    path = folder / "datapackage.json"
+    if not path.is_file():
+        raise Malformed("发布包中没有 datapackage.json" + ("（它是一个目录）" if path.is_dir() else ""))
+    try:
+        descriptor = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError, RecursionError) as error:
+        raise Malformed(f"datapackage.json 不是有效的 JSON（{type(error).__name__}: {error}）") from None
+    if not isinstance(descriptor, dict):
+        raise Malformed("datapackage.json 应为一个 JSON 对象")
+    meta = descriptor.get("nianbao")
+    if not isinstance(meta, dict) or not isinstance(meta.get("year"), int) or not isinstance(meta.get("bureau"), str):
+        raise Malformed("datapackage.json 的 nianbao 应含整数 year 与字符串 bureau")
+    try:
+        edition = edition_named(str(meta.get("edition")))
+    except KeyError:
+        raise Malformed(f"datapackage.json 的 nianbao.edition {meta.get('edition')!r} 不是已知的格式版本") from None
+    resources = descriptor.get("resources")
+    if not isinstance(resources, list) or not resources or not all(isinstance(r, dict) for r in resources):
+        raise Malformed("datapackage.json 的 resources 应为非空的资源（JSON 对象）列表")
+    return descriptor, edition
+
+
+def _strings(value: object) -> list:
+    return value if isinstance(value, list) else [value] if isinstance(value, str) else []
+
+
+def _reference_problems(folder: Path, descriptor: dict, edition: Edition) -> list[str]:
+    """Every file the descriptor names, confined to the release and never a URL (checked before
+    frictionless sees it), and the files verify reads by name described where it reads them."""
+    problems = []
+    for key in PACKAGE_REFERENCES:
+        for value in _strings(descriptor.get(key)):
+            if value not in PACKAGE_PROFILES:
+                problems.append(_outside(folder, value, f"datapackage.json 的 {key}"))
+    for number, resource in enumerate(descriptor["resources"], start=1):
+        name = resource.get("name", f"第 {number} 个")
+        if resource.get("path") is None:
+            problems.append(f"资源 {name} 没有 path：数据应是发布包中的文件")
+        for key in RESOURCE_REFERENCES:
+            value = resource.get(key)
+            if key == "path" and value is not None:
+                problems.append(_outside(folder, value, f"资源 {name} 的 path"))
+            elif key != "path" and not (key == "profile" and value in RESOURCE_PROFILES):
+                problems += [_outside(folder, v, f"资源 {name} 的 {key}") for v in _strings(value)]
+    paths = {r.get("name"): r.get("path") for r in descriptor["resources"]}
+    for name in (*edition.tables, *COLUMNS):
+        if paths.get(name) != f"data/{name}.csv":
+            problems.append(f"资源 {name} 应为 data/{name}.csv，datapackage.json 中为 {paths.get(name)!r}")
+    return [p for p in problems if p]
+
+
+def _outside(folder: Path, value: object, what: str) -> str:
+    """Why `value` names no file of the release, or ""."""
+    try:
+        inside(folder, value, what)
+    except Outside as error:
+        return str(error)
+    return ""
+
+
+def _structure(release: Opened) -> tuple[dict | None, Verification]:
+    """The descriptor (None when unusable), and whether it and what it names can be read safely."""
+    structure = Verification(STRUCTURE)
+    try:
+        descriptor, edition = _descriptor(release.folder)
+    except Malformed as error:
+        structure.problems.append(str(error))
+        return None, structure
+    structure.problems += _reference_problems(release.folder, descriptor, edition)
+    return descriptor, structure
+
+
+def _reports(folder: Path) -> tuple[dict[str, Report], Verification]:
+    """Every unit's Report of the published tables, and whether they could be read."""
+    result = Verification("读取已发布的表格")
+    try:
+        _, reports = load_release(folder)
+    except PreviousYearError as error:
+        result.problems.append(str(error))
+        return {}, result
+    except Exception as error:  # a table crafted to break the reader fails this check, never verify
+        result.problems.append(f"已发布的表格无法读取（{type(error).__name__}: {error}）")
+        return {}, result
+    if not reports:
+        result.problems.append("已发布的表格中没有任何单位的行")
+    return reports, result
+
+
+def _verify_release(release: Opened, public_key: Path | None) -> list[Verification]:
+    folder = release.folder
+    descriptor, structure = _structure(release)
+    signature = [verify_signature(folder, public_key)] if public_key is not None else []
+    if descriptor is None or not structure.passed:
+        # What the descriptor names cannot be read safely; the files can still be held to the manifest.
+        return [structure, verify_manifest(folder), *signature]
+    meta = descriptor["nianbao"]
+    results = [
+        structure,
+        verify_version(release.names, descriptor.get("version")),
+        verify_profile(descriptor),
+        verify_hashes(folder, descriptor),
+        verify_manifest(folder),
+        *signature,
+        verify_schemas(folder, descriptor),
+        verify_submissions(folder),
+    ]
+    reports, read = _reports(folder)
+    if not read.passed:
+        return [*results, read]
+    return [
+        *results,
+        verify_rows_complete(reports, folder),
+        verify_rules(reports, folder),
+        verify_bureau_sums(reports, meta["bureau"], folder),
+        verify_departments_match_cells(reports, meta["bureau"], folder),
+        verify_cells_against_workbooks(reports, folder, meta["year"]),
+    ]
+
+
+def _zip_named(path: Path) -> bool:
+    return path.is_file() and (path.suffix.lower() == ".zip" or zipfile.is_zipfile(path))
 
 
 def verify(path: Path, public_key: Path | None = None) -> list[Verification]:
     """Every verification of the release at `path` (a folder or its zip), and its signature when a public
-    key is given. Raises NotARelease."""
-    with _opened(Path(path)) as folder:
+    key is given, all offline. A release unsafe or impossible to read fails a verification saying why;
+    NotARelease when `path` is no candidate at all (missing, or a file that is no zip), SigningKeyError
+    for a key that is missing or no Ed25519 public key: wrong calls."""
+    path = Path(path)
+    if not path.exists():
+        raise NotARelease(f"找不到 {path}")
+    if not path.is_dir() and not _zip_named(path):
+        raise NotARelease(f"{path} 既不是发布目录，也不是发布包 zip")
+    if public_key is not None:  # the auditor's own file: a wrong call, said before the release is opened
+        if not Path(public_key).is_file():
+            raise SigningKeyError(f"找不到公钥文件：{public_key}")
+        signature_valid(b"", b"", public_key)  # loading it raises SigningKeyError for no Ed25519 public key
+    with offline():
         try:
-            descriptor = json.loads((folder / "datapackage.json").read_text("utf-8"))
-            year, bureau_id = int(descriptor["nianbao"]["year"]), descriptor["nianbao"]["bureau"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            raise NotARelease(f"{path} 中没有可用的 datapackage.json（{error}）") from None
-        results = [verify_profile(descriptor), verify_hashes(folder, descriptor), verify_manifest(folder)]
-        if public_key is not None:
-            results.append(verify_signature(folder, public_key))
-        results += [verify_schemas(folder), verify_submissions(folder)]
-        try:
-            _, reports = load_release(folder)
-        except PreviousYearError as error:
-            return [*results, Verification("读取已发布的表格", [str(error)])]
-        results += [
-            verify_rows_complete(reports, folder),
-            verify_rules(reports, folder),
-            verify_bureau_sums(reports, bureau_id, folder),
-            verify_departments_match_cells(reports, bureau_id, folder),
-            verify_cells_against_workbooks(reports, folder, year),
-        ]
-        return results
+            with opened(path) as release:
+                return _verify_release(release, public_key)
+        except Refused as refused:
+            return [Verification(STRUCTURE, refused.problems)]
