@@ -90,6 +90,7 @@ def cmd_run(args) -> int:
     from flows.intake.bureau import BureauConfigError
     from flows.intake.previous import PreviousYearError
     from flows.release.lock import RunInProgress, year_lock
+    from flows.release.package import SubmissionChanged
     from flows.release.sign import SigningKeyError, sign
     from flows.run import prepare
 
@@ -109,6 +110,9 @@ def cmd_run(args) -> int:
             return _run_prepared(args, inputs)
     except (BureauConfigError, SigningKeyError, PreviousYearError, RunInProgress) as error:
         raise UsageError(str(error)) from None
+    except SubmissionChanged as error:  # not published: the checked bytes are gone (the check reports are written)
+        print(f"nianbao: {error}", file=sys.stderr)
+        return 1
 
 
 def _run_prepared(args, inputs) -> int:
@@ -140,8 +144,10 @@ def _run_prepared(args, inputs) -> int:
             ) from None
         finally:
             progress_bar.reset(token)
-    if args.quiet:  # for cron: nothing on success, the blocking errors (or a catalog not updated) otherwise
-        if outcome.errors or (outcome.publication and outcome.publication.catalog_problem):
+    # For cron (--quiet): nothing on success; why not, or what else to know: a catalog not updated, a file replaced.
+    if args.quiet:
+        publication = outcome.publication
+        if publication is None or publication.catalog_problem or publication.replaced:
             print("\n".join(verdict(outcome)), file=sys.stderr)
     else:
         print(f"{outcome.bureau.name} {outcome.year} 年度：{len(outcome.checked)} 个部门报送")
@@ -187,6 +193,7 @@ def summary_tables(outcome) -> list:
     """The run's verdict as tables: one row per department for a bureau of up to SUMMARY_ROWS; past
     that, the count of units by status, then the departments that did not pass (the first 30)."""
     from rich.table import Table
+    from rich.text import Text
 
     per_unit = Counter((f.unit, f.severity) for f in outcome.findings)
     missing = {f.unit for f in outcome.findings if f.rule == "E4"}
@@ -217,8 +224,8 @@ def summary_tables(outcome) -> list:
             table.add_column(column, justify="right" if column in ("错误", "警告") else "left")
         for unit in units:
             table.add_row(
-                names.get(unit, unit),
-                unit,
+                Text(names.get(unit, unit)),  # a name is the bureau's text, not rich markup: "[/]" is shown, not parsed
+                Text(unit),
                 status(unit),
                 str(per_unit[(unit, "error")]),
                 str(per_unit[(unit, "warning")]),
@@ -241,6 +248,8 @@ def verdict(outcome) -> list[str]:
         lines += [f"  [{f.unit}] {_finding_line(f).strip()}" for f in errors[:ERROR_LINES]]
         if len(errors) > ERROR_LINES:
             lines.append(f"  ……另有 {len(errors) - ERROR_LINES} 个错误，见检查报告")
+    elif outcome.publication is None:  # every error accepted, yet no department's tables to sum
+        lines.append("没有可汇总的部门报表，未发布：请核对报送目录和 exceptions.yaml")
     elif outcome.publication.new:
         lines.append(f"已发布版本 {outcome.publication.version}：{outcome.release / 'datapackage.json'}")
     else:
@@ -249,6 +258,11 @@ def verdict(outcome) -> list[str]:
         lines.append(
             f"已发布 {outcome.publication.version}，但 catalog.json 未更新：{outcome.publication.catalog_problem}"
         )
+    lines += [
+        f"注意：{file} 在检查之后被替换或删除：发布的是检查过的内容，现在的文件未经检查；"
+        f"请再运行一次 nianbao run {outcome.year}"
+        for file in (outcome.publication.replaced if outcome.publication else ())
+    ]
     return lines
 
 

@@ -31,6 +31,7 @@ from prefect.settings import get_current_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import places, run
+from flows.lifetime import end_with_parent, end_with_this_process
 from flows.release.lock import year_lock
 from flows.schedule import ANNUAL_CRON, TIME_ZONE, report_year
 
@@ -68,7 +69,7 @@ class Box:
 
 def _batch_key(context, parameters) -> str:
     previous = parameters["previous"].value
-    return run.batch_key(parameters["batch"], parameters["year"], parameters["level"], previous)
+    return run.batch_key(parameters["batch"], parameters["year"], parameters["level"], previous, parameters["keep"])
 
 
 # Inputs are reports and paths, not worth hashing for a cache key on every call.
@@ -80,17 +81,17 @@ def prepare_task(sources: Path, outputs: Path, year: int) -> Box:
 # Cached by content: a batch whose files, last-year figures and nianbao itself are unchanged is not
 # read again. Reading problems are findings, so no retries.
 @task(name="read and check", cache_key_fn=_batch_key, persist_result=True)
-def check_task(batch, year: int, level, previous: Box) -> bytes:
-    return _check_batch(batch, year, level, previous.value)
+def check_task(batch, year: int, level, previous: Box, keep: Path | None = None) -> bytes:
+    return _check_batch(batch, year, level, previous.value, keep)
 
 
-def _check_batch(batch, year: int, level, previous) -> bytes:
+def _check_batch(batch, year: int, level, previous, keep: Path | None) -> bytes:
     """In the run's worker processes if it has them, else here (a Dask worker, or a thread).
     A module function, not the task's body: Dask sends that body by value, and the pool with it."""
     pool = worker_pool.get()
     if pool is None:
-        return run.check_batch_pickled(batch, year, level, previous)
-    return pool.submit(run.check_batch_pickled, batch, year, level, previous).result()
+        return run.check_batch_pickled(batch, year, level, previous, keep)
+    return pool.submit(run.check_batch_pickled, batch, year, level, previous, keep).result()
 
 
 @task(name="merge", cache_policy=NONE)
@@ -160,6 +161,8 @@ def annual_flow(
         len(outcome.findings),
         outcome.release,
     )
+    for file in outcome.publication.replaced if outcome.publication else ():
+        get_run_logger().warning("%s 在检查之后被替换或删除：发布的是检查过的内容，现在的文件未经检查", file)
     return Box(outcome)
 
 
@@ -173,10 +176,17 @@ def _worker_processes(wanted: bool | None, sources: Path, year: int):
     if not wanted or worker_pool.get() is not None:
         yield
         return
-    # Spawned, not forked: this process runs Prefect's threads, and a fork copies their locks.
-    with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("spawn")) as pool:
+    # Spawned, not forked: this process runs Prefect's threads, and a fork copies their locks. Each
+    # worker is killed by the kernel if this process dies (kill -9 included), not left running.
+    with ProcessPoolExecutor(
+        os.cpu_count(), mp_context=get_context("spawn"), initializer=end_with_parent, initargs=(os.getpid(),)
+    ) as pool:
+        # Each worker starts and imports now, not at its first batch; and from this thread, which
+        # holds the pool: the kernel's parent of a process is the thread that started it (see
+        # lifetime.end_with_parent). The pool starts a process per submit while none is idle, and
+        # none is yet: all of them start here.
         for _ in range(os.cpu_count() or 1):
-            pool.submit(run.warm_up)  # each worker starts and imports now, not at its first batch
+            pool.submit(run.warm_up)
         token = worker_pool.set(pool)
         try:
             yield
@@ -217,8 +227,35 @@ def run_flow(
     if runner not in ("auto", "threads", "processes"):
         raise ValueError(f"unknown runner {runner!r}: auto, threads, processes or dask")
     processes = {"auto": None, "threads": False, "processes": True}[runner]
-    with _worker_processes(processes, Path(sources), year):  # starting while Prefect starts its server
+    with _worker_processes(processes, Path(sources), year):  # starting while Prefect's server starts
+        _temporary_server()
         return annual_flow(*arguments, processes, prepared).value
+
+
+def _temporary_server() -> str:
+    """The API's URL: the server configured (PREFECT_API_URL), else Prefect's temporary server,
+    started here rather than by Prefect at its first call, so that it is handed to the watchdog and
+    ends with this process even when this process is killed (lifetime.end_with_this_process).
+    Prefect's own calls then find it running (there is one temporary server per process)."""
+    url = get_current_settings().api.url
+    if url:
+        return url
+    from prefect.server.api.server import SubprocessASGIServer  # 2 s to import: only when needed
+
+    server = SubprocessASGIServer()
+    if not server.running:
+        launch = server._run_uvicorn_command  # handed over as soon as it exists, not once it answers
+
+        def guarded():
+            process = launch()
+            end_with_this_process(process.pid)
+            return process
+
+        server._run_uvicorn_command = guarded  # type: ignore[method-assign]
+        server.start()
+        if server.server_process is not None:  # and again, should a Prefect release start it otherwise
+            end_with_this_process(server.server_process.pid)
+    return server.api_url
 
 
 @contextmanager
@@ -226,13 +263,7 @@ def _shared_server():
     """The Prefect server of this run named in the environment, so that the local Dask workers (new
     processes) report to it; with none configured, the temporary one, started now, else each
     worker would start its own."""
-    url = get_current_settings().api.url
-    if not url:
-        from prefect.server.api.server import SubprocessASGIServer  # 2 s to import: only when needed
-
-        server = SubprocessASGIServer()
-        server.start()
-        url = server.api_url
+    url = _temporary_server()
     before = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = url
     try:
@@ -262,14 +293,19 @@ def _read_and_check(inputs: run.Inputs) -> list:
     """Every submission read and checked, a task per batch; progress told as batches finish."""
     logger = get_run_logger()
     level, total, done = inputs.bureau.metadata.get("level"), len(inputs.submitted), 0
-    futures = [
-        check_task.submit(batch, inputs.year, level, Box(run.previous_of(batch, inputs.previous)))
+    arguments = [
+        (batch, inputs.year, level, Box(run.previous_of(batch, inputs.previous)), inputs.kept)
         for batch in run.batches(inputs.submitted)
     ]
+    futures = [check_task.submit(*args) for args in arguments]
+    arguments_of = {future.task_run_id: args for future, args in zip(futures, arguments, strict=True)}
     results, show = {}, progress_bar.get()
     for future in as_completed(futures):
-        results[future.task_run_id] = pickle.loads(future.result())
-        done += len(results[future.task_run_id])
+        checked = pickle.loads(future.result())
+        if not run.packs_present(checked):  # cached by a run whose packs are gone since: read again
+            checked = pickle.loads(check_task.with_options(refresh_cache=True)(*arguments_of[future.task_run_id]))
+        results[future.task_run_id] = checked
+        done += len(checked)
         logger.info("已读取并检查 %d/%d 个部门", done, total)
         if show:
             show(done, total)
@@ -300,4 +336,5 @@ def annual_deployment(sources: Path, outputs: Path, cron: str = ANNUAL_CRON):
 
 def serve_annual(sources: Path, outputs: Path, cron: str = ANNUAL_CRON) -> None:
     """Serve the deployment until stopped: Prefect starts a run at each scheduled time."""
+    _temporary_server()
     serve(annual_deployment(sources, outputs, cron))

@@ -11,6 +11,8 @@ outputs/<year>/latest                  the version live now (a link: switching i
 outputs/checks/<year>/                 check reports, per department and index.html
 outputs/catalog.json, catalog.jsonld   every year and version, for portals
 outputs/.<year>.lock                   held while a run of the year is in progress
+outputs/.checked/<year>/               the bytes of each submission as the last run read them:
+                                       what publication ships (private: not to be served)
 """
 
 from __future__ import annotations
@@ -51,3 +53,7 @@ def checks_folder(outputs: Path, year: int) -> Path:
 
 def lock_file(outputs: Path, year: int) -> Path:
     return Path(outputs) / f".{year}.lock"
+
+
+def checked_copies(outputs: Path, year: int) -> Path:
+    return Path(outputs) / ".checked" / str(year)

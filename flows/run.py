@@ -6,20 +6,22 @@ from __future__ import annotations
 import hashlib
 import pickle
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from flows import places
-from flows.checks.accepted import Accepted, apply_exceptions
+from flows.checks.accepted import Accepted, apply_exceptions, load_exceptions
 from flows.checks.check import Checked, check_report, check_workbook
 from flows.checks.rules import Context, rule_e2, rule_e3
 from flows.checks.text import ReportText, check_text
 from flows.documents.check_pages import start_department_pages, status_of, write_check_pages
 from flows.format.edition import SCHEMAS, edition_for_year, editions
 from flows.format.report import Finding, Report, make_finding
-from flows.intake.bureau import Bureau, discover, load_bureau, load_year_file
+from flows.intake.bureau import Bureau, discover, load_bureau
+from flows.intake.kept import Pack, all_kept, changed_since_check, keep_only
 from flows.intake.previous import live_release, previous_release, previous_texts
 from flows.intake.workbook import sha256_of
 from flows.merge import Merged, merge
@@ -37,17 +39,29 @@ class Inputs:
     findings: list[Finding]  # of discovery: E4, E5
     previous: dict[str, Report]  # unit → its report of year - 1 ({} when none was published)
     previous_texts: dict[str, ReportText] = field(default_factory=dict)  # unit → its text of year - 1
+    exceptions: list[dict] = field(default_factory=list)  # exceptions.yaml's entries
+    kept: Path | None = None  # where the bytes read are kept for publication (places.checked_copies)
 
 
 def prepare(sources: Path, outputs: Path, year: int) -> Inputs:
     """Discover the submissions and load last year's release. Raises BureauConfigError or
     PreviousYearError for inputs that cannot be used at all, and NoLiveRelease, before any work,
-    when the year's own live version cannot be told."""
+    when the year's own live version cannot be told. exceptions.yaml is read here too, so that a
+    mistake in it is told before any work, in one line."""
     bureau = load_bureau(sources)
     live_release(outputs, year)
+    exceptions = load_exceptions(sources, year)
     submitted, findings = discover(sources, year, bureau)
     return Inputs(
-        year, Path(sources), bureau, submitted, findings, previous_release(outputs, year), previous_texts(outputs, year)
+        year,
+        Path(sources),
+        bureau,
+        submitted,
+        findings,
+        previous_release(outputs, year),
+        previous_texts(outputs, year),
+        exceptions,
+        places.checked_copies(outputs, year),
     )
 
 
@@ -81,30 +95,57 @@ def _no_previous(unit: str, year: int) -> Finding:
 
 
 def check_batch(
-    batch: list[tuple[str, Path]], year: int, level: str | None, previous: dict[str, Report]
+    batch: list[tuple[str, Path]],
+    year: int,
+    level: str | None,
+    previous: dict[str, Report],
+    keep: Path | None = None,
 ) -> list[Checked]:
-    """Read and check a batch of (department id, file) submissions; a nil return is all zeros."""
+    """Read and check a batch of (department id, file) submissions; a nil return is all zeros.
+    With `keep` (a folder), the bytes read are kept there, in one pack for the batch: what
+    publication ships (flows/intake/kept.py)."""
     checked = []
-    for unit, path in batch:
-        context = Context(level, previous.get(unit))
-        if path.name == places.NIL_RETURNS:
-            report = Report.zeros(unit, year, edition_for_year(year), file=str(path), sha256=sha256_of(path))
-            result = Checked(path, unit, report, check_report(report, context))
-        else:
-            result = check_workbook(path, year, unit, context)
-        if context.previous is None:
-            result.findings.append(_no_previous(unit, year))
-        checked.append(result)
+    with Pack(keep) if keep is not None else nullcontext() as pack:
+        for unit, path in batch:
+            context = Context(level, previous.get(unit))
+            if path.name == places.NIL_RETURNS:
+                report = nil_return(path, unit, year, pack)
+                result = Checked(path, unit, report, check_report(report, context))
+            else:
+                result = check_workbook(path, year, unit, context, pack)
+            if context.previous is None:
+                result.findings.append(_no_previous(unit, year))
+            checked.append(result)
     return checked
 
 
+def nil_return(path: Path, unit: str, year: int, keep: Pack | None = None) -> Report:
+    """A department's nil return (nil_returns.yaml): its tables all zeros, the file read once for
+    its hash and its bytes kept."""
+    data = path.read_bytes()
+    report = Report.zeros(unit, year, edition_for_year(year), file=str(path), sha256=hashlib.sha256(data).hexdigest())
+    if keep is not None:
+        keep.add(report, data, path)
+    return report
+
+
+def packs_present(checked: list[Checked]) -> bool:
+    """Whether the bytes a batch's checks were read from are still kept: a cached check names packs
+    of an earlier run, which may be gone since; then the batch is read again."""
+    return all_kept(c.report for c in checked)
+
+
 def check_batch_pickled(
-    batch: list[tuple[str, Path]], year: int, level: str | None, previous: dict[str, Report]
+    batch: list[tuple[str, Path]],
+    year: int,
+    level: str | None,
+    previous: dict[str, Report],
+    keep: Path | None = None,
 ) -> bytes:
     """check_batch's result pickled where it was made (a worker process): it then crosses to the
     flow and into Prefect's cache as one bytes object, not as the batch's hundred thousand cell
     sources one by one in the flow's process, which would make that process the bottleneck."""
-    return pickle.dumps(check_batch(batch, year, level, previous), protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(check_batch(batch, year, level, previous, keep), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 # Departments read and checked per task: Prefect costs about 5 ms a task run, a workbook about 2 ms.
@@ -139,11 +180,18 @@ def previous_of(batch: list[tuple[str, Path]], previous: dict[str, Report]) -> d
     return {unit: previous[unit] for unit, _ in batch if unit in previous}
 
 
-def batch_key(batch: list[tuple[str, Path]], year: int, level: str | None, previous: dict[str, Report]) -> str:
+def batch_key(
+    batch: list[tuple[str, Path]],
+    year: int,
+    level: str | None,
+    previous: dict[str, Report],
+    keep: Path | None = None,
+) -> str:
     """What a batch's check depends on, hashed: each file's path and content (SHA-256), last year's
     figures of its departments, the year, the level, and nianbao's own code and schemas. Equal keys
-    give equal findings, so a re-run need not read the files again."""
-    digest = hashlib.sha256(f"{code_fingerprint()}|{year}|{level}".encode())
+    give equal findings, so a re-run need not read the files again. And where the bytes read are
+    kept (`keep`): a cached result names a pack there (see flow._read_and_check for one gone)."""
+    digest = hashlib.sha256(f"{code_fingerprint()}|{year}|{level}|{keep}".encode())
     for unit, path in batch:
         digest.update(f"|{unit}|{path}|{sha256_of(path) if path.is_file() else 'missing'}|".encode())
         if unit in previous:
@@ -163,8 +211,8 @@ def code_fingerprint() -> str:
 
 def merge_checked(bureau: Bureau, checked: list[Checked]) -> Merged | None:
     """The bureau's report, when every department's tables were read in the year's edition."""
-    reports = [c.report for c in checked]
-    if not reports or any(r is None for r in reports) or len({r.edition.code for r in reports}) > 1:
+    reports = [c.report for c in checked if c.report is not None]
+    if not reports or len(reports) < len(checked) or len({r.edition.code for r in reports}) > 1:
         return None
     if any(f.rule in ("F1", "F2") for c in checked for f in c.findings):
         return None
@@ -190,7 +238,8 @@ def check_bureau(inputs: Inputs, merged: Merged) -> list[Finding]:
 
 def check_texts(inputs: Inputs, merged: Merged) -> tuple[dict[str, ReportText], list[Finding]]:
     """The bureau's report text (report.md, required) and any department's own (<unit>.md)."""
-    texts, findings = {}, []
+    texts: dict[str, ReportText] = {}
+    findings: list[Finding] = []
     own = [(d, places.report_text(inputs.sources, inputs.year, d.unit)) for d in merged.departments]
     for report, path in [(merged.bureau, places.report_text(inputs.sources, inputs.year))] + [
         (d, p) for d, p in own if p.is_file()
@@ -202,16 +251,16 @@ def check_texts(inputs: Inputs, merged: Merged) -> tuple[dict[str, ReportText], 
 
 def settle(inputs: Inputs, checked: list[Checked], merged: Merged | None) -> Outcome:
     """Gather every finding of the run, the report texts, and apply the accepted exceptions."""
-    findings, texts = list(inputs.findings), {}
+    findings = list(inputs.findings)
+    texts: dict[str, ReportText] = {}
     for c in checked:
         findings += c.findings
     if merged is not None:
         findings += check_bureau(inputs, merged)
         texts, text_findings = check_texts(inputs, merged)
         findings += text_findings
-    entries = load_year_file(inputs.sources, inputs.year, places.EXCEPTIONS)
     path = places.year_folder(inputs.sources, inputs.year) / places.EXCEPTIONS
-    accepted, stale = apply_exceptions(findings, entries, path, inputs.bureau.id)
+    accepted, stale = apply_exceptions(findings, inputs.exceptions, path, inputs.bureau.id)
     return Outcome(inputs.year, inputs.bureau, checked, findings + stale, accepted, texts, merged=merged)
 
 
@@ -248,7 +297,7 @@ def publish_outcome(
     `map` renders the reports."""
     if outcome.errors or outcome.merged is None:
         return None
-    return publish(
+    publication = publish(
         outcome.merged,
         outcome.bureau,
         outcome.findings,
@@ -259,12 +308,24 @@ def publish_outcome(
         outcome.texts,
         map,
     )
+    return replace(publication, replaced=replaced_since_check(outcome.merged.departments, map))
+
+
+def replaced_since_check(reports: tuple[Report, ...], map=map) -> tuple[str, ...]:
+    """The submitted files (of reports whose bytes were kept) that hold other bytes now than when
+    they were checked, or are gone: the release has the checked bytes, and the run says so."""
+    jobs = sorted({(r.file, r.sha256) for r in reports if r.kept and r.file and r.sha256})
+    return tuple(file for (file, _), changed in zip(jobs, map(changed_since_check, jobs), strict=True) if changed)
 
 
 def check_all(inputs: Inputs) -> list[Checked]:
     """Every submission read and checked, batch by batch, in this process."""
     level = inputs.bureau.metadata.get("level")
-    return [c for batch in batches(inputs.submitted) for c in check_batch(batch, inputs.year, level, inputs.previous)]
+    return [
+        c
+        for batch in batches(inputs.submitted)
+        for c in check_batch(batch, inputs.year, level, inputs.previous, inputs.kept)
+    ]
 
 
 @dataclass(frozen=True)
@@ -298,6 +359,10 @@ def run_year(
     merged = steps.merge(inputs.bureau, checked)
     outcome = steps.settle(inputs, checked, merged)
     started = steps.start_pages(outcome, Path(outputs))  # written by the workers while this process publishes
-    outcome.publication = steps.publish(outcome, Path(outputs), reason, key)
-    steps.write_pages(outcome, Path(outputs), started)
+    try:
+        outcome.publication = steps.publish(outcome, Path(outputs), reason, key)
+    finally:  # the check reports are the run's answer to each department, published or not
+        steps.write_pages(outcome, Path(outputs), started)
+    if inputs.kept is not None:  # this run's packs are all a re-run can need (see batch_key)
+        keep_only(inputs.kept, [c.report.kept.path for c in checked if c.report is not None and c.report.kept])
     return outcome

@@ -38,3 +38,7 @@ def valid_report(year: int, unit: str = "d1", seed: int = 0) -> Report:
 def sources_copy(tmp_path) -> Path:
     """A writable copy of the example bureau's sources."""
     return Path(shutil.copytree(SOURCES, tmp_path / "sources"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: starts real processes and waits on them (tens of seconds)")

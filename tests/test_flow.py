@@ -92,9 +92,10 @@ def test_errors_block_publication_and_the_summary_names_them(prefect_server, sou
         ("交通警察大队", "traffic", "通过", "0", "1"),
         ("治安管理大队", "public_order", "未报送", "1", "0"),
     }
-    # Nothing published: the previous release is untouched and no staging folder is left; the
-    # check reports are written all the same, for the departments to act on.
-    assert sorted(p.name for p in outputs.iterdir() if p.name != ".2021.lock") == ["2021", "checks"]
+    # Nothing published: the previous release is untouched and no staging folder is left (beside the
+    # lock, only the bytes read, kept for a re-run's cache); the check reports are written all the
+    # same, for the departments to act on.
+    assert sorted(p.name for p in outputs.iterdir() if p.name not in (".2021.lock", ".checked")) == ["2021", "checks"]
     assert [p.name for p in (outputs / "2021").iterdir()] == ["previous.txt"]
     assert "有错误" in (outputs / "checks" / "2021" / "household.html").read_text()
     assert "检查报告：" in out
@@ -211,6 +212,20 @@ def test_a_re_run_reads_only_what_changed_and_shows_progress(prefect_server, sou
     changed = run_flow(2020, sources_copy, tmp_path, runner="threads")
     assert len(read) == 2 and changed.errors and changed.release is None
     assert any(f.rule == "A2" and f.unit == "household" and cell in f.message for f in changed.errors)
+
+
+def test_a_cached_check_whose_kept_bytes_are_gone_is_read_again(prefect_server, sources_copy, tmp_path, monkeypatch):
+    from flows import places, run
+    from flows.flow import run_flow
+
+    read, check_batch = [], run.check_batch
+    monkeypatch.setattr(run, "check_batch", lambda batch, *args: read.append(len(batch)) or check_batch(batch, *args))
+    first = run_flow(2020, sources_copy, tmp_path, runner="threads")
+    packs = places.checked_copies(tmp_path, 2020)
+    shutil.rmtree(packs)  # removed by hand: the cached check names a pack no longer there
+    again = run_flow(2020, sources_copy, tmp_path, runner="threads")
+    assert read == [4, 4] and (first.publication.new, again.publication.new) == (True, False)
+    assert all(Path(c.report.kept.path).parent == packs and Path(c.report.kept.path).is_file() for c in again.checked)
 
 
 def test_only_a_failure_of_storage_is_retried(prefect_server, monkeypatch, tmp_path):

@@ -16,19 +16,21 @@ import pytest
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
 # What each part of flows/ may import of flows/ (besides itself). places and schedule know where
-# files live and when the run is due: anything may ask them, they ask nobody.
+# files live and when the run is due: anything may ask them, they ask nobody. lifetime ends a run's
+# helper processes with it: the flow asks it, it asks nobody (the workers import it).
 ALLOWED = {
     "places": set(),
     "schedule": set(),
+    "lifetime": set(),
     "format": set(),
     "intake": {"format", "places"},
-    "checks": {"format", "intake"},
+    "checks": {"format", "intake", "places"},
     "merge": {"format", "checks"},
     "documents": {"format", "checks"},
     "release": {"format", "intake", "checks", "merge", "documents", "places"},
     "synth": {"format", "checks", "documents"},
     "run": {"format", "intake", "checks", "merge", "documents", "release", "places"},
-    "flow": {"run", "release", "places", "schedule"},
+    "flow": {"run", "release", "places", "schedule", "lifetime"},
     "cli": {"format", "intake", "checks", "documents", "release", "run", "flow", "places", "schedule", "synth"},
 }
 STAGES = ("format", "intake", "checks", "merge", "documents", "release")

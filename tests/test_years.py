@@ -157,13 +157,12 @@ def test_a_broken_carry_over_blocks_until_accepted(chain):
 
 def test_malformed_exceptions_file_is_refused_with_the_entry(chain):
     from flows.intake.bureau import BureauConfigError
-    from flows.run import prepare, settle
+    from flows.run import prepare
 
     sources, outputs, _ = chain
     write_yaml(sources / "2020" / "exceptions.yaml", [{"rule": "D1", "unit": "b", "reason": "理由充分的说明"}])
-    inputs = prepare(sources, outputs, 2020)
-    with pytest.raises(BureauConfigError, match=r"exceptions\.yaml 第 0 项有误.*accepted_by"):
-        settle(inputs, [], None)
+    with pytest.raises(BureauConfigError, match=r"exceptions\.yaml 第 1 条有误.*accepted_by"):
+        prepare(sources, outputs, 2020)  # before any work: exceptions.yaml is read with the inputs
 
 
 def test_nil_return_counts_as_zeros_and_satisfies_e4(chain):

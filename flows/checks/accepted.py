@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.format.edition import rules
 from flows.format.report import Finding, make_finding
+from flows.intake.bureau import BureauConfigError, load_year_file
+from flows.places import EXCEPTIONS, year_folder
 
 KEYS = ("rule", "unit", "table", "row", "column")
 
@@ -20,6 +23,23 @@ class Accepted:
     reason: str
     accepted_by: str
     date: str
+
+
+def load_exceptions(sources: Path, year: int) -> list[dict]:
+    """The year's exceptions.yaml entries ([] without one). BureauConfigError, naming the entry, for
+    one that accepts an error the catalogue marks `acceptable: false` (an unreadable file, tables
+    not found): accepted, it would leave that department without figures and the bureau's sum
+    short, with no error left to say why nothing was published."""
+    entries = load_year_file(sources, year, EXCEPTIONS)
+    catalogue = rules()
+    for number, entry in enumerate(entries, start=1):
+        rule = catalogue.get(entry["rule"])
+        if rule is not None and rule.params.get("acceptable", True) is False:
+            raise BureauConfigError(
+                f"{year_folder(sources, year) / EXCEPTIONS} 第 {number} 条不能接受 {rule.id}（{rule.title}）："
+                "这类错误使该部门没有可汇总的数字，只能更正：请重新报送该部门的文件，并删除这一条"
+            )
+    return entries
 
 
 def _matches(entry: dict, finding: Finding) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 from flows.checks.rules import RULES, Context
 from flows.format.edition import rules
 from flows.format.report import Finding, Report, make_finding
+from flows.intake.kept import Pack
 from flows.intake.workbook import UnreadableWorkbook, read_workbook
 
 
@@ -42,10 +43,11 @@ class Checked:
         return len(self.findings) - self.errors
 
 
-def check_workbook(path: Path, year: int, unit: str, context: Context = Context()) -> Checked:
-    """Read and check one department's workbook; never raises for what the file holds."""
+def check_workbook(path: Path, year: int, unit: str, context: Context = Context(), keep: Pack | None = None) -> Checked:
+    """Read and check one department's workbook; never raises for what the file holds. With `keep`,
+    the bytes read are kept in that pack for publication (see read_workbook)."""
     try:
-        report, findings = read_workbook(path, year, unit)
+        report, findings = read_workbook(path, year, unit, keep)
     except UnreadableWorkbook as error:
         finding = make_finding("F0", unit, file=str(path), file_name=Path(path).name, reason=str(error))
         return Checked(Path(path), unit, None, [finding], unreadable=str(error))

@@ -82,12 +82,12 @@ def _table_pieces(code: str, table: str) -> tuple[tuple, ...]:
     extent (rowspan, colspan), row and column codes, and number among the layout's cells."""
     layout, rows = edition_named(code).tables[table], []
     for spans in grid_rows(code, table):
-        pieces = []
+        pieces: list[str | tuple[str, str, str, int]] = []
         for span in spans:
             if span.kind == "label":
                 pieces.append(f"<th{span.html_extent}>{escape(span.text)}</th>")
             else:
-                row_code, col_code = span.cell
+                row_code, col_code = span.codes
                 i = layout.cell_index[(layout.row_index[row_code], layout.column_index[col_code])]
                 pieces.append((span.html_extent, row_code, col_code, i))
         rows.append(tuple(pieces))
@@ -209,5 +209,6 @@ def write_check_pages(outcome, folder: Path, map=map, started=None) -> Path:
     for _ in started if started is not None else start_department_pages(outcome, folder, map):
         pass
     index = folder / "index.html"
+    folder.mkdir(parents=True, exist_ok=True)  # when no department submitted, none made it
     index.write_text(index_page(outcome), "utf-8")
     return index

@@ -80,6 +80,15 @@ class Provenance:
         return (self[i] for i, sheet in enumerate(self.sheets) if sheet is not None)
 
 
+class Kept(NamedTuple):
+    """Where a submission's bytes, as read and checked, were kept: a slice of a pack file."""
+
+    path: str
+    offset: int
+    size: int
+    received: float | None  # the submitted file's modification time when it was read (None: gone by then)
+
+
 @dataclass
 class Report:
     """One unit's three tables in the layout of its edition, with the provenance of each cell.
@@ -97,6 +106,8 @@ class Report:
     sha256: str | None = None
     # Amount cells whose unit was stated neither in the cell nor in its header (rule C5).
     unitless: set[tuple[str, int, int]] = field(default_factory=set)
+    # Where the bytes read were kept (flows/intake/kept.py): what publication ships, not `file`.
+    kept: Kept | None = None
 
     @classmethod
     def zeros(cls, unit: str, year: int, edition: Edition, **kwargs) -> Report:

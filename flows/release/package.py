@@ -20,10 +20,11 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from flows.checks.accepted import Accepted
-from flows.format.edition import Edition, TableLayout, edition_named
+from flows.format.edition import Edition, TableLayout, edition_named, rules
 from flows.format.report import Finding, Report, cell_ref, typed_text
 from flows.format.values import figures
 from flows.intake.bureau import Bureau
+from flows.intake.kept import kept_bytes
 from flows.merge import Merged
 from flows.release.dcat import release_jsonld
 
@@ -106,6 +107,12 @@ EXCEPTION_FIELDS = (
 )
 
 
+def _published(finding: Finding) -> bool:
+    """Whether a finding belongs in the release: not a note of the run only (rules.yaml's
+    `published: false`, such as E6, a workbook open in Excel while the run read it)."""
+    return rules()[finding.rule].params.get("published", True) is not False
+
+
 def _finding_row(finding: Finding) -> dict:
     row = finding.as_dict()
     row["unit_id"] = row.pop("unit")
@@ -151,10 +158,11 @@ def _schema(fields) -> dict:
     }
 
 
-def _submissions(departments: tuple[Report, ...]) -> dict[str, Path]:
+def _submissions(departments: tuple[Report, ...]) -> dict[str, Report]:
     """The submitted files to ship, by their path in the release: submissions/<unit><suffix>, and
-    one nil_returns.yaml for the departments that filed a nil return."""
-    shipped: dict[str, Path] = {}
+    one nil_returns.yaml for the departments that filed a nil return; each with the report read
+    from it."""
+    shipped: dict[str, Report] = {}
     for report in departments:
         if report.file is None:  # a report made in memory (tests): nothing was submitted
             continue
@@ -163,8 +171,21 @@ def _submissions(departments: tuple[Report, ...]) -> dict[str, Path]:
             re.sub(r"[^a-z0-9.]", "", path.suffix.lower())[:8] or ".bin"
         )  # the unit id is safe; the suffix came with the file
         name = f"submissions/{path.name}" if path.name == "nil_returns.yaml" else f"submissions/{report.unit}{suffix}"
-        shipped.setdefault(name, path)
+        shipped.setdefault(name, report)
     return shipped
+
+
+class SubmissionChanged(Exception):
+    """A submission's bytes as checked are nowhere to be had: not published; the message says which."""
+
+
+def received_time(report: Report) -> float | None:
+    """When a submission was received: its file's modification time when it was read (as kept),
+    else its file's now (read without keeping, as `nianbao check` and the tests do); None if gone."""
+    if report.kept is not None and report.kept.received is not None:
+        return report.kept.received
+    path = Path(str(report.file))
+    return path.stat().st_mtime if path.is_file() else None
 
 
 def cell_lines(report: Report, file: str) -> str:
@@ -233,7 +254,8 @@ def _submission_rows(departments: tuple[Report, ...], shipped: dict[str, str], f
         if not name:
             continue
         path = Path(report.file)
-        received = datetime.fromtimestamp(int(path.stat().st_mtime), UTC).isoformat().replace("+00:00", "Z")
+        when = received_time(report)
+        received = datetime.fromtimestamp(int(when), UTC).isoformat().replace("+00:00", "Z") if when else None
         rows.append(
             {
                 "unit_id": report.unit,
@@ -254,7 +276,7 @@ def created_timestamp(departments: tuple[Report, ...] = ()) -> str:
     if epoch:
         seconds = int(epoch)
     else:
-        times = [Path(r.file).stat().st_mtime for r in departments if r.file and Path(r.file).exists()]
+        times = [t for r in departments if r.file and (t := received_time(r)) is not None]
         seconds = int(max(times)) if times else int(datetime.now(UTC).timestamp())
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
@@ -375,12 +397,12 @@ def build_package(
     # tables and cells): the units' documents, and the submitted files copied byte for byte.
     documents = _start_documents(files, merged, bureau, texts or {}, map)
     submitted = _submissions(merged.departments)
-    copies = map(_copy, [(path, name, files.folder) for name, path in submitted.items()])
+    copies = map(_copy, [(r.file, r.kept, r.sha256, name, files.folder) for name, r in submitted.items()])
     resources = _tables(files, edition, units, bureau)
     # Findings by unit; within a unit in the order they were found (reading order): deterministic.
-    warnings = sorted((f for f in findings if not f.is_error), key=lambda f: f.unit)
+    warnings = sorted((f for f in findings if not f.is_error and _published(f)), key=lambda f: f.unit)
     accepted_errors = sorted((a for a in accepted if a.finding.is_error), key=lambda a: a.finding.unit)
-    shipped = {str(path): name for name, path in submitted.items()}
+    shipped = {str(report.file): name for name, report in submitted.items()}
     _cells(files, merged.departments, shipped)
     # In the order the workers were given them: each is zipped as it comes, while they do the next.
     for written in documents:
@@ -561,11 +583,22 @@ def _start_documents(files: PackageFiles, merged: Merged, bureau: Bureau, texts:
 
 
 def _copy(job: tuple) -> tuple[str, int]:
-    """A worker's job: a submitted file copied into the release folder (when there is one); its
-    SHA-256 and size."""
-    source, name, folder = job
+    """A worker's job: a submission's bytes as checked, copied into the release folder (when there
+    is one): those kept when it was read (Report.kept), else the file's (read without keeping, or
+    the pack removed since); their SHA-256 and size. SubmissionChanged if they are not the bytes
+    checked, whose hash submissions.csv and cells.csv give: never shipped."""
+    source, kept, checked, name, folder = job
     files = PackageFiles(folder)
-    files.copy(name, source)
+    data = kept_bytes(kept) if kept is not None else None
+    if data is not None:
+        files[name] = data
+    else:
+        files.copy(name, Path(source))
+    if checked is not None and files.sha256[name] != checked:
+        raise SubmissionChanged(
+            f"{source} 已不是检查过的内容（SHA-256 应为 {checked}，现为 {files.sha256[name]}），"
+            "检查时保留的内容也已不在：未发布；请重新运行 nianbao run，检查并发布现在的文件"
+        )
     return files.sha256[name], files.size[name]
 
 

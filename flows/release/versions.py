@@ -52,6 +52,7 @@ class Publication:
     version: str
     new: bool  # False when the inputs gave the latest version again: nothing was written
     catalog_problem: str | None = None  # why catalog.json could not be updated after publishing
+    replaced: tuple[str, ...] = ()  # submitted files changed since their check: published as checked
 
 
 def next_version(version: str, figures_changed: bool) -> str:

@@ -1,0 +1,106 @@
+"""A run's helper processes end with the run, however it ends: `kill -9` of `nianbao run` included.
+
+A run starts worker processes and Prefect's temporary server; a process killed with SIGKILL runs
+no cleanup, and its children used to live on (about 350 MB per crashed cron run). Two means, both
+from the kernel's side, since the dying process can do nothing:
+
+- a worker asks the kernel to kill it when its parent dies (Linux's PR_SET_PDEATHSIG);
+- a process this one did not start itself (Prefect starts its server) is handed to a watchdog: a
+  small process that reads a pipe only this process writes to, and stops what it was handed once
+  the pipe closes, which the kernel does when this process ends, whatever ended it.
+
+No prefect here: the workers import this module.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import threading
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def end_with_parent(parent: int) -> None:
+    """A worker process's initializer: have the kernel kill this process when its parent (whose
+    pid was `parent`) dies. The kernel's "parent" is the thread that started the process, so the
+    pool's processes must be started by a thread that outlives them (flow._worker_processes
+    starts them all from the thread that holds the pool). Elsewhere than Linux, nothing is asked."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # the parent died before the kernel was asked: nobody to work for
+        os._exit(1)
+
+
+# The watchdog, run by `python -I -S -c`: each line it reads names a process (its pid and start
+# time, so that a pid used again by then is not killed); at the end of its input, it stops those
+# still running, SIGTERM first (the server closes its database), then SIGKILL after 5 s.
+WATCHDOG = r"""
+import os, signal, sys, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl+C is the run's to handle; it then ends, closing the pipe
+guarded = [line.split() for line in sys.stdin]
+def running(pid, start):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        if start != "-":
+            return False
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
+    return fields[0] not in "ZX" and fields[19] == start
+alive = [int(pid) for pid, start in guarded if running(int(pid), start)]
+for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 0.0)):
+    for pid in alive:
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+    deadline = time.monotonic() + wait
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [int(pid) for pid, start in guarded if int(pid) in alive and running(int(pid), start)]
+"""
+
+_watchdog: subprocess.Popen | None = None
+_guarded: set[int] = set()
+_lock = threading.Lock()
+
+
+def end_with_this_process(pid: int) -> None:
+    """Have process `pid` stopped when this process ends, however it ends (see WATCHDOG). The
+    watchdog is started at the first call; this process alone holds the pipe's writing end (a
+    pipe is not inherited by the processes it starts)."""
+    global _watchdog
+    with _lock:
+        if pid in _guarded:
+            return
+        _guarded.add(pid)
+        if _watchdog is None or _watchdog.poll() is not None:
+            _watchdog = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", WATCHDOG],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        assert _watchdog.stdin is not None
+        _watchdog.stdin.write(f"{pid} {_start_time(pid)}\n".encode())
+        _watchdog.stdin.flush()
+
+
+def _start_time(pid: int) -> str:
+    """When `pid` started, in clock ticks since boot (/proc/<pid>/stat's 22nd field); "-" where
+    there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except OSError:
+        return "-"
