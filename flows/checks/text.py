@@ -12,8 +12,11 @@ from flows.format.edition import rules
 from flows.format.report import Finding, Report, make_finding
 from flows.format.text import ReportText, parse_sections, sections
 from flows.format.values import format_value
+from flows.intake.files import limits
 
-PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+# What stands between the braces, spaces and all (taken off after): "{{\s*(.*?)\s*}}" would try every
+# way of sharing a run of spaces between its three parts, and 4,000 spaces took minutes.
+PLACEHOLDER = re.compile(r"\{\{([^{}]*+)\}\}")
 SENTENCE = re.compile(r"[^。！？；\n]+[。！？；]?")
 
 
@@ -38,7 +41,7 @@ def fill(text: str, report: Report, path: Path, numeral: str) -> tuple[str, list
     findings = []
 
     def replace(match: re.Match) -> str:
-        value = _cell_value(report, match.group(1))
+        value = _cell_value(report, match.group(1).strip())
         if value is None:
             findings.append(
                 make_finding(
@@ -59,7 +62,8 @@ def fill(text: str, report: Report, path: Path, numeral: str) -> tuple[str, list
 def rule_d6(text: ReportText, report: Report) -> Iterator[Finding]:
     """A number quoted as a count ("12件") is one of the tables' figures."""
     units = "|".join(map(re.escape, rules()["D6"].params["units"]))
-    quoted = re.compile(rf"(\d+)\s*({units})")
+    # A number from its first digit only: tried from each digit of a run, 200,000 digits took hours.
+    quoted = re.compile(rf"(?<!\d)(\d+)\s*({units})")
     figures = {
         format_value(int(v), report.edition.tables[t].columns[c])
         for t, m in report.values.items()
@@ -110,11 +114,34 @@ def rule_w7(text: ReportText, previous: ReportText | None, previous_year: int) -
         )
 
 
+def read_text(path: Path, unit: str) -> tuple[str, list[Finding]]:
+    """A text file as a clerk saved it: UTF-8 (with or without Notepad's BOM), else GB18030 (what
+    Notepad and WPS save on a Chinese Windows; GBK and GB2312 are its subsets), with a T2 warning
+    saying so, since a wrong guess would publish garbled text. Neither, or larger than any report
+    (limits.yaml): a T1 error, no text."""
+    size, limit = path.stat().st_size, limits()["report_text_bytes"]
+    if size > limit:
+        return "", [
+            make_finding("T1", unit, variant="too_large", file=str(path), where=_where(path), actual=size, limit=limit)
+        ]
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), [make_finding("T2", unit, file=str(path), file_name=path.name)]
+    except UnicodeDecodeError:
+        return "", [make_finding("T1", unit, variant="encoding", file=str(path), where=_where(path))]
+
+
 def check_text(path: Path, report: Report, previous: ReportText | None = None) -> tuple[ReportText, list[Finding]]:
     """Read, fill and check a unit's text. A missing file or section is a T1 error naming it."""
     path = Path(path)
-    raw = parse_sections(path.read_text("utf-8")) if path.is_file() else {}
-    findings, filled = [], {}
+    content, findings = read_text(path, report.unit) if path.is_file() else ("", [])
+    if any(f.is_error for f in findings):  # unreadable: one error, not one more per section
+        return ReportText(report.unit, path, {}), findings
+    raw, filled = parse_sections(content), {}
     for numeral, spec in sections().items():
         body = raw.get(numeral, "")
         if not body and "table" not in spec:

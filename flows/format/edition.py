@@ -39,9 +39,22 @@ _NUMERAL_ENUMERATOR = re.compile(r"(?<=[一二三四五六七八九十])[,.]")
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "「": '"', "」": '"'})
 
 
-@lru_cache(maxsize=1 << 16)  # the same template texts recur in every workbook
 def normalise_label(text: str) -> str:
     """The comparable form of a label: half-width, no white space, one kind of quote and enumerator."""
+    # The template's texts recur in every workbook and are remembered; a long text (a paragraph, or
+    # one crafted to fill memory: 65,536 cells of 32,767 characters are 4 GB) is not.
+    return _remembered(text) if len(text) <= LABEL_REMEMBERED else _normalised(text)
+
+
+LABEL_REMEMBERED = 200  # characters: the longest label of the format is some 40
+
+
+@lru_cache(maxsize=1 << 16)
+def _remembered(text: str) -> str:
+    return _normalised(text)
+
+
+def _normalised(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
     text = _DIGIT_ENUMERATOR.sub(".", _SPACE.sub("", text))
     return _NUMERAL_ENUMERATOR.sub("、", text)

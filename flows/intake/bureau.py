@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import yaml
 
-from flows.format.edition import SCHEMAS
+from flows.format.edition import SCHEMAS, rules
 from flows.format.report import Finding, make_finding
+from flows.intake.files import limits
 from flows.places import EXCEPTIONS, NIL_RETURNS, REPORT_TEXT, bureau_file, year_folder
 
 SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -53,12 +55,12 @@ class BureauConfigError(Exception):
 def load_bureau(sources: Path) -> Bureau:
     path = bureau_file(sources)
     try:
-        spec = yaml.load(path.read_text("utf-8"), Loader=SAFE_LOADER)
+        spec = read_yaml(path, SAFE_LOADER)
         departments = tuple(Department(str(d["id"]), str(d["name"])) for d in spec["departments"])
         bureau = Bureau(str(spec["id"]), str(spec["name"]), departments, spec)
     except FileNotFoundError:
         raise BureauConfigError(f"找不到 {path}：请在报送目录中放置 bureau.yaml") from None
-    except (yaml.YAMLError, KeyError, TypeError) as error:
+    except (yaml.YAMLError, KeyError, TypeError, ValueError) as error:  # ValueError: a date like 2022-02-30
         raise BureauConfigError(
             f"{path} 格式有误（{type(error).__name__}: {error}）：需要 id、name 和 departments（每项含 id、name）"
         ) from None
@@ -68,6 +70,16 @@ def load_bureau(sources: Path) -> Bureau:
         raise BureauConfigError(f"{path}：代码只能由字母、数字、下划线和连字符组成：{bad}")
     if len(set(ids)) != len(ids):
         raise BureauConfigError(f"{path}：部门代码重复：{sorted({i for i in ids if ids.count(i) > 1})}")
+    if bureau.id in ids:  # the bureau's rows and the department's would share one unit_id in every table
+        raise BureauConfigError(f"{path}：本机关代码“{bureau.id}”与一个部门的代码相同：请给本机关或该部门另取代码")
+    licenses = spec.get("licenses", [])
+    if not isinstance(licenses, list) or not all(
+        isinstance(x, dict) and ("name" in x or "path" in x) for x in licenses
+    ):
+        raise BureauConfigError(
+            f"{path}：licenses 应是列表，每项含 name 或 path，如 “licenses: [{{name: CC-BY-4.0, path: "
+            f"https://creativecommons.org/licenses/by/4.0/}}]”，而不是 {licenses!r}"
+        )
     return bureau
 
 
@@ -79,14 +91,57 @@ def load_year_file(sources: Path, year: int, name: str) -> list[dict]:
         return []
     schema = json.loads((SCHEMAS / name.replace(".yaml", ".schema.json")).read_text("utf-8"))
     try:
-        entries = _dates_as_text(yaml.load(path.read_text("utf-8"), Loader=SAFE_LOADER) or [])
-        jsonschema.validate(entries, schema)
+        entries = _dates_as_text(read_yaml(path, _TextDates) or [])
+        jsonschema.validate(entries, schema, format_checker=jsonschema.FormatChecker(["date"]))
     except yaml.YAMLError as error:
         raise BureauConfigError(f"{path} 不是有效的 YAML：{error}") from None
     except jsonschema.ValidationError as error:
-        where = "/".join(str(p) for p in error.absolute_path) or "整个文件"
-        raise BureauConfigError(f"{path} 第 {where} 项有误：{error.message}") from None
+        raise BureauConfigError(f"{path} {_entry(error)}有误：{_problem(error)}") from None
     return entries
+
+
+class _TextDates(SAFE_LOADER):  # type: ignore[misc,valid-type]
+    """Dates kept as written: YAML would make 2022-02-30 a ValueError from inside the library, naming
+    no entry; as text, the schema's `format: date` refuses it with its entry."""
+
+
+_TextDates.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+
+
+def _entry(error: jsonschema.ValidationError) -> str:
+    """Where in a list file: "第 2 条（date）", numbered from 1 as a clerk counts (and X1 says)."""
+    path = list(error.absolute_path)
+    if not path or not isinstance(path[0], int):
+        return "整个文件"
+    return f"第 {path[0] + 1} 条" + (f"（{'/'.join(map(str, path[1:]))}）" if len(path) > 1 else "")
+
+
+def _problem(error: jsonschema.ValidationError) -> str:
+    if error.validator == "format" and error.validator_value == "date":
+        return f"“{error.instance}”不是日历上的日期：请写成 YYYY-MM-DD，如 2022-01-10"
+    return error.message
+
+
+def read_yaml(path: Path, loader: type) -> Any:
+    """A YAML file of the bureau's, or BureauConfigError in one line naming it: larger than any such
+    file (limits.yaml), not UTF-8, or using anchors and aliases (&name, *name). An alias may name a
+    list of aliases: a kilobyte of them, followed, is more than any memory ("billion laughs"), and
+    no bureau needs them."""
+    size, limit = path.stat().st_size, limits()["yaml_bytes"]
+    if size > limit:
+        raise BureauConfigError(f"{path} 过大（{size} 字节，上限 {limit} 字节）")
+    try:
+        text = path.read_text("utf-8")
+    except UnicodeDecodeError as error:
+        raise BureauConfigError(f"{path} 不是 UTF-8 编码（第 {error.start} 字节）：请另存为 UTF-8") from None
+    for event in yaml.parse(text, Loader=loader):
+        anchor = getattr(event, "anchor", None)  # set on an alias (*name) and on what an anchor names (&name)
+        if anchor:
+            line = event.start_mark.line + 1 if event.start_mark else "?"
+            raise BureauConfigError(
+                f"{path} 第 {line} 行：不接受 YAML 锚点和别名（&{anchor}、*{anchor}）：请把内容直接写出"
+            )
+    return yaml.load(text, Loader=loader)
 
 
 def _dates_as_text(value):
@@ -101,7 +156,8 @@ def discover(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path],
     """Each department's submitted file for `year`, and findings for what is missing or unexpected.
 
     A department with neither a file nor a nil return (nil_returns.yaml) is E4; a file or nil return
-    that names no department, or a second submission for one, is E5. A nil return maps to the
+    that names no department, or a second submission for one, is E5; a lock file or a file the
+    operating system left is no submission, and an E6 warning. A nil return maps to the
     nil_returns.yaml file itself.
     """
     folder = year_folder(sources, year)
@@ -122,6 +178,10 @@ def discover(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path],
         unit = path.stem
         if path.suffix == ".md" and bureau.department(unit) is not None:
             continue  # a department's own report text (see flows/checks/text.py)
+        ignored = _not_a_submission(path, bureau)
+        if ignored is not None:
+            findings.append(ignored)
+            continue
         copy = SECOND_COPY.match(unit)
         if bureau.department(unit) is None and copy and bureau.department(copy["unit"]):
             findings.append(
@@ -161,6 +221,23 @@ def discover(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path],
                 )
             )
     return submitted, findings
+
+
+def _not_a_submission(path: Path, bureau: Bureau) -> Finding | None:
+    """E6 for a file no clerk submitted (rules.yaml lists them): a lock file, which says its workbook
+    is open in Excel, WPS or LibreOffice right now, or one the operating system left (Thumbs.db,
+    .DS_Store, any name starting with a dot). None for any other file."""
+    params, name = rules()["E6"].params, path.name
+    for lock in params["lock_files"]:
+        prefix, suffix = lock["prefix"], lock["suffix"]
+        if name.startswith(prefix) and name.endswith(suffix) and len(name) > len(prefix) + len(suffix):
+            workbook = name[len(prefix) : len(name) - len(suffix)]
+            unit = Path(workbook).stem if bureau.department(Path(workbook).stem) else bureau.id
+            shown, opened = shown_name(name), shown_name(workbook)
+            return make_finding("E6", unit, variant="open", file=str(path), file_name=shown, workbook=opened)
+    if name.startswith(".") or name.lower() in params["system_files"]:
+        return make_finding("E6", bureau.id, file=str(path), file_name=shown_name(name))
+    return None
 
 
 def _e5(unit: str, path: Path, problem: str, problem_en: str) -> Finding:

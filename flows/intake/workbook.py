@@ -16,16 +16,18 @@ import hashlib
 import io
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+import yaml
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
 from flows.format.edition import (
+    SCHEMAS,
     Block,
     Column,
     Edition,
@@ -35,11 +37,14 @@ from flows.format.edition import (
     edition_named,
     editions,
     normalise_label,
+    rules,
     value_words,
 )
-from flows.format.report import Finding, Provenance, Report, blank_values, cell_ref, make_finding
+from flows.format.report import Finding, Provenance, Report, blank_values, cell_ref, make_finding, typed_text
 from flows.format.values import Parsed, expected_kind, format_value, parse_cell
-from flows.intake.files import Intake, Refused, inspect
+from flows.intake import bounds
+from flows.intake.files import Intake, Refused, inspect, limits
+from flows.intake.kept import Pack
 
 
 class UnreadableWorkbook(Exception):
@@ -54,6 +59,7 @@ class Sheet:
     rows: list[list]
     top: int = 0  # calamine returns the used range; these place it back in the sheet
     left: int = 0
+    merges: tuple[tuple[int, int, int, int], ...] = ()  # (first row, column, last row, column) within rows
     labels: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     # Its name and place and each cell holding a text some edition prints, as typed: all that
     # locating the tables looks at, so two sheets with equal label cells have the same placement.
@@ -96,25 +102,48 @@ def load_sheets(path: Path) -> Workbook:
         intake = inspect(path)
     except Refused as error:
         raise UnreadableWorkbook(str(error)) from None
-    visible, hidden = [], []
+    visible: list[Sheet] = []
+    hidden: list[Sheet] = []
     try:
         # The bytes intake looked at (and the report's hash is of), by content, not by name: a .xls
         # may well be an .xlsx.
         with io.BytesIO(intake.data) as handle:
             workbook = CalamineWorkbook.from_filelike(handle)
             for index, meta in enumerate(workbook.sheets_metadata):
+                bounds.sheet_name(meta.name, limits())
                 if meta.typ != SheetTypeEnum.WorkSheet:
                     continue
                 sheet = workbook.get_sheet_by_index(index)
                 top, left = sheet.start or (0, 0)
-                loaded = Sheet(meta.name, sheet.to_python(), top, left)
+                merges = tuple(
+                    (r0 - top, c0 - left, r1 - top, c1 - left) for (r0, c0), (r1, c1) in sheet.merged_cell_ranges or ()
+                )
+                rows = sheet.to_python()
+                bounds.cell_texts(meta.name, rows, top, left, limits())
+                loaded = Sheet(meta.name, rows, top, left, merges)
                 (visible if meta.visible == SheetVisibleEnum.Visible else hidden).append(loaded)
             workbook.close()
     except PasswordError:
         raise UnreadableWorkbook("工作簿设有密码保护，无法读取：请提交未加密的副本") from None
+    except bounds.Exceeded as error:
+        raise UnreadableWorkbook(str(error)) from None
     except (CalamineError, OSError, ValueError) as error:
-        raise UnreadableWorkbook(f"不是可读取的 Excel 工作簿（{type(error).__name__}: {error}）") from None
+        raise UnreadableWorkbook(_unreadable(error, intake)) from None
     return Workbook(visible, hidden, intake)
+
+
+def _unreadable(error: Exception, intake: Intake) -> str:
+    """Why calamine could not read the workbook, naming the cells when they are the reason: it knows
+    the error values of Excel 2007 (#REF!, #N/A …), not newer ones such as #SPILL! or #CALC!."""
+    unknown = re.search(r"Unsupported cell error value '(.*)'", str(error))
+    if unknown:
+        try:
+            cells = [f"{sheet}!{ref}" for sheet, ref in intake.holding(unknown[1])]
+        except Refused:
+            cells = []
+        if cells:
+            return f"单元格 {'、'.join(cells[:5])} 中是错误值 {unknown[1]}（公式无法算出结果），无法读取：请改正公式或直接填写数字后重新报送"
+    return f"不是可读取的 Excel 工作簿（{type(error).__name__}: {error}）"
 
 
 class _Cells(NamedTuple):
@@ -166,12 +195,37 @@ class _Placement:
                         raw_at.append(raw_start + i)
                         counts.append(bool(table.count_columns[c]))
                         sheets[i], rows[i], cols[i] = name, sr + top, sc + left
-            provenance[code] = _read_only(sheets, rows, cols)
+            provenance[code] = (sheets, rows, cols)
+            _read_only(sheets, rows, cols)
             value_start, raw_start = value_start + table.applicable.size, raw_start + len(table.cells)
-        value_at, raw_at, counts = _read_only(
+        values, raws, count_cells = _read_only(
             np.array(value_at, dtype=np.intp), np.array(raw_at, dtype=np.intp), np.array(counts, dtype=bool)
         )
-        return _Cells(tuple(blocks), value_at, raw_at, counts, tuple(where), provenance)
+        return _Cells(tuple(blocks), values, raws, count_cells, tuple(where), provenance)
+
+    @cached_property
+    def at(self) -> dict[tuple[int, int, int], int]:
+        """(sheet index, sheet row, sheet column) → the value cell's place in cells.where: asked only
+        of the rare workbook whose merged ranges reach into the tables."""
+        return {(k, sr, sc): i for i, (_, k, _, _, sr, sc) in enumerate(self.cells.where)}
+
+    @cached_property
+    def by_ref(self) -> dict[tuple[str, str], int]:
+        """(sheet name, cell) → the value cell's place in cells.where: asked only of a workbook whose
+        formulas are looked into."""
+        places = {}
+        for i, (_, k, _, _, sr, sc) in enumerate(self.cells.where):
+            name, top, left = self.sheets[k]
+            places[(name, cell_ref(sr + top, sc + left))] = i
+        return places
+
+    @cached_property
+    def wanted(self) -> dict[str, frozenset[str]]:
+        """Sheet name → its value cells, for each sheet holding some: what is asked of its XML (Intake.cells)."""
+        wanted: dict[str, set[str]] = {}
+        for name, ref in self.by_ref:
+            wanted.setdefault(name, set()).add(ref)
+        return {name: frozenset(refs) for name, refs in wanted.items()}
 
 
 def _read_only(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -194,6 +248,36 @@ class _Match:
     text: str  # the label as found, normalised
 
 
+def counted_findings(counted: dict[tuple, list], listed: int) -> list[Finding]:
+    """For each kind of finding beyond the `listed` first, one more of its rule and severity (so it
+    blocks as they do, and an exception accepts it as it accepts them) saying how many were not listed."""
+    template = _counted_template()
+    more = []
+    for (rule, _, _), (count, last) in counted.items():
+        if count > listed:
+            catalogued = rules()[rule]
+            fields = {"rule": rule, "title": catalogued.title, "title_en": catalogued.title_en}
+            fields |= {"shown": listed, "rest": count - listed}
+            more.append(
+                replace(
+                    last,
+                    row=None,
+                    column=None,
+                    cell=None,
+                    expected=None,
+                    actual=str(count - listed),
+                    message=template["message"].format(**fields),
+                    message_en=template["message_en"].format(**fields),
+                )
+            )
+    return more
+
+
+@cache
+def _counted_template() -> dict:
+    return yaml.safe_load((SCHEMAS / "rules.yaml").read_text("utf-8"))["counted"]
+
+
 class _Reader:
     """Reads the tables of one edition from a workbook's sheets."""
 
@@ -212,9 +296,19 @@ class _Reader:
         self.findings: list[Finding] = []
         self.located = _Placement(edition.code, tuple((s.name, s.top, s.left) for s in sheets))  # filled by _locate
         self.header_measures: dict[tuple[str, str], str | None] = {}
+        self.placed = self.located  # the placement read from: this one or one found before (placement())
+        self.counted: dict[tuple, list] = {}  # a kind of finding → [how many, the last listed]
 
     def finding(self, rule: str, **kwargs) -> None:
-        self.findings.append(make_finding(rule, self.report.unit, report=self.report, **kwargs))
+        # A workbook may hold any number of rows or merged ranges the template does not: 220,000
+        # unknown rows were 220,000 findings and a gigabyte. The first of a kind are listed, the rest
+        # counted in one more finding (counted_findings).
+        kind = (rule, kwargs.get("variant"), kwargs.get("table"))
+        counted = self.counted.setdefault(kind, [0, None])
+        counted[0] += 1
+        if counted[0] <= limits()["findings_of_a_kind"]:
+            counted[1] = make_finding(rule, self.report.unit, report=self.report, **kwargs)
+            self.findings.append(counted[1])
 
     def placement_finding(self, rule: str, **kwargs) -> None:
         """A finding of the labels: kept with the placement, made again for each workbook that shares it."""
@@ -222,8 +316,11 @@ class _Reader:
 
     def read(self) -> tuple[Report, list[Finding]]:
         placement = self.placement()
-        self.header_measures = placement.header_measures
+        self.header_measures, self.placed = placement.header_measures, placement
         self._read_cells(placement.cells)
+        self._covered_cells(placement)
+        if self.intake is not None:
+            self._formulas(placement, self.intake)
         # The labels' findings first, as a clerk reading the sheet meets them.
         self.findings[:0] = [
             make_finding(rule, self.report.unit, report=self.report, **kwargs) for rule, kwargs in placement.findings
@@ -233,6 +330,7 @@ class _Reader:
                 for k, rows, columns in placement.blocks[code]:
                     if columns:
                         self._other_rows(table, self.sheets[k], rows, columns)
+        self.findings += counted_findings(self.counted, limits()["findings_of_a_kind"])
         return self.report, self.findings
 
     def placement(self) -> _Placement:
@@ -380,7 +478,16 @@ class _Reader:
     ) -> bool:
         """The findings of a cell that is not simply a number: whether its value is read."""
         column = table.columns[c]
-        if raw == "" and self.intake and (sheet.name, sheet.ref(sr, sc)) in self.intake.uncached_formulas:
+        # A blank, as calamine reads it: perhaps an error value, or a formula saved without its value.
+        noted = None
+        if raw == "" and self.intake is not None:
+            noted = self.intake.cells(sheet.name, self.placed.wanted[sheet.name]).get(sheet.ref(sr, sc))
+        if noted is not None and noted.error is not None:
+            meanings = rules()["V1"].params["error_values"]
+            meaning = meanings.get(noted.error, meanings["other"])
+            self.finding("V1", variant="error", table=table.code, r=r, c=c, actual=noted.error, meaning=meaning)
+            return False
+        if noted is not None and noted.formula is not None and not noted.cached:
             self.finding("V1", variant="formula", table=table.code, r=r, c=c, actual=raw)
             return False
         if column.kind == "amount" and header_measure is None and parsed.measure is None and raw != "":
@@ -388,7 +495,9 @@ class _Reader:
         if parsed.value is None:
             zh, en = expected_kind(column)
             # As the clerk sees it: -2, not -2.0 (calamine reads every number as a float).
-            text = self.report.sources[table.code][table.cell_index[(r, c)]].text
+            source = self.report.sources[table.code][table.cell_index[(r, c)]]
+            assert source is not None, "every cell read was placed (_Placement.cells)"
+            text = source.text
             self.finding("V1", table=table.code, r=r, c=c, raw=text, expected=zh, expected_en=en, actual=text)
             return False
         if parsed.reasons:
@@ -403,6 +512,72 @@ class _Reader:
                 reason_en=", ".join(en for _, en in parsed.reasons),
             )
         return True
+
+    def _covered_cells(self, placement: _Placement) -> None:
+        """Value cells under a merged range other than its first cell (rule I3): Excel shows the first
+        cell's content over the whole range, so theirs is seen by no one. The template's own merges,
+        over labels and headers, lie outside the blocks of value cells."""
+        for k, srs, scs in placement.cells.blocks:
+            sheet = self.sheets[k]
+            if not sheet.merges:
+                continue
+            top, bottom, left, right = min(srs), max(srs), min(scs), max(scs)
+            for r0, c0, r1, c1 in sheet.merges:
+                if r1 < top or r0 > bottom or c1 < left or c0 > right:
+                    continue  # the common case: a header's or a label's
+                for sr in (sr for sr in srs if r0 <= sr <= r1):
+                    for sc in (sc for sc in scs if c0 <= sc <= c1 and (sr, sc) != (r0, c0)):
+                        code, _, r, c, _, _ = placement.cells.where[placement.at[(k, sr, sc)]]
+                        raw = sheet.value(sr, sc)
+                        self.finding(
+                            "I3",
+                            variant=None if raw != "" else "blank",
+                            table=code,
+                            r=r,
+                            c=c,
+                            actual=typed_text(raw),
+                            merge=f"{sheet.ref(r0, c0)}:{sheet.ref(r1, c1)}",
+                            first=sheet.ref(r0, c0),
+                        )
+
+    def _formulas(self, placement: _Placement, intake: Intake) -> None:
+        """Value cells whose formula refers to another workbook (rule I5) and, in a workbook whose
+        saved values Excel would recalculate, those holding any formula (I4): what is read of them
+        is the value saved with the formula."""
+        recalculation = intake.recalculation
+        if recalculation is None and not intake.external_links:
+            return  # the common case: the worksheets are not unpacked again
+        found = [
+            (placement.by_ref[(name, ref)], (name, ref), cell)
+            for name, wanted in placement.wanted.items()
+            for ref, cell in intake.cells(name, wanted).items()
+            if cell.formula is not None
+        ]
+        recalculated = []
+        for i, key, cell in sorted(found, key=lambda each: each[0]):  # in reading order
+            code, _, r, c, _, _ = placement.cells.where[i]
+            if cell.links:
+                workbooks = "、".join(intake.linked_workbooks.get(n, f"[{n}]") for n in cell.links)
+                variant = "shared" if cell.master else None
+                self.finding(
+                    "I5",
+                    variant=variant,
+                    table=code,
+                    r=r,
+                    c=c,
+                    formula=cell.formula,
+                    master=cell.master,
+                    workbooks=workbooks,
+                )
+            if recalculation and cell.cached and cell.error is None:
+                recalculated.append((i, key))
+        if recalculated:
+            listed = rules()["I4"].params["listed"]
+            code, _, r, c, _, _ = placement.cells.where[recalculated[0][0]]
+            cells = "、".join(f"{sheet}!{ref}" for _, (sheet, ref) in recalculated[:listed])
+            cells += "…" if len(recalculated) > listed else ""
+            variant = None if recalculation == "on_load" else recalculation
+            self.finding("I4", variant=variant, table=code, r=r, c=c, count=len(recalculated), cells=cells)
 
     def locate_labelled(self, table: TableLayout) -> None:
         """A table whose rows carry labels (二 and 三): block by block, rows in template order."""
@@ -549,7 +724,8 @@ _MEASURE_IN_LABEL = re.compile(r"\((?:单位:)?(?P<measure>[^()]+)\)$")
 def _crossing(lines: list[list], srs: list[int], scs: list[int]) -> list:
     """The cells where sheet rows `srs` and columns `scs` cross, row by row ("" beyond the sheet)."""
     pick = itemgetter(*scs) if len(scs) > 1 else (lambda line: (line[scs[0]],))
-    widest, cells = max(scs), []
+    widest = max(scs)
+    cells: list = []
     for sr in srs:
         line = lines[sr] if sr < len(lines) else ()
         if widest < len(line):
@@ -661,18 +837,23 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_workbook(path: Path, year: int, unit: str) -> tuple[Report, list[Finding]]:
+def read_workbook(path: Path, year: int, unit: str, keep: Pack | None = None) -> tuple[Report, list[Finding]]:
     """Read a department's workbook for `year`. Raises UnreadableWorkbook for a file that is none.
 
     A workbook laid out in another edition than the year's gets one F2 error naming both editions,
-    not a cascade of F1 errors for every label the year's edition expects.
+    not a cascade of F1 errors for every label the year's edition expects. With `keep`, the bytes
+    read are kept in that pack, and the report will name where (Report.kept): what publication
+    ships, whatever becomes of the file after.
     """
     path = Path(path)
     book = load_sheets(path)
     try:
-        return _read_book(book, path, year, unit)
-    except Refused as error:  # found in a second look into the file (Intake.uncached_formulas)
+        report, findings = _read_book(book, path, year, unit)
+    except Refused as error:  # found in a second look into the file (Intake.cells)
         raise UnreadableWorkbook(str(error)) from None
+    if keep is not None:
+        keep.add(report, book.intake.data, path)
+    return report, findings
 
 
 def _read_book(book: Workbook, path: Path, year: int, unit: str) -> tuple[Report, list[Finding]]:
@@ -734,7 +915,7 @@ def workbook_findings(book: Workbook, edition: Edition, path: Path, year: int, u
 
 def _declared(sheets: list[Sheet]) -> dict:
     """The values the template's 填报说明 sheet gives beside its labels (单位代码, 报告年度)."""
-    found = {}
+    found: dict[str, object] = {}
     for sheet in sheets:
         for label in ("单位代码", "报告年度"):
             for r, c in sheet.labels.get(label, ())[:1]:
