@@ -105,7 +105,7 @@ def mutate(seed: int, edits) -> tuple:
     with tempfile.TemporaryDirectory() as tmp:
         path = write_workbook(Path(tmp) / "d1.xlsx", EDITION, YEAR, report)
         read, _ = read_workbook(path, YEAR, "d1")
-        cells = [s for code in EDITION.tables for s in read.sources[code]]
+        cells = [s for code in EDITION.tables for s in read.provenance[code]]
         book = load_workbook(path)
         for position, value in edits:
             source = cells[int(position * len(cells))]

@@ -166,10 +166,10 @@ def test_cells_csv_lines_are_what_csv_writer_writes(raws, sheet):
     report.sha256 = "ab" * 32
     code = next(iter(report.edition.tables))
     for i, raw in enumerate(raws):
-        report.sources[code][i] = Source(sheet, i, i % 40, raw)
+        report.provenance[code][i] = Source(sheet, i, i % 40, raw)
     rows = []
     for table, layout in report.edition.tables.items():
-        provenance = report.sources[table]
+        provenance = report.provenance[table]
         for i, (r, c) in enumerate(layout.cells):
             source = provenance[i]
             rows.append(

@@ -106,4 +106,4 @@ def test_bureau_index_lists_every_department(browser, tmp_path):
     assert page.text_content("#verdict") == "已发布：版本 1.0.0"
     page.click("tr[data-unit=traffic] a")
     assert page.text_content("h1") == "交通警察大队（traffic）2020 年度报表检查结果"
-    assert len(cells(page, "td.value.warning")) == 174 + 1  # V2 cells and the unitless amount (C5)
+    assert len(cells(page, "td.value.warning")) == 174 + 1  # V2 cells and the amount with no measure (C5)

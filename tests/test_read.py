@@ -125,7 +125,7 @@ def test_a_cell_typed_with_group_and_label_together_is_found(tmp_path):
 
 def _read_everything(path, unit):
     report, findings = read_workbook(path, 2020, unit)
-    cells = {code: list(report.sources[code]) for code in report.values}
+    cells = {code: list(report.provenance[code]) for code in report.values}
     return {code: v.tolist() for code, v in report.values.items()}, cells, [f.as_dict() for f in findings]
 
 

@@ -217,7 +217,7 @@ def test_c5_amount_without_unit():
     report = valid_report(2020)
     assert list(rule_c5(report, Context())) == []
     r, c = at(report, "proactive_disclosure", "procurement", "amount")
-    report.unitless.add(("proactive_disclosure", r, c))
+    report.no_measure.add(("proactive_disclosure", r, c))
     (finding,) = rule_c5(report, Context())
     assert (finding.rule, finding.row, finding.column) == ("C5", "procurement", "amount")
 

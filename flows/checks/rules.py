@@ -208,7 +208,7 @@ def rule_c4(report: Report, context: Context) -> Iterator[Finding]:
 
 def rule_c5(report: Report, context: Context) -> Iterator[Finding]:
     """2019 procurement amount typed with no unit, in the cell or its header."""
-    for table, r, c in sorted(report.unitless):
+    for table, r, c in sorted(report.no_measure):
         layout = report.edition.tables[table]
         value = format_value(int(report.values[table][r, c]), layout.columns[c])
         yield make_finding("C5", report.unit, report=report, table=table, r=r, c=c, actual=value)

@@ -61,9 +61,9 @@ def fill(text: str, report: Report, path: Path, numeral: str) -> tuple[str, list
 
 def rule_d6(text: ReportText, report: Report) -> Iterator[Finding]:
     """A number quoted as a count ("12件") is one of the tables' figures."""
-    units = "|".join(map(re.escape, rules()["D6"].params["units"]))
+    measures = "|".join(map(re.escape, rules()["D6"].params["measures"]))
     # A number from its first digit only: tried from each digit of a run, 200,000 digits took hours.
-    quoted = re.compile(rf"(?<!\d)(\d+)\s*({units})")
+    quoted = re.compile(rf"(?<!\d)(\d+)\s*({measures})")
     figures = {
         format_value(int(v), report.edition.tables[t].columns[c])
         for t, m in report.values.items()
@@ -71,7 +71,7 @@ def rule_d6(text: ReportText, report: Report) -> Iterator[Finding]:
     }
     for numeral, body in text.sections.items():
         for sentence in SENTENCE.findall(body):
-            for number, unit in quoted.findall(sentence):
+            for number, measure in quoted.findall(sentence):
                 if number not in figures:
                     yield make_finding(
                         "D6",
@@ -80,7 +80,7 @@ def rule_d6(text: ReportText, report: Report) -> Iterator[Finding]:
                         where=_where(text.path, numeral),
                         sentence=sentence.strip(),
                         actual=number,
-                        unit_word=unit,
+                        measure=measure,
                     )
 
 

@@ -136,7 +136,7 @@ class DocxSkeleton:
 
 @cache
 def docx_skeleton(code: str) -> DocxSkeleton:
-    """The template of the edition with this code."""
+    """The Word report's skeleton of the edition with this code."""
     edition = edition_named(code)
     document = Document()
     document.core_properties.title = _marker("title")

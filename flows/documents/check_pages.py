@@ -45,7 +45,7 @@ def _page(title: str, body: str) -> str:
 
 def _table_html(report: Report, table: str, findings: list[Finding], numbers: dict[int, int]) -> str:
     """The table in the template's layout, each value cell showing what was typed."""
-    layout, provenance = report.edition.tables[table], report.sources.get(table)
+    layout, provenance = report.edition.tables[table], report.provenance.get(table)
     by_cell = defaultdict(list)
     for f in findings:
         if f.table == table and f.column:

@@ -94,18 +94,18 @@ class Report:
     """One unit's three tables in the layout of its edition, with the provenance of each cell.
 
     `values[table]` is an int64 matrix (rows × columns of the layout; amounts scaled, see values.py),
-    0 where the template has no cell. `sources[table]` says where each value was read (source()).
+    0 where the template has no cell. `provenance[table]` says where each value was read (source()).
     """
 
     unit: str
     year: int
     edition: Edition
     values: dict[str, np.ndarray]
-    sources: dict[str, Provenance] = field(default_factory=dict)
+    provenance: dict[str, Provenance] = field(default_factory=dict)
     file: str | None = None
     sha256: str | None = None
-    # Amount cells whose unit was stated neither in the cell nor in its header (rule C5).
-    unitless: set[tuple[str, int, int]] = field(default_factory=set)
+    # Amount cells whose measure was stated neither in the cell nor in its header (rule C5).
+    no_measure: set[tuple[str, int, int]] = field(default_factory=set)
     # Where the bytes read were kept (flows/intake/kept.py): what publication ships, not `file`.
     kept: Kept | None = None
 
@@ -122,7 +122,7 @@ class Report:
         )
 
     def source(self, table: str, r: int, c: int) -> Source | None:
-        provenance, i = self.sources.get(table), self.edition.tables[table].cell_index.get((r, c))
+        provenance, i = self.provenance.get(table), self.edition.tables[table].cell_index.get((r, c))
         return None if provenance is None or i is None else provenance[i]
 
 

@@ -67,10 +67,12 @@ class Sheet:
 
     def __post_init__(self):
         # Every cell of every workbook passes here: locals, and no call for a number or a blank.
-        known, labels, cells = _every_known_text(), self.labels, []
+        known, labels, cells, longest = _every_known_text(), self.labels, [], limits()["cell_text_chars"]
         for r, row in enumerate(self.rows):
             for c, value in enumerate(row):
                 if value.__class__ is str and value:
+                    if len(value) > longest:  # more than an Excel cell holds: none is read
+                        bounds.too_long(self.name, r + self.top, c + self.left, value, longest)
                     text = normalise_label(value)
                     found = labels.get(text)
                     if found is None:
@@ -118,9 +120,7 @@ def load_sheets(path: Path) -> Workbook:
                 merges = tuple(
                     (r0 - top, c0 - left, r1 - top, c1 - left) for (r0, c0), (r1, c1) in sheet.merged_cell_ranges or ()
                 )
-                rows = sheet.to_python()
-                bounds.cell_texts(meta.name, rows, top, left, limits())
-                loaded = Sheet(meta.name, rows, top, left, merges)
+                loaded = Sheet(meta.name, sheet.to_python(), top, left, merges)
                 (visible if meta.visible == SheetVisibleEnum.Visible else hidden).append(loaded)
             workbook.close()
     except PasswordError:
@@ -448,7 +448,7 @@ class _Reader:
         typed[cells.raws] = raws
         start = 0
         for code, (sheets, rows, cols) in cells.provenance.items():
-            self.report.sources[code] = Provenance.placed(sheets, rows, cols, typed[start : start + len(sheets)])
+            self.report.provenance[code] = Provenance.placed(sheets, rows, cols, typed[start : start + len(sheets)])
             start += len(sheets)
         numbers, whole = _small_whole_numbers(raws)
         whole &= cells.counts  # amounts are always parsed: their measure matters
@@ -491,11 +491,11 @@ class _Reader:
             self.finding("V1", variant="formula", table=table.code, r=r, c=c, actual=raw)
             return False
         if column.kind == "amount" and header_measure is None and parsed.measure is None and raw != "":
-            self.report.unitless.add((table.code, r, c))
+            self.report.no_measure.add((table.code, r, c))
         if parsed.value is None:
             zh, en = expected_kind(column)
             # As the clerk sees it: -2, not -2.0 (calamine reads every number as a float).
-            source = self.report.sources[table.code][table.cell_index[(r, c)]]
+            source = self.report.provenance[table.code][table.cell_index[(r, c)]]
             assert source is not None, "every cell read was placed (_Placement.cells)"
             text = source.text
             self.finding("V1", table=table.code, r=r, c=c, raw=text, expected=zh, expected_en=en, actual=text)

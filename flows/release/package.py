@@ -197,7 +197,7 @@ def cell_lines(report: Report, file: str) -> str:
     lines, unit, middle = [], report.unit, f",{file},{report.sha256 or ''},"
     for code, layout in report.edition.tables.items():
         keys, texts = _cell_keys(report.edition.code, code), figures(report.values[code], layout)
-        provenance = report.sources.get(code)
+        provenance = report.provenance.get(code)
         if provenance is None:
             lines += [f"{unit},{key}{text},{middle},\n" for key, text in zip(keys, texts, strict=True)]
             continue
@@ -576,7 +576,7 @@ def _start_documents(files: PackageFiles, merged: Merged, bureau: Bureau, texts:
     created = datetime.fromisoformat(created_timestamp(merged.departments).replace("Z", "+00:00")).replace(tzinfo=None)
     # Without where each cell was typed: the documents show figures only, and the jobs travel light.
     jobs = [
-        (replace(r, sources={}), names[r.unit], texts.get(r.unit), created, files.folder)
+        (replace(r, provenance={}), names[r.unit], texts.get(r.unit), created, files.folder)
         for r in (merged.bureau, *merged.departments)
     ]
     return map(_unit_documents, jobs)
