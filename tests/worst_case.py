@@ -144,6 +144,10 @@ def _ods(path: Path, tables: str) -> Path:
         archive.writestr(
             "content.xml", ODS_HEAD + tables + "</office:spreadsheet></office:body></office:document-content>"
         )
+        archive.writestr(
+            "META-INF/manifest.xml",
+            '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"/>',
+        )
     return path
 
 

@@ -16,7 +16,9 @@ its bytes; any other is read tag by tag, as calamine's XML parser (quick-xml) wo
 
 from __future__ import annotations
 
+import hashlib
 import html
+import operator
 import re
 import string
 import struct
@@ -24,7 +26,8 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import accumulate, pairwise, zip_longest
+from itertools import accumulate, compress, pairwise, zip_longest
+from typing import NamedTuple
 from zipfile import ZIP_DEFLATED, ZIP_STORED, ZipInfo
 
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384  # a worksheet's grid in every Excel since 2007
@@ -117,54 +120,74 @@ def _malformed(part: str, what: str) -> Exceeded:
 def pieces(data: bytes | memoryview, info: ZipInfo) -> Iterator[bytes]:
     """A part of a zip unpacked a megabyte at a time, and never past the size it states (which the
     other limits were held to and a crafted zip could exceed)."""
+    packed = _packed(data, info)
+    if info.compress_type == ZIP_STORED:
+        for at in range(0, min(len(packed), info.file_size), PIECE):
+            yield bytes(packed[at : min(at + PIECE, info.file_size)])
+        return
+    inflate, rest, size = zlib.decompressobj(-15), bytes(packed), 0
+    while rest and not inflate.eof:
+        piece = _inflated(inflate, rest, PIECE, info)
+        rest, size = inflate.unconsumed_tail, size + len(piece)
+        if size > info.file_size:
+            raise _bomb(info)
+        yield piece
+
+
+def unpacked(data: bytes | memoryview, info: ZipInfo) -> bytes:
+    """A part of a zip unpacked whole, never past the size it states."""
+    packed = _packed(data, info)
+    if info.compress_type == ZIP_STORED:
+        return bytes(packed[: info.file_size])
+    whole = _inflated(zlib.decompressobj(-15), packed, info.file_size + 1, info)
+    if len(whole) > info.file_size:
+        raise _bomb(info)
+    return whole
+
+
+def _packed(data: bytes | memoryview, info: ZipInfo) -> memoryview:
     if info.flag_bits & 1:
         raise Exceeded(f"部件 {info.filename} 已加密，无法读取：请取消密码后重新报送")
     signature, name_length, extra_length = struct.unpack_from("<4s22xHH", data, info.header_offset)
     if signature != b"PK\x03\x04":
         raise Exceeded(f"文件已损坏或不完整（部件 {info.filename} 的位置不对）：请重新保存后报送")
-    start = info.header_offset + 30 + name_length + extra_length
-    packed = memoryview(data)[start : start + info.compress_size]
-    if info.compress_type == ZIP_STORED:
-        for at in range(0, min(len(packed), info.file_size), PIECE):
-            yield bytes(packed[at : min(at + PIECE, info.file_size)])
-        return
-    if info.compress_type != ZIP_DEFLATED:
+    if info.compress_type not in (ZIP_STORED, ZIP_DEFLATED):
         raise Exceeded(
             f"部件 {info.filename} 的压缩方式（{info.compress_type}）不是 Excel 工作簿所用的：请用 Excel 重新保存后报送"
         )
-    inflate, rest, size = zlib.decompressobj(-15), bytes(packed), 0
-    while rest and not inflate.eof:
-        try:
-            piece = inflate.decompress(rest, PIECE)
-        except zlib.error as error:
-            raise Exceeded(f"文件已损坏或不完整（部件 {info.filename}：{error}）：请重新保存后报送") from None
-        rest, size = inflate.unconsumed_tail, size + len(piece)
-        if size > info.file_size:
-            raise Exceeded(f"部件 {info.filename} 解压后超过了它声明的大小（{info.file_size} 字节），疑似“压缩炸弹”")
-        yield piece
+    start = info.header_offset + 30 + name_length + extra_length
+    return memoryview(data)[start : start + info.compress_size]
 
 
-def unpacked(data: bytes | memoryview, info: ZipInfo) -> bytes:
-    return b"".join(pieces(data, info))
+def _inflated(inflate, packed: bytes | memoryview, most: int, info: ZipInfo) -> bytes:
+    try:
+        return inflate.decompress(packed, most)
+    except zlib.error as error:
+        raise Exceeded(f"文件已损坏或不完整（部件 {info.filename}：{error}）：请重新保存后报送") from None
+
+
+def _bomb(info: ZipInfo) -> Exceeded:
+    return Exceeded(f"部件 {info.filename} 解压后超过了它声明的大小（{info.file_size} 字节），疑似“压缩炸弹”")
 
 
 def _at_cells(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """The same bytes in pieces cut just before a "<c" (else just before a "<"): no cell, with the
     value right after its tag, is cut in two, nor anything else the patterns below look for (none
-    holds a "<c" but at its start, nor a "<" but at its start, the cell aside)."""
-    carry = b""
+    holds a "<c" but at its start, nor a "<" but at its start, the cell aside). A part of one piece
+    (most are) is not cut at all."""
+    carry, last = b"", None
     for chunk in chunks:
-        joined = carry + chunk
-        cut = joined.rfind(b"<c")
-        if cut <= 0:
-            cut = joined.rfind(b"<")
-        if cut <= 0:
-            carry = joined
-        else:
-            carry = joined[cut:]
-            yield joined[:cut]
-    if carry:
-        yield carry
+        if last is not None:
+            joined = carry + last
+            cut = joined.rfind(b"<c")
+            if cut <= 0:
+                cut = joined.rfind(b"<")
+            carry = joined[max(cut, 0) :] if cut > 0 else joined
+            if cut > 0:
+                yield joined[:cut]
+        last = chunk
+    if last is not None or carry:
+        yield carry + (last or b"")
 
 
 # -- XML tag by tag, as quick-xml reads it -------------------------------------------------------------
@@ -173,8 +196,7 @@ START_REST = re.compile(rb"""(?:[^>"']|"[^"]*"|'[^']*')*>""")  # a ">" within qu
 ATTRIBUTE = re.compile(rb"""[ \t\r\n]*([^ \t\r\n=]+)[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')""")
 
 
-@dataclass(frozen=True, slots=True)
-class Tag:
+class Tag(NamedTuple):
     end: bool  # </name>
     name: bytes  # as written, prefix and all
     attributes: bytes
@@ -228,10 +250,11 @@ def tag_at(data: bytes, at: int, part: str) -> Tag:
 
 
 def _name_and_rest(inside: bytes) -> tuple[bytes, bytes]:
-    for i, byte in enumerate(inside):
-        if byte in WHITESPACE:
-            return inside[:i], inside[i:]
-    return inside, b""
+    space = NAME_END.search(inside)
+    return (inside, b"") if space is None else (inside[: space.start()], inside[space.start() :])
+
+
+NAME_END = re.compile(rb"[ \t\r\n]")
 
 
 def attributes(tag: Tag, part: str) -> dict[bytes, bytes]:
@@ -272,7 +295,7 @@ def xlsx(data: bytes, infos: list[ZipInfo], rules: dict) -> None:
     times = Counter(part for _, part in listed)
     for info in infos:
         where = f"工作表“{names[info.filename]}”" if info.filename in names else f"部件 {info.filename} "
-        extent = xlsx_part(data, info, where, strings, rules["sheet_cells"])
+        extent = xlsx_part(data, info, where, strings, rules)
         if extent is not None:
             totals.add(where, extent, max(1, times[info.filename]))
 
@@ -288,34 +311,54 @@ ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 SHEET_DATA = re.compile(rb"(?:<|:)sheetData[\s/>]")  # where calamine starts reading a sheet's cells
 # A cell as Excel, WPS, LibreOffice, openpyxl and xlsxwriter write one: its reference first, only the
 # attributes they give a cell, a shared string's index right after the tag.
-CELL = re.compile(
-    rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"((?: (?:s|t|cm|vm|ph)="[^"<>]*")*)(/?)>(?:<v>([0-9]{1,10})</v>)?'
+CELL = re.compile(  # every unprefixed cell tag; one written otherwise matches with nothing in the groups
+    rb'<c(?: r="([A-Z]{1,3})([1-9][0-9]{0,6})"(?: [stcvmph]{1,2}="[^"<>]*")*(/?)>|(?=[ \t\r\n/>]))'
+)  # (s, t, cm, vm, ph are the attributes a cell has: a second "r" is no cell written as Excel writes one)
+SHARED_CELL = re.compile(  # a cell showing a shared string, and the string's index right after its tag
+    rb'<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"(?: [stcvmph]{1,2}="[^"<>]*")*? t="s"(?: [stcvmph]{1,2}="[^"<>]*")*>'
+    rb"(?:<v>([0-9]{1,10})</v>)?"
 )
 ANY_CELL = re.compile(rb"<(?:[^\s<>]*:)?c[\s/>]")  # all quick-xml could read as a cell's start tag
 ANY_MERGE = re.compile(rb"<(?:[^\s<>]*:)?mergeCell[\s/>]")
+SHARED_STRING = re.compile(rb"<(?!/)(?:[^\s<>]*:)?si[\s/>]")
+SHARED_STRING_MARK = re.compile(rb"<(/?)(?:[^\s<>/]*:)?si[\s/>]")  # its start or end tag
 SHARED_STRING_TEXT = re.compile(r"<(?!/)(?:[^\s<>]*:)?si[\s/>]")
-SHARED_STRING_MARK = re.compile(r"<(/?)(?:[^\s<>/]*:)?si[\s/>]")  # its start or end tag
+SHARED_STRING_MARK_TEXT = re.compile(r"<(/?)(?:[^\s<>/]*:)?si[\s/>]")
 OTHER_TAG = re.compile(r"<(?!/?(?:[^\s<>/]*:)?si[\s/>])[^>]*>")
 UNIQUE_COUNT = re.compile(rb"""uniqueCount\s*=\s*["']\s*([0-9]+)""")
 
 
-def xlsx_part(data: bytes, info: ZipInfo, where: str, strings: list[int], cells_at_most: int) -> Extent | None:
+def xlsx_part(data: bytes, info: ZipInfo, where: str, strings: list[int], rules: dict) -> Extent | None:
     """What calamine builds for a part read as a worksheet; None for a part without sheetData."""
+    if info.file_size <= PIECE:  # most are: unpacked at once
+        key = b"no sheet" + _fingerprint(data, info)
+        if key in _KNOWN:
+            return None
+        whole = unpacked(data, info)
+        if b"sheetData" not in whole:
+            _remember(key, True)
+            return None
+        chunks: Iterator[bytes] = iter((whole,))
+    else:
+        chunks = pieces(data, info)
     try:
-        return xlsx_sheet(pieces(data, info), where, strings, cells_at_most)
+        return xlsx_sheet(chunks, where, strings, rules)
     except _Slowly:
-        return xlsx_sheet_slowly(unpacked(data, info), where, strings, cells_at_most)
+        return xlsx_sheet_slowly(unpacked(data, info), where, strings, rules["sheet_cells"])
 
 
 class _Slowly(Exception):
     """The part is not written as Excel writes one: it is to be read tag by tag."""
 
 
-def xlsx_sheet(pieces: Iterator[bytes], where: str, strings: list[int], cells_at_most: int) -> Extent | None:
+def xlsx_sheet(pieces: Iterator[bytes], where: str, strings: list[int], rules: dict) -> Extent | None:
     """What calamine builds for a worksheet part (None for a part without sheetData, from which
     calamine reads no cell), counted over its bytes as Excel writes cells; _Slowly for a part
     written otherwise. `strings`: each shared string's length at most, by index."""
-    extent, started, rows, columns, closed = Extent(), False, [], set(), 0
+    extent, started, count = Extent(), False, 0
+    rows: set[bytes] = set()
+    columns: set[bytes] = set()
+    longest = max(strings, default=0)
     for whole in _at_cells(pieces):
         piece = whole
         if not started:
@@ -323,36 +366,58 @@ def xlsx_sheet(pieces: Iterator[bytes], where: str, strings: list[int], cells_at
             if found is None:
                 continue
             piece, started = whole[found.start() :], True
-        if b"<!" in piece or b"<?" in piece:  # a comment or CDATA could hide cells from the patterns
-            raise _Slowly
+        # A comment, CDATA or processing instruction may hold text like a cell: counted, it can only
+        # add to the count; and a cell left open makes calamine read what follows as its value.
         cells = CELL.findall(piece)
-        if len(cells) != len(ANY_CELL.findall(piece)):
-            raise _Slowly
-        for letters, digits, attributes, empty, shared in cells:
-            if empty:
-                continue  # <c …/> holds nothing, and calamine keeps no cell for nothing
-            rows.append(digits)
-            columns.add(letters)
-            if b't="s"' in attributes:
-                if not shared:
-                    raise _Slowly
-                index = int(shared)
-                extent.text += strings[index] if index < len(strings) else 0
-        closed += piece.count(b"</c>")
-        if len(rows) > cells_at_most:
-            raise Exceeded(f"{where}的单元格过多（超过 {cells_at_most} 个）")
+        if b":c" in piece and len(ANY_CELL.findall(piece)) != len(cells):
+            raise _Slowly  # a cell with a prefix (<x:c …>)
+        if cells:
+            letters, digits, empty = zip(*cells, strict=True)
+            if b"" in digits:
+                raise _Slowly  # a cell tag not as Excel writes one
+            if any(empty):  # <c …/> holds nothing: calamine keeps no cell for it
+                held = list(map(operator.not_, empty))
+                letters, digits = tuple(compress(letters, held)), tuple(compress(digits, held))
+            rows.update(digits)
+            columns.update(letters)
+            count += len(digits)
+            extent.text += _shown(piece, strings, longest, rules)
+        if count > rules["sheet_cells"]:
+            raise Exceeded(f"{where}的单元格过多（超过 {rules['sheet_cells']} 个）")
         if b"mergeCell" in piece:
-            extent.merges += len(ANY_MERGE.findall(piece))
+            extent.merges += _merges(piece)
     if not started:
         return None
-    if closed != len(rows):  # a cell left open, or closed twice: read as calamine would
-        raise _Slowly
     if rows:
         numbers, indexes = list(map(int, rows)), [_column(letters) for letters in columns]
         for row, column in ((min(numbers) - 1, min(indexes)), (max(numbers) - 1, max(indexes))):
             _within_grid(where, row, column)
             extent.add(row, column)
     return extent
+
+
+def _merges(piece: bytes) -> int:
+    """The merged ranges (<mergeCell …/>) of a piece: counted by their start tags, any prefix."""
+    if b":mergeCell" in piece:
+        return len(ANY_MERGE.findall(piece))
+    return sum(map(piece.count, (b"<mergeCell ", b"<mergeCell/", b"<mergeCell>", b"<mergeCell\t", b"<mergeCell\n")))
+
+
+def _shown(piece: bytes, strings: list[int], longest: int, rules: dict) -> int:
+    """The characters of the shared strings a piece's cells show, at most. Each shows the longest at
+    most: bound enough while that is a hundredth of the limit or less (only a workbook of a hundred
+    sheets' pieces could add up to the limit so, and none ordinary has more than a few); else each
+    cell's own string is looked up (an index past them shows none)."""
+    showing = piece.count(b't="s"')
+    if showing * longest <= rules["workbook_text_chars"] // 100:
+        return showing * longest
+    indexes = SHARED_CELL.findall(piece)
+    if b"" in indexes or len(indexes) != showing:
+        raise _Slowly  # a shared string's index not right after the tag, or t="s" elsewhere
+    numbers = list(map(int, indexes))
+    if numbers and max(numbers) >= len(strings):
+        return sum(strings[i] for i in numbers if i < len(strings))
+    return sum(map(strings.__getitem__, numbers))
 
 
 def xlsx_sheet_slowly(data: bytes, where: str, strings: list[int], cells_at_most: int) -> Extent | None:
@@ -432,20 +497,26 @@ def _shared_strings(data: bytes, infos: list[ZipInfo]) -> list[int]:
 
 
 def shared_string_lengths(data: bytes) -> list[int]:
-    """Each shared string's length at most, by index: the characters from its <si> to the next (its
-    text lies within them; tags but <si> left out, unless a comment or CDATA could hide text in one),
-    and the longest from there on, so that an <si> calamine would not count (in a comment, or within
-    another) can only raise a bound."""
-    text = data.decode("utf-8", "replace")
-    clean = "<!" not in text
-    if clean:
-        text = OTHER_TAG.sub("", text)
-        marks = SHARED_STRING_MARK.findall(text)
-        clean = len(marks) % 2 == 0 and set(marks[::2]) <= {""} and set(marks[1::2]) <= {"/"}
-    spans = [len(between) for between in SHARED_STRING_TEXT.split(text)[1:]]
-    if clean:  # each <si> closed before the next opens, none hidden: the n-th is calamine's n-th
-        return spans
-    return list(accumulate(reversed(spans), max))[::-1]
+    """Each shared string's length at most, by index: what lies between its <si> and the next (its
+    text is within), and the longest from there on unless each <si> is closed before the next opens
+    and none could hide in a comment or CDATA (an <si> calamine would not count can then only raise
+    a bound). An ordinary workbook's are measured in bytes, markup and all: bound enough, and cheap;
+    larger ones in characters, tags left out."""
+    if len(data) < 1 << 16:
+        spans = [len(between) for between in SHARED_STRING.split(data)[1:]]
+        clean = b"<!" not in data and _alternating(SHARED_STRING_MARK.findall(data))
+    else:
+        text = data.decode("utf-8", "replace")
+        clean = "<!" not in text
+        text = OTHER_TAG.sub("", text) if clean else text
+        clean = clean and _alternating(SHARED_STRING_MARK_TEXT.findall(text))
+        spans = [len(between) for between in SHARED_STRING_TEXT.split(text)[1:]]
+    return spans if clean else list(accumulate(reversed(spans), max))[::-1]
+
+
+def _alternating(marks: list) -> bool:
+    """Whether <si> and </si> alternate, starting with an <si>."""
+    return len(marks) % 2 == 0 and not any(marks[::2]) and all(marks[1::2])
 
 
 def _honest_count(data: bytes, found: int, part: str) -> None:
@@ -458,7 +529,16 @@ def _honest_count(data: bytes, found: int, part: str) -> None:
 def _listed_sheets(data: bytes, parts: dict[str, ZipInfo]) -> list[tuple[str, str]]:
     """(name, part) of each sheet the workbook lists, found as calamine finds them (xlsx/mod.rs):
     the workbook's folder from _rels/.rels, its relationships, then workbook.xml."""
+    where = [
+        info for name, info in parts.items() if name.endswith(("_rels/.rels", "workbook.xml.rels", "workbook.xml"))
+    ]
+    key = b"listing" + b"".join(_fingerprint(data, info) for info in where)
+    listing: list[tuple[str, str]] = _KNOWN.get(key) or _remember(key, _listing(data, parts))  # type: ignore[assignment]
+    found = [(name, parts.get(_normal(path))) for name, path in listing]
+    return [(name, info.filename if info else path) for (name, info), (_, path) in zip(found, listing, strict=True)]
 
+
+def _listing(data: bytes, parts: dict[str, ZipInfo]) -> list[tuple[str, str]]:
     def read(name: str) -> bytes | None:
         info = parts.get(_normal(name))
         return None if info is None else unpacked(data, info)
@@ -473,17 +553,38 @@ def _listed_sheets(data: bytes, parts: dict[str, ZipInfo]) -> list[tuple[str, st
         for found in _elements(read(f"{folder}_rels/workbook.xml.rels"), b"Relationship", "部件 workbook.xml.rels ")
         if b"Id" in found
     }
-    listed = []
+    listing = []
     for found in _elements(read(f"{folder}workbook.xml"), b"sheet", "部件 workbook.xml "):
         ids = [value for key, value in found.items() if key.partition(b":")[2] == b"id" or key == b"id"]
         target = relations.get(ids[-1], "") if ids else ""
-        path = target[1:] if target.startswith("/") else folder + target
-        info = parts.get(_normal(path))
-        listed.append((_text(found.get(b"name", b"")), info.filename if info else path))
-    return listed
+        listing.append((_text(found.get(b"name", b"")), target[1:] if target.startswith("/") else folder + target))
+    return listing
+
+
+# What was found in parts that a bureau's workbooks share byte for byte (the template's workbook.xml,
+# relationships, theme, styles): known for the next workbook without unpacking them again. Keyed by a
+# hash of the packed bytes, their method and stated size: only the very same bytes are known.
+_KNOWN: dict[bytes, object] = {}
+_KNOWN_MOST = 4096
+
+
+def _fingerprint(data: bytes, info: ZipInfo) -> bytes:
+    return hashlib.blake2b(_packed(data, info), digest_size=16).digest() + struct.pack(
+        "<HQ", info.compress_type, info.file_size
+    )
+
+
+def _remember(key: bytes, value):
+    if len(_KNOWN) >= _KNOWN_MOST:
+        _KNOWN.clear()
+    _KNOWN[key] = value
+    return value
 
 
 def _elements(data: bytes | None, local: bytes, part: str) -> Iterator[dict[bytes, bytes]]:
+    """The attributes of each start tag named `local` (any prefix), tag by tag as quick-xml reads
+    them: a pattern could take what stands in another tag's quoted value for a tag, and miss the
+    tags after it."""
     for tag in tags(data or b"", part):
         if not tag.end and tag.local == local:
             yield attributes(tag, part)
@@ -491,9 +592,6 @@ def _elements(data: bytes | None, local: bytes, part: str) -> Iterator[dict[byte
 
 # -- .ods ---------------------------------------------------------------------------------------------------
 CONTENT = "部件 content.xml "  # an .ods's tables, as messages name it
-ODS_TAG = re.compile(
-    rb"<(/?)(table:table|table:table-row|table:table-cell|table:covered-table-cell|text:s)(?=[ \t\r\n/>])"
-)
 ODS_MAX_ROWS, ODS_MAX_COLUMNS = 1_048_576, 16_384  # calamine's caps on an .ods sheet's repeats (ods.rs)
 # What makes calamine read a cell as holding something (get_datatype in ods.rs): a cell without them
 # and without content is empty.
@@ -577,21 +675,10 @@ def _chars(content: bytes, start: int, end: int) -> int:
 
 
 def _ods_tags(content: bytes) -> Iterator[Tag]:
-    """The tags calamine reads an .ods's tables by, as quick-xml reads them, with their exact names
-    (calamine matches them prefix and all)."""
+    """The tags calamine reads an .ods's tables by, with their exact names (calamine matches them
+    prefix and all), tag by tag as quick-xml reads them (see _elements)."""
     wanted = {b"table:table", b"table:table-row", b"table:table-cell", b"table:covered-table-cell", b"text:s"}
-    if b"<!" in content or b"<?" in content[1:]:
-        yield from (tag for tag in tags(content, CONTENT) if tag.name in wanted)
-        return
-    # No comment, CDATA or instruction to hide a tag in: straight to each wanted one.
-    after = 0
-    for match in ODS_TAG.finditer(content):
-        if match.start() < after:
-            continue  # within the tag before (in a quoted value), not a tag
-        tag = tag_at(content, match.start(), CONTENT)
-        after = tag.after
-        if tag.name in wanted:
-            yield tag
+    return (tag for tag in tags(content, CONTENT) if tag.name in wanted)
 
 
 def _number(found: dict[bytes, bytes], key: bytes, where: str) -> int:
@@ -961,13 +1048,9 @@ def sheet_name(name: str, rules: dict) -> None:
         raise Exceeded(f"工作表名称过长（{len(name)} 个字符，Excel 的上限是 {limit} 个）：“{shown}…”：请改短后重新报送")
 
 
-def cell_texts(sheet: str, rows: list[list], top: int, left: int, rules: dict) -> None:
+def too_long(sheet: str, row: int, column: int, text: str, limit: int) -> None:
     """Exceeded for a cell holding more text than an Excel cell can (32,767 characters), naming it."""
-    limit = rules["cell_text_chars"]
-    for r, row in enumerate(rows):
-        if any(value.__class__ is str and len(value) > limit for value in row):
-            c, value = next((c, v) for c, v in enumerate(row) if v.__class__ is str and len(v) > limit)
-            raise Exceeded(
-                f"工作表“{sheet[:limit]}”的单元格 {cell_name(r + top, c + left)} 中的文字过长"
-                f"（{len(value)} 个字符，上限 {limit} 个，即 Excel 单元格所能容纳的）"
-            )
+    raise Exceeded(
+        f"工作表“{sheet[:limit]}”的单元格 {cell_name(row, column)} 中的文字过长"
+        f"（{len(text)} 个字符，上限 {limit} 个，即 Excel 单元格所能容纳的）"
+    )
