@@ -67,10 +67,12 @@ class Sheet:
 
     def __post_init__(self):
         # Every cell of every workbook passes here: locals, and no call for a number or a blank.
-        known, labels, cells = _every_known_text(), self.labels, []
+        known, labels, cells, longest = _every_known_text(), self.labels, [], limits()["cell_text_chars"]
         for r, row in enumerate(self.rows):
             for c, value in enumerate(row):
                 if value.__class__ is str and value:
+                    if len(value) > longest:  # more than an Excel cell holds: none is read
+                        bounds.too_long(self.name, r + self.top, c + self.left, value, longest)
                     text = normalise_label(value)
                     found = labels.get(text)
                     if found is None:
@@ -118,9 +120,7 @@ def load_sheets(path: Path) -> Workbook:
                 merges = tuple(
                     (r0 - top, c0 - left, r1 - top, c1 - left) for (r0, c0), (r1, c1) in sheet.merged_cell_ranges or ()
                 )
-                rows = sheet.to_python()
-                bounds.cell_texts(meta.name, rows, top, left, limits())
-                loaded = Sheet(meta.name, rows, top, left, merges)
+                loaded = Sheet(meta.name, sheet.to_python(), top, left, merges)
                 (visible if meta.visible == SheetVisibleEnum.Visible else hidden).append(loaded)
             workbook.close()
     except PasswordError:
