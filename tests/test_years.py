@@ -55,6 +55,7 @@ def make_bureau(root: Path, years=(2020, 2021, 2022)) -> dict[tuple[str, int], o
                 "id": "bureau",
                 "name": "测试局",
                 "level": "county",
+                "licenses": [{"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/by/4.0/"}],
                 "departments": [{"id": u, "name": f"部门{u}"} for u in UNITS],
             },
             allow_unicode=True,

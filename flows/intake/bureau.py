@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -53,34 +54,124 @@ class BureauConfigError(Exception):
 
 
 def load_bureau(sources: Path) -> Bureau:
+    """sources/bureau.yaml, checked against schemas/bureau.schema.json; BureauConfigError in one line
+    naming the file and every key at fault (an unknown key with the allowed one it most resembles)."""
     path = bureau_file(sources)
     try:
         spec = read_yaml(path, SAFE_LOADER)
-        departments = tuple(Department(str(d["id"]), str(d["name"])) for d in spec["departments"])
-        bureau = Bureau(str(spec["id"]), str(spec["name"]), departments, spec)
     except FileNotFoundError:
         raise BureauConfigError(f"找不到 {path}：请在报送目录中放置 bureau.yaml") from None
-    except (yaml.YAMLError, KeyError, TypeError, ValueError) as error:  # ValueError: a date like 2022-02-30
-        raise BureauConfigError(
-            f"{path} 格式有误（{type(error).__name__}: {error}）：需要 id、name 和 departments（每项含 id、name）"
-        ) from None
+    except (yaml.YAMLError, ValueError) as error:  # ValueError: a date like 2022-02-30
+        said = " ".join(str(error).split())  # PyYAML's message spans lines: the user sees one
+        raise BureauConfigError(f"{path} 不是有效的 YAML（{type(error).__name__}: {said}）") from None
+    problems = bureau_problems(spec)
+    if problems:
+        shown = problems[:MAX_PROBLEMS] + ([f"……共 {len(problems)} 处"] if len(problems) > MAX_PROBLEMS else [])
+        raise BureauConfigError(f"{path}：{'；'.join(shown)}")
+    departments = tuple(Department(d["id"], d["name"]) for d in spec["departments"])
+    bureau = Bureau(spec["id"], spec["name"], departments, spec)
     ids = [d.id for d in departments]
-    bad = [i for i in [bureau.id, *ids] if not SAFE_ID.fullmatch(i)]
-    if bad:  # ids name files in the outputs: nothing that could leave its folder or hide
-        raise BureauConfigError(f"{path}：代码只能由字母、数字、下划线和连字符组成：{bad}")
     if len(set(ids)) != len(ids):
         raise BureauConfigError(f"{path}：部门代码重复：{sorted({i for i in ids if ids.count(i) > 1})}")
     if bureau.id in ids:  # the bureau's rows and the department's would share one unit_id in every table
         raise BureauConfigError(f"{path}：本机关代码“{bureau.id}”与一个部门的代码相同：请给本机关或该部门另取代码")
-    licenses = spec.get("licenses", [])
-    if not isinstance(licenses, list) or not all(
-        isinstance(x, dict) and ("name" in x or "path" in x) for x in licenses
-    ):
-        raise BureauConfigError(
-            f"{path}：licenses 应是列表，每项含 name 或 path，如 “licenses: [{{name: CC-BY-4.0, path: "
-            f"https://creativecommons.org/licenses/by/4.0/}}]”，而不是 {licenses!r}"
-        )
     return bureau
+
+
+MAX_PROBLEMS = 10  # a misspelt key in each of ten thousand departments is not ten thousand clauses
+# What a pattern of schemas/bureau.schema.json asks for, in words; another pattern is quoted as it is.
+PATTERN_HINTS = {
+    f"^{SAFE_ID.pattern}$": "只能由字母、数字、下划线和连字符组成，以字母或数字开头，至多 64 个字符（它用作文件名）",
+    "^https?://[^\\s/?#]+[^\\s]*$": "应为以 http:// 或 https:// 开头的绝对地址",
+    "^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$": "应为电子邮箱地址，如 gongkai@example.org",
+    "^[-a-zA-Z0-9._]+$": "应为 Open Definition 许可协议代码，如 CC-BY-4.0",
+}
+TYPE_NAMES = {"object": "键值映射（key: value）", "array": "列表（- 开头的各项）", "string": "文本"}
+LICENCE_EXAMPLE = "如 licenses: [{name: CC-BY-4.0, path: https://creativecommons.org/licenses/by/4.0/}]"
+
+
+@cache
+def _bureau_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads((SCHEMAS / "bureau.schema.json").read_text("utf-8")))
+
+
+def bureau_problems(spec: object) -> list[str]:
+    """What is wrong with a bureau.yaml's content, one clause per problem, ordered by where it is."""
+    errors = sorted(
+        _bureau_validator().iter_errors(spec),
+        key=lambda e: [(str(p), 0) if isinstance(p, str) else ("", p) for p in e.absolute_path],
+    )
+    return [problem for error in errors for problem in _bureau_problem(error)]
+
+
+def _key_path(parts: list) -> str:
+    """["departments", 2, "id"] → "departments 第 3 项的 id" (items counted from 1, as a clerk counts)."""
+    shown = ""
+    for part in parts:
+        if isinstance(part, int):
+            shown += f" 第 {part + 1} 项"
+        else:
+            shown += ("的 " if shown.endswith("项") else "." if shown else "") + str(part)
+    return shown
+
+
+def _bureau_problem(error: jsonschema.ValidationError) -> list[str]:
+    """The clauses a schema error of bureau.yaml becomes: the key path, what is wrong, and the remedy."""
+    parts, value, wanted = list(error.absolute_path), _any(error.instance), _any(error.validator_value)
+    schema: dict = error.schema if isinstance(error.schema, dict) else {}
+    where = _key_path(parts)
+    if error.validator == "additionalProperties":
+        allowed = list(schema.get("properties", {}))
+        return [
+            _spaced(where, "中" if where else "") + f"未知的键 {key}{_suggestion(str(key), allowed, allowed)}"
+            for key in value
+            if key not in allowed
+        ]
+    if error.validator == "required":
+        missing = [k for k in wanted if not isinstance(value, dict) or k not in value]
+        hint = f"（发布包须写明许可协议，{LICENCE_EXAMPLE}）" if "licenses" in missing else ""
+        return [_spaced(where, f"缺少必需的键 {'、'.join(missing)}{hint}")]
+    subject = f"{where}（{schema['title']}）" if where and "title" in schema else where or "整个文件"
+    return [_spaced(subject, _what_is_wrong(error, parts))]
+
+
+def _any(value: object) -> Any:
+    """A part of a jsonschema error, typed as what it is (the library's types include "unset")."""
+    return value
+
+
+def _spaced(where: str, said: str) -> str:
+    """A key path and what is said of it: a space after a key's name, none after Chinese."""
+    return f"{where} {said}" if where and where[-1].isascii() and said[:1] not in ("：", "") else where + said
+
+
+def _what_is_wrong(error: jsonschema.ValidationError, parts: list) -> str:
+    value, wanted, licence = error.instance, _any(error.validator_value), parts[:1] == ["licenses"]
+    match error.validator:
+        case "enum":
+            options = [str(o) for o in wanted]
+            return f"的值 {value!r} 不是可用的取值（{'、'.join(options)}）{_suggestion(str(value), options)}"
+        case "pattern":
+            return f"{PATTERN_HINTS.get(wanted, f'应符合格式 {wanted}')}，而不是 {value!r}"
+        case "type":
+            quote = "（代码等文本请加引号，如 '001'）" if isinstance(value, int | float) and wanted == "string" else ""
+            extra = f"（{LICENCE_EXAMPLE}）" if licence else quote
+            return f"应为{TYPE_NAMES.get(str(wanted), str(wanted))}，而不是 {value!r}{extra}"
+        case "minItems":
+            return f"至少要有 {wanted} 项" + (f"：发布包须写明许可协议，{LICENCE_EXAMPLE}" if licence else "")
+        case "minLength":
+            return "不能为空"
+        case "anyOf" if licence:
+            return f"应含 name 或 path（{LICENCE_EXAMPLE}）"
+    return f"：{error.message}"
+
+
+def _suggestion(written: str, candidates: list[str], listed: list[str] | None = None) -> str:
+    """ "（是否应为 licenses？）" for the candidate closest to what was written; else the ones allowed."""
+    close = difflib.get_close_matches(written, candidates, n=1)
+    if close:
+        return f"（是否应为 {close[0]}？）"
+    return f"（可用的键：{'、'.join(listed)}）" if listed else ""
 
 
 def load_year_file(sources: Path, year: int, name: str) -> list[dict]:
