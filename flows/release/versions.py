@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import zipfile
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
@@ -245,12 +246,31 @@ def _replace(path: Path, content: bytes) -> None:
     """Write `path` aside under a name of its own, then move it into place."""
     handle, aside = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(handle, 0o666 & ~umask())  # mkstemp makes it 0600: the web server could not read it
         with os.fdopen(handle, "wb") as out:
             out.write(content)
         os.replace(aside, path)
     except BaseException:
         Path(aside).unlink(missing_ok=True)
         raise
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def umask() -> int:
+    """The process's umask: what the release's folders and files get, as any file the user makes.
+    Read from /proc where Linux says it; elsewhere os.umask can only read it by setting it, for the
+    whole process, so it is set to the strictest meanwhile (a file another thread makes then is
+    private, never open to all) and under a lock (two readers would restore each other's)."""
+    with suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _UMASK_LOCK:
+        mask = os.umask(0o077)
+        os.umask(mask)
+    return mask
 
 
 def _sealed(files: PackageFiles, key: Path | None) -> PackageFiles:
@@ -332,6 +352,7 @@ def _write(build, year_folder: Path, version: str, key: Path | None) -> Publicat
         raise _VersionTaken(version)  # no leftover of a publication: not this run's to complete
     year_folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=year_folder))
+    os.chmod(staging, 0o777 & ~umask())  # mkdtemp makes it 0700: the web server could not enter it
     partial_zip = year_folder / f".{version}.zip.partial"
     archive = None
     try:
