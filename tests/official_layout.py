@@ -7,6 +7,7 @@ blocks, and cells holding whatever was typed ("不变", blanks, "4,920,735元").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -37,9 +38,15 @@ def write_official_layout(
     half_width: bool = False,
     blank_rows: bool = True,
     preface: tuple[str, ...] = ("一、总体情况", "（正文略）"),
+    retext: Callable[[int, str], str] = lambda i, text: text,
 ) -> Path:
-    """Write `cells` ((table, row, column) → what the clerk typed; missing = blank) in Word's layout."""
+    """Write `cells` ((table, row, column) → what the clerk typed; missing = blank) in Word's layout.
+
+    `retext(i, text)`: what is written for the i-th text of the tables (headings and labels, in
+    writing order), before it is broken over lines: a clerk's typo.
+    """
     book = xlsxwriter.Workbook(str(path))
+    texts = iter(range(1 << 30))
     book.set_properties({"created": datetime(2021, 1, 6)})  # the same bytes on every build
     sheet, r = None, 0
     for code, table in edition.tables.items():
@@ -48,7 +55,7 @@ def write_official_layout(
             for line in preface if code == "proactive_disclosure" else ():
                 sheet.write(r, 0, line)
                 r += 1
-        sheet.write(r, 0, table.heading)
+        sheet.write(r, 0, retext(next(texts), table.heading))
         r += 1
         grid = table_grid(table)
         last_caption_row, offset = None, 0
@@ -60,7 +67,7 @@ def write_official_layout(
             if span.kind == "value":
                 value = cells.get((code, *span.cell), "")
             else:
-                value = span.text
+                value = retext(next(texts), span.text) if span.text else ""
                 if (break_labels and r0 != r1) or (break_labels and span.c0 > 0):
                     value = broken(value)
                 if half_width:

@@ -194,16 +194,27 @@ def _edit(path, sheet_name, old, new):
     raise AssertionError(f"{old!r} not in {sheet_name}")
 
 
-def test_missing_row_is_f1_naming_the_label(tmp_path):
+def test_a_label_too_far_from_the_template_is_f1_naming_its_cell(tmp_path):
+    """What stands where a row must be is named, once: not the template's, not close enough to be
+    read as it (schemas/labels.yaml), so its figures are not read under a label they may not be of."""
+    report = valid_report(2020)
+    path = write_workbook(tmp_path / "f.xlsx", report.edition, 2020, report)
+    ref = _edit(path, "三、依申请公开", "2.重复申请", "2.其他事项")
+    _, findings = read_workbook(path, 2020, "d1")
+    (f1,) = [f for f in findings if f.rule == "F1"]
+    assert (f1.row, f1.sheet, f1.cell, f1.actual) == ("unprocessed_repeated", "三、依申请公开", ref, "2.其他事项")
+    assert "此处应为“2.重复申请”，实为“2.其他事项”" in f1.message
+
+
+def test_a_misspelt_row_is_read_by_its_place_with_f3(tmp_path):
     report = valid_report(2020)
     path = write_workbook(tmp_path / "f.xlsx", report.edition, 2020, report)
     ref = _edit(path, "三、依申请公开", "2.重复申请", "2.重复")
-    _, findings = read_workbook(path, 2020, "d1")
-    missing, unknown = [f for f in findings if f.rule == "F1"]
-    assert missing.row == "unprocessed_repeated" and "未找到“2.重复申请”" in missing.message
-    # The row that is there instead is named, not skipped: its figures would otherwise be lost.
-    assert (unknown.sheet, unknown.cell, unknown.actual) == ("三、依申请公开", ref, "2.重复")
-    assert "“2.重复”这一行不是本年度格式中的行" in unknown.message
+    again, findings = read_workbook(path, 2020, "d1")
+    assert [(f.rule, f.row, f.cell, f.actual, f.expected) for f in findings] == [
+        ("F3", "unprocessed_repeated", ref, "2.重复", "2.重复申请")
+    ]
+    np.testing.assert_array_equal(again.values["applications"], report.values["applications"])
 
 
 def test_near_miss_label_is_mapped_with_f3(tmp_path):

@@ -16,6 +16,7 @@ import hashlib
 import io
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache, cached_property
 from operator import itemgetter
@@ -27,11 +28,13 @@ import yaml
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetTypeEnum, SheetVisibleEnum
 
 from flows.format.edition import (
+    LABEL_REMEMBERED,
     SCHEMAS,
     Block,
     Column,
     Edition,
     Label,
+    Row,
     TableLayout,
     edition_for_year,
     edition_named,
@@ -45,6 +48,8 @@ from flows.format.values import Parsed, expected_kind, format_value, parse_cell
 from flows.intake import bounds
 from flows.intake.files import Intake, Refused, inspect, limits
 from flows.intake.kept import Pack
+from flows.intake.labels import align, best_similarity, similarity
+from flows.intake.labels import settings as label_settings
 
 
 class UnreadableWorkbook(Exception):
@@ -173,6 +178,7 @@ class _Placement:
     )  # (table, column) → measure its header states
     findings: list[tuple[str, dict]] = field(default_factory=list)  # (rule, its parameters): F1, F3 of the labels
     by_labels_alone: bool = True  # False once a label was looked for in any text (_find_label's last resort)
+    explained: set[tuple[int, int]] = field(default_factory=set)  # (sheet index, row) a finding of the labels names
 
     @cached_property
     def cells(self) -> _Cells:
@@ -329,7 +335,7 @@ class _Reader:
             if len(table.rows) > 1:
                 for k, rows, columns in placement.blocks[code]:
                     if columns:
-                        self._other_rows(table, self.sheets[k], rows, columns)
+                        self._other_rows(table, k, rows, columns)
         self.findings += counted_findings(self.counted, limits()["findings_of_a_kind"])
         return self.report, self.findings
 
@@ -354,7 +360,52 @@ class _Reader:
                 self.locate_labelled(table)
             else:
                 self.locate_unlabelled(table)
+            self._decorations(table)
         return self.located
+
+    def _decorations(self, table: TableLayout) -> None:
+        """The texts around a table's labels (its heading, captions, group labels, note and row
+        header) that are not printed as often as the template prints them: a text close to one in
+        the table is said, as a label read by its place is (F3), though no figure depends on it."""
+        missing = [
+            text
+            for text, count in _printed_around(self.edition.code, table.code).items()
+            if sum(len(sheet.labels.get(normalise_label(text), ())) for sheet in self.sheets) < count
+        ]
+        blocks = self.located.blocks[table.code]
+        if table.heading in missing and any(
+            normalise_label(alias) in sheet.labels for alias in table.heading_aliases for sheet in self.sheets
+        ):
+            missing.remove(table.heading)  # said by _check_heading
+        if not missing or not blocks:
+            return
+        self.located.by_labels_alone = False
+        known, texts = known_texts(self.edition), []
+        for k, rows, columns in blocks:
+            sheet = self.sheets[k]
+            depth = 1 + max((len(table.columns[table.column_index[c]].groups) for c in columns), default=0)
+            for r in range(max(0, min(rows.values()) - depth - 2), max(rows.values()) + 1):
+                for c, value in enumerate(sheet.rows[r] if r < len(sheet.rows) else ()):
+                    is_text = isinstance(value, str) and 0 < len(value) <= LABEL_REMEMBERED
+                    if is_text and normalise_label(value) not in known:
+                        texts.append((k, r, c, value))
+        close, lead = label_settings()["close_enough"], label_settings()["clear_lead"]
+        for text in missing:
+            ranked = sorted(((similarity(text, value), i) for i, (_, _, _, value) in enumerate(texts)), reverse=True)
+            if not ranked or ranked[0][0] < close or (len(ranked) > 1 and ranked[1][0] > ranked[0][0] - lead):
+                continue
+            k, r, c, value = texts[ranked[0][1]]
+            sheet = self.sheets[k]
+            self.located.explained.add((k, r))
+            self.placement_finding(
+                "F3",
+                table=table.code,
+                expected=text,
+                actual=value,
+                sheet=sheet.name,
+                cell=sheet.ref(r, c),
+                where=_where(table),
+            )
 
     # -- locating labels ------------------------------------------------------------------------
     def _find_label(self, label: Label, sheet: Sheet | None, after: int) -> _Match | None:
@@ -378,17 +429,6 @@ class _Reader:
                         return _Match(sheet_, *min(hits), text)
         return None
 
-    def _match_row(self, table: TableLayout, code: str, sheet: Sheet | None, after: int) -> _Match | None:
-        row = table.rows[table.row_index[code]]
-        match = self._find_label(row, sheet, after)
-        if match is None:
-            self.placement_finding(
-                "F1", table=table.code, r=table.row_index[code], expected=row.label, where=_where(table)
-            )
-        elif match.text in label_texts(row)[1:]:
-            self._alias_used(table, row, match)
-        return match
-
     def _alias_used(self, table: TableLayout, label: Label, match: _Match) -> None:
         self.placement_finding(
             "F3",
@@ -401,40 +441,61 @@ class _Reader:
         )
 
     def _match_columns(
-        self, table: TableLayout, block: Block, sheet: Sheet, header_rows: range
+        self, table: TableLayout, block: Block, sheet: Sheet, header_rows: range, left: int = 0
     ) -> tuple[dict[str, int], int]:
         """Sheet column of each of the block's columns, from the leaf labels in `header_rows` read
-        left to right, and the lowest header row that holds one."""
+        left to right (from sheet column `left` on), and the lowest header row that holds one."""
         wanted = [table.columns[table.column_index[code]] for code in block.columns]
         texts = {text for col in wanted for text in header_texts(col)}
         found: dict[int, tuple[int, str]] = {}  # sheet column → (sheet row, text); lowest row wins
         for text in texts:
             for r, c in sheet.labels.get(text, ()):
-                if r in header_rows and (c not in found or r > found[c][0]):
+                if r in header_rows and c >= left and (c not in found or r > found[c][0]):
                     found[c] = (r, text)
-        positions, i, last_row = {}, 0, header_rows.start
+        positions: dict[str, tuple[int, int, str]] = {}  # column code → (sheet row, column, text)
+        i = 0
         for c in sorted(found):
-            if i < len(wanted):
-                r, text = found[c]
-                column = wanted[i]
-                known = header_texts(column).get(text)
-                if known is not None:
-                    measure, is_alias = known
-                    if is_alias:
-                        self._alias_used(table, column, _Match(sheet, r, c, text))
-                    self.located.header_measures[(table.code, column.code)] = measure
-                    positions[column.code], i, last_row = c, i + 1, max(last_row, r)
+            if i < len(wanted) and found[c][1] in header_texts(wanted[i]):
+                positions[wanted[i].code], i = (found[c][0], c, found[c][1]), i + 1
+        if len(positions) < len(wanted):
+            positions = self._columns_by_place(table, wanted, sheet, header_rows, left)
         for column in wanted:
             if column.code not in positions:
-                self.placement_finding(
-                    "F1",
-                    table=table.code,
-                    c=table.column_index[column.code],
-                    expected=column.label,
-                    where=_where(table),
-                    sheet=sheet.name,
-                )
-        return positions, last_row
+                continue
+            r, c, text = positions[column.code]
+            measure, is_alias = header_texts(column).get(text, (_stated_measure(text), False))
+            if is_alias:
+                self._alias_used(table, column, _Match(sheet, r, c, text))
+            self.located.header_measures[(table.code, column.code)] = measure
+        last_row = max((r for r, _, _ in positions.values()), default=header_rows.start)
+        return {code: c for code, (_, c, _) in positions.items()}, last_row
+
+    def _columns_by_place(
+        self,
+        table: TableLayout,
+        wanted: list[Column],
+        sheet: Sheet,
+        header_rows: range,
+        left: int,
+    ) -> dict[str, tuple[int, int, str]]:
+        """The columns when some header is not the template's: every sheet column's header text
+        aligned with the labels expected, in order (F3 for a label read by its place, F1 naming the
+        cell for one that cannot be)."""
+        self.located.by_labels_alone = False
+        columns: dict[int, list[tuple[int, int, str]]] = {}
+        for r in header_rows:
+            line = sheet.rows[r] if r < len(sheet.rows) else ()
+            for c in range(left, len(line)):
+                if isinstance(line[c], str) and line[c].strip():
+                    columns.setdefault(c, []).append((r, c, line[c]))
+        order = sorted(columns)
+        scores, best = _scores(wanted, [columns[c] for c in order], _printed_column, known_texts(self.edition))
+        places = [(columns[c][-1][0], c) for c in order]
+        read = self._by_place(table, wanted, scores, best, sheet, places, _printed_column)
+        positions = {}
+        for i, (r, c, text) in read.items():
+            positions[wanted[i].code] = (r, c, normalise_label(text))
+        return positions
 
     # -- reading values -------------------------------------------------------------------------
     def _read_cells(self, cells: _Cells) -> None:
@@ -580,22 +641,181 @@ class _Reader:
             self.finding("I4", variant=variant, table=code, r=r, c=c, count=len(recalculated), cells=cells)
 
     def locate_labelled(self, table: TableLayout) -> None:
-        """A table whose rows carry labels (二 and 三): block by block, rows in template order."""
+        """A table whose rows carry labels (二 and 三): block by block, rows in template order, each
+        found as printed or else by its place among the rows found."""
         blocks = self.located.blocks[table.code] = []
         for block in table.blocks:
-            first = self._match_row(table, block.rows[0], None, -1)
-            if first is None:
+            matches = self._rows_as_printed(table, block)
+            if len(matches) < len(block.rows):
+                matches = self._rows_by_place(table, block, matches)
+            if not matches:
+                first = table.rows[table.row_index[block.rows[0]]]
+                self.placement_finding(
+                    "F1", table=table.code, r=table.row_index[first.code], expected=first.label, where=_where(table)
+                )
                 continue
-            self._one_copy(table, block.rows[0], first)
-            sheet, rows, last = first.sheet, {block.rows[0]: first.r}, first.r
-            for code in block.rows[1:]:
-                match = self._match_row(table, code, sheet, last)
-                if match is not None:
-                    rows[code], last = match.r, match.r
+            sheet = next(iter(matches.values())).sheet
+            rows = {code: match.r for code, match in matches.items()}
+            top = min(rows.values()) - block.rows.index(min(rows, key=rows.__getitem__))
             depth = 1 + max(len(table.columns[table.column_index[c]].groups) for c in block.columns)
-            header = range(max(0, first.r - depth - 1), first.r)
-            columns, _ = self._match_columns(table, block, sheet, header)
+            header = range(max(0, top - depth - 1), max(0, top))
+            left = 1 + max(match.c for match in matches.values())
+            columns, _ = self._match_columns(table, block, sheet, header, left)
             blocks.append((self._index(sheet), rows, columns))
+
+    def _rows_as_printed(self, table: TableLayout, block: Block) -> dict[str, _Match]:
+        """The block's rows whose label is the template's (or an alias, F3): the first found anywhere,
+        the others below it on its sheet, in order."""
+        found: dict[str, _Match] = {}
+        sheet, last = None, -1
+        for code in block.rows:
+            row = table.rows[table.row_index[code]]
+            match = self._find_label(row, sheet, last)
+            if match is None:
+                continue
+            if sheet is None:
+                self._one_copy(table, code, match)
+            if match.text in label_texts(row)[1:]:
+                self._alias_used(table, row, match)
+            found[code], sheet, last = match, match.sheet, match.r
+        return found
+
+    def _rows_by_place(self, table: TableLayout, block: Block, found: dict[str, _Match]) -> dict[str, _Match]:
+        """The block's rows, those not found as printed read by their place among those found (or,
+        when none was, below the block's caption): F3 for a label read, F1 naming the cell for one
+        that cannot be."""
+        self.located.by_labels_alone = False  # what stands in a label's place is any text
+        slack = 1 + max(len(table.rows[table.row_index[code]].groups) for code in block.rows)
+        if found:
+            sheet = next(iter(found.values())).sheet
+            codes = list(found)
+            top = found[codes[0]].r - block.rows.index(codes[0]) - slack
+            bottom = found[codes[-1]].r + len(block.rows) - block.rows.index(codes[-1]) + slack
+        else:
+            caption = self._caption(block)
+            if caption is None:
+                return {}
+            sheet, r = caption
+            top, bottom = r + 1, r + 2 + len(block.rows) + slack
+        known = known_texts(self.edition)
+        expected = [table.rows[table.row_index[code]] for code in block.rows]
+        own = {text for row in expected for text in label_texts(row)}
+        lines = [
+            r
+            for r in range(max(0, top), min(len(sheet.rows), bottom))
+            if any(v not in ("", None) for v in sheet.rows[r])
+            and not set(_texts(sheet, r, len(sheet.rows[r]))) <= known - own
+        ]
+        texts = [[(r, c, v) for c, v in enumerate(sheet.rows[r]) if isinstance(v, str) and v.strip()] for r in lines]
+        scores, best = _scores(expected, texts, _printed_row, known)
+        for code, match in found.items():  # those found as printed stay where they were found
+            i, j = block.rows.index(code), lines.index(match.r)
+            scores[i, :], scores[:, j], scores[i, j] = 0, 0, 1
+        label_column = min((match.c for match in found.values()), default=0)
+        places = [(r, label_column) for r in lines]
+        matches = dict(found)
+        for i, (r, c, text) in self._by_place(table, expected, scores, best, sheet, places, _printed_row).items():
+            matches[block.rows[i]] = _Match(sheet, r, c, normalise_label(text))
+        return dict(sorted(matches.items(), key=lambda item: block.rows.index(item[0])))
+
+    def _by_place(
+        self,
+        table: TableLayout,
+        expected: list,
+        scores: np.ndarray,
+        best: list[list[tuple[int, int, str] | None]],
+        sheet: Sheet,
+        places: list[tuple[int, int]],
+        printed: Callable[[Label, str], bool],
+    ) -> dict[int, tuple[int, int, str]]:
+        """Align the expected labels (rows or columns) with the texts found at
+        `places` (sheet row and column of each, in order) and say what became of each label not
+        found as printed: read (F3), or not (F1, naming the cell where it should stand). Returns the
+        labels read by their place: expected index → (sheet row, column, the text read)."""
+        alignment = align(scores)
+        k = self._index(sheet)
+        rows = isinstance(expected[0], Row)
+
+        def at(i: int) -> dict:
+            return {"r": table.row_index[expected[i].code]} if rows else {"c": table.column_index[expected[i].code]}
+
+        def text_at(i: int, j: int) -> tuple[int, int, str]:
+            found = best[i][j]
+            if found is not None:
+                return found
+            r, c = places[j]
+            value = sheet.value(r, c)
+            return r, c, value if isinstance(value, str) else typed_text(value)
+
+        read = {}
+        for i, j in alignment.read.items():
+            r, c, text = text_at(i, j)
+            if not printed(expected[i], normalise_label(text)):
+                self.placement_finding(
+                    "F3",
+                    table=table.code,
+                    **at(i),
+                    expected=expected[i].label,
+                    actual=text,
+                    sheet=sheet.name,
+                    cell=sheet.ref(r, c),
+                    where=_where(table),
+                )
+            read[i] = (r, c, text)
+        for i, (j, rivals) in alignment.rivals.items():
+            r, c, text = text_at(i, j)
+            self.located.explained.add((k, r))
+            kind, other = rivals[0]
+            if kind == "expected":
+                extra = {"variant": "two_labels", "other": expected[other].label}
+            else:
+                r2, c2, other_text = text_at(i, other)
+                extra = {"variant": "two_places", "other": other_text, "other_cell": sheet.ref(r2, c2)}
+                self.located.explained.add((k, r2))
+            self.placement_finding(
+                "F1",
+                table=table.code,
+                **at(i),
+                expected=expected[i].label,
+                actual=text,
+                sheet=sheet.name,
+                cell=sheet.ref(r, c),
+                where=_where(table),
+                **extra,
+            )
+        for i, label in enumerate(expected):
+            if i in alignment.read or i in alignment.rivals:
+                continue
+            place = alignment.places.get(i)
+            if place is None:
+                self.placement_finding(
+                    "F1", table=table.code, **at(i), expected=label.label, where=_where(table), sheet=sheet.name
+                )
+                continue
+            r, c, text = text_at(i, place)
+            self.located.explained.add((k, r))
+            self.placement_finding(
+                "F1",
+                variant="not_there",
+                table=table.code,
+                **at(i),
+                expected=label.label,
+                actual=text or "（空白）",
+                sheet=sheet.name,
+                cell=sheet.ref(r, c),
+                where=_where(table),
+            )
+        return read
+
+    def _caption(self, block: Block) -> tuple[Sheet, int] | None:
+        """Where the block's caption stands, if it has one: what places a block none of whose rows
+        is found as printed."""
+        if not block.caption:
+            return None
+        for sheet in self.sheets:
+            for r, _ in sheet.labels.get(normalise_label(block.caption), ())[:1]:
+                return sheet, r
+        return None
 
     def _index(self, sheet: Sheet) -> int:
         return next(i for i, each in enumerate(self.sheets) if each is sheet)
@@ -618,17 +838,21 @@ class _Reader:
                     )
                     return
 
-    def _other_rows(self, table: TableLayout, sheet: Sheet, rows: dict[str, int], columns: dict[str, int]) -> None:
+    def _other_rows(self, table: TableLayout, k: int, rows: dict[str, int], columns: dict[str, int]) -> None:
         """Rows among or right after a block's that the template does not have: a subtotal row is
         checked against its sub-rows and dropped (F3, or an error if it disagrees); any other row
-        with a label or figures is an unknown row (F1). Nothing is ignored without a word."""
-        matched, left = set(rows.values()), min(columns.values())
-        candidates = [r for r in range(min(matched), max(matched)) if r not in matched]
-        r = max(matched) + 1
+        with a label or figures is an unknown row (F1). Nothing is ignored without a word; a row a
+        finding of the labels already names is not named again."""
+        sheet = self.sheets[k]
+        matched = set(rows.values()) | {r for k_, r in self.placed.explained if k_ == k}
+        left = min(columns.values())
+        candidates = [r for r in range(min(rows.values()), max(rows.values())) if r not in matched]
+        r = max(rows.values()) + 1
         while r < len(sheet.rows) and any(v not in ("", None) for v in sheet.rows[r]):
             if set(_texts(sheet, r, len(sheet.rows[r]))) & known_texts(self.edition):
                 break  # the next block, table or heading
-            candidates.append(r)
+            if r not in matched:
+                candidates.append(r)
             r += 1
         for r in candidates:
             label = "".join(_texts(sheet, r, left))
@@ -705,20 +929,109 @@ class _Reader:
                     return
 
     def locate_unlabelled(self, table: TableLayout) -> None:
-        """Table 四: no row labels; its one data row is the row under the header."""
+        """Table 四: no row labels; its one data row is the row under the header, found by the
+        first of its column labels printed as the template prints it."""
         (block,) = table.blocks
-        first_leaf = table.columns[table.column_index[block.columns[0]]]
-        anchor = self._find_label(first_leaf, None, -1)
-        if anchor is None:
-            self.placement_finding("F1", table=table.code, expected=first_leaf.path, where=_where(table))
+        leaves = [table.columns[table.column_index[code]] for code in block.columns]
+        for leaf in leaves:
+            anchor = self._find_label(leaf, None, -1)
+            if anchor is not None:
+                break
+        else:
+            self.placement_finding("F1", table=table.code, expected=leaves[0].path, where=_where(table))
             self.located.blocks[table.code] = []
             return
-        depth = max(len(table.columns[table.column_index[c]].groups) for c in block.columns)
-        columns, last_header_row = self._match_columns(table, block, anchor.sheet, range(anchor.r, anchor.r + depth))
+        # The leaves under fewer groups stand higher; the anchor may be one under more (结果维持
+        # is printed three times): the header's first row of leaves is the highest holding one.
+        spread = max(len(leaf.groups) for leaf in leaves) - min(len(leaf.groups) for leaf in leaves)
+        near = range(anchor.r - spread, anchor.r + 1)
+        top = min(
+            r
+            for leaf in leaves
+            for text in header_texts(leaf)
+            for r, _ in anchor.sheet.labels.get(text, ())
+            if r in near
+        )
+        depth = max(len(leaf.groups) for leaf in leaves)
+        columns, last_header_row = self._match_columns(table, block, anchor.sheet, range(top, top + depth))
         self.located.blocks[table.code] = [(self._index(anchor.sheet), {block.rows[0]: last_header_row + 1}, columns)]
 
 
 _MEASURE_IN_LABEL = re.compile(r"\((?:单位:)?(?P<measure>[^()]+)\)$")
+
+
+@cache
+def _printed_around(edition: str, code: str) -> dict[str, int]:
+    """The texts the template prints around a table's labels, with how often: its heading and note
+    once, the row header and a caption for each block, each group label once for the labels under it."""
+    table = edition_named(edition).tables[code]
+    printed: dict[str, int] = {table.heading: 1}
+    if table.note:
+        printed[table.note] = 1
+    for block in table.blocks:
+        for text in (table.row_header, block.caption):
+            if text:
+                printed[text] = printed.get(text, 0) + 1
+    for labels in (table.rows, table.columns):
+        for path in {label.groups[: depth + 1] for label in labels for depth in range(len(label.groups))}:
+            printed[path[-1]] = printed.get(path[-1], 0) + 1
+    return printed
+
+
+def _scores(
+    expected: list,
+    places: list[list[tuple[int, int, str]]],
+    printed: Callable[[Label, str], bool],
+    known: frozenset[str],
+) -> tuple[np.ndarray, list[list[tuple[int, int, str] | None]]]:
+    """How alike each expected label is to the texts at each place (a sheet row's text cells, or a
+    column's header cells, as (sheet row, column, text)), and which of them is most alike: 1 for the
+    label as printed; 0 for a text that is another label's, or too long to be a label. A place's
+    texts are also tried together ("商业" over "企业"), without those some label owns."""
+    scores = np.zeros((len(expected), len(places)))
+    best: list[list[tuple[int, int, str] | None]] = [[None] * len(places) for _ in expected]
+    for j, texts in enumerate(places):
+        options = [(r, c, text, text) for r, c, text in texts if len(text) <= LABEL_REMEMBERED]
+        free = [(r, c, text) for r, c, text, _ in options if normalise_label(text) not in known]
+        if len(free) > 1:
+            r, c, _ = free[0]
+            options.append((r, c, " / ".join(text for _, _, text in free), "".join(text for _, _, text in free)))
+        for r, c, shown, text in options:
+            normalised = normalise_label(text)
+            for i, label in enumerate(expected):
+                if printed(label, normalised):
+                    score = 1.0
+                elif normalised in known:
+                    continue
+                else:
+                    score = best_similarity((label.label, *label.aliases), text)
+                if score > scores[i, j]:
+                    scores[i, j], best[i][j] = score, (r, c, shown)
+    return scores, best
+
+
+def _printed_row(row: Label, text: str) -> bool:
+    """Whether `text` (normalised) is the row's label as printed: its own, an alias, or its own after
+    its groups ("（三）不予公开 1.属于国家秘密")."""
+    own = label_texts(row)
+    if text in own:
+        return True
+    groups = [normalise_label(g) for g in row.groups]
+    return text.endswith(own[0]) and _is_group_prefix(text[: -len(own[0])], groups)
+
+
+def _printed_column(column: Label, text: str) -> bool:
+    assert isinstance(column, Column)
+    return text in header_texts(column)
+
+
+def _stated_measure(text: str) -> str | None:
+    """The money measure a header read by its place states, if any ("本年收费金额（元）")."""
+    stated = _MEASURE_IN_LABEL.search(normalise_label(text))
+    measures = value_words()["measures"]
+    if stated and measures.get(stated["measure"], {}).get("kind") == "money":
+        return stated["measure"]
+    return None
 
 
 def _crossing(lines: list[list], srs: list[int], scs: list[int]) -> list:
