@@ -73,7 +73,17 @@ def sign(manifest: bytes, private_key: Path) -> bytes:
 
 
 def signature_valid(manifest: bytes, signature: bytes, public_key: Path) -> bool:
-    key = _load(public_key, serialization.load_pem_public_key, Ed25519PublicKey)
+    return _verifies(_load(public_key, serialization.load_pem_public_key, Ed25519PublicKey), manifest, signature)
+
+
+def signature_of_key(manifest: bytes, signature: bytes, private_key: Path) -> bool:
+    """Whether `signature` verifies with the public half of `private_key`: what `nianbao verify --key`
+    will find, known before the release is published."""
+    key = _load(private_key, lambda b: serialization.load_pem_private_key(b, None), Ed25519PrivateKey)
+    return _verifies(key.public_key(), manifest, signature)
+
+
+def _verifies(key: Ed25519PublicKey, manifest: bytes, signature: bytes) -> bool:
     try:
         key.verify(base64.b64decode(signature.strip(), validate=True), manifest)
     except (InvalidSignature, ValueError):

@@ -41,8 +41,9 @@ from flows.intake.previous import (
 )
 from flows.merge import Merged
 from flows.release.dcat import catalog_jsonld
-from flows.release.package import TABLE_FILES, PackageFiles, base_url, build_package
+from flows.release.package import TABLE_FILES, PackageFiles, SubmissionChanged, base_url, build_package
 from flows.release.sign import MANIFEST, SIGNATURE, manifest_bytes, sign
+from flows.release.verify import verify_staged
 
 FIRST_VERSION = "1.0.0"
 
@@ -137,6 +138,25 @@ def _published(outputs: Path, year: int) -> list[str]:
     listed = {str(r["version"]) for r in catalog_releases(outputs) or [] if int(r["year"]) == year}
     live = live_release(outputs, year)
     return sorted(listed | ({live.name} if live else set()), key=version_key)
+
+
+class NotVerified(SubmissionChanged):
+    """The release as written fails a verification `nianbao verify` would fail it on: not published.
+    A SubmissionChanged because that is what the CLI reports as one line (exit 1, with the check
+    reports written); its own clause in flows/cli.py would say better what it is."""
+
+
+def _verified(staging: Path, version: str, key: Path | None) -> None:
+    """NotVerified, in one line naming each verification failed and its first problems, unless the
+    staged release passes what publication verifies (flows.release.verify.verify_staged)."""
+    failed = [v for v in verify_staged(staging, key) if not v.passed]
+    if failed:
+        said = "；".join(
+            f"「{v.name}」：{'；'.join(v.problems[:3])}" + ("……" if len(v.problems) > 3 else "") for v in failed
+        )
+        raise NotVerified(
+            f"未发布 {version}，latest 未改动：发布前核验未通过：{' '.join(said.split())}；请修正后重新运行 nianbao run"
+        )
 
 
 class _VersionTaken(Exception):
@@ -359,6 +379,7 @@ def _write(build, year_folder: Path, version: str, key: Path | None) -> Publicat
         archive = ReleaseZip(partial_zip, version)
         _sealed(build(files=PackageFiles(staging, archive)), key)
         archive.close()
+        _verified(staging, version, key)  # before anything is moved into place: a failure leaves no trace
         if target.exists() and _hashes(target) != _hashes(staging):
             raise _VersionTaken(version)
         if zipped.exists() and _sha256_of(zipped) != _sha256_of(partial_zip):

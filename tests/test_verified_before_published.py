@@ -1,0 +1,93 @@
+"""Nothing is published that `nianbao verify` would reject: the staged release is verified before
+`latest` is switched to it, and a failure leaves the live release as it was, byte for byte."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from flows import places
+from flows.release import package
+from flows.release.package import SubmissionChanged
+from flows.release.sign import keygen
+from flows.release.verify import verify, verify_staged
+from flows.release.versions import NotVerified
+from flows.run import run_year
+from tests.test_release import bump_figure, snapshot
+
+
+def published(outputs: Path) -> dict[str, bytes]:
+    """Everything a publication makes or changes, by path: `latest` as its target's name."""
+    year = places.year_folder(outputs, 2021)
+    files = {f"2021/{k}": v for k, v in snapshot(year).items()}
+    files["2021/latest -> "] = os.readlink(year / places.LATEST).encode()
+    return files | {name: (outputs / name).read_bytes() for name in (places.CATALOG, places.CATALOG_DCAT)}
+
+
+def refused_correction(sources: Path, outputs: Path, corrupt) -> str:
+    """A first version published, then a correction whose release `corrupt()` breaks: the refusal."""
+    first = run_year(2021, sources, outputs).publication
+    assert first is not None and first.version == "1.0.0"
+    before = published(outputs)
+    bump_figure(sources)
+    corrupt()
+    with pytest.raises(NotVerified) as refused:
+        run_year(2021, sources, outputs)
+    assert published(outputs) == before  # `latest`, the live version, its zip and the catalog
+    leftovers = [p.name for p in places.year_folder(outputs, 2021).iterdir() if p.name.startswith((".", "1.1"))]
+    assert leftovers == []  # the staged folder and zip are removed
+    message = str(refused.value)
+    assert "\n" not in message and message.startswith("未发布 1.1.0，latest 未改动：发布前核验未通过")
+    assert isinstance(refused.value, SubmissionChanged)  # what the CLI reports as one line, exit 1
+    return message
+
+
+def without_licence(monkeypatch):
+    """What a bureau.yaml without a licence made before it was checked: `licenses: []`."""
+    descriptor = package._descriptor
+
+    def built(*args):
+        return descriptor(*args) | {"licenses": []}
+
+    monkeypatch.setattr(package, "_descriptor", built)
+
+
+def test_a_release_that_breaks_the_profile_is_not_published(sources_copy, tmp_path, monkeypatch):
+    message = refused_correction(sources_copy, tmp_path / "outputs", lambda: without_licence(monkeypatch))
+    assert "「datapackage.json 符合 Data Package v2 规范」：licenses" in message and "licenses" in message
+
+
+def test_a_table_that_breaks_its_table_schema_is_not_published(sources_copy, tmp_path, monkeypatch):
+    table_lines = package.table_lines
+
+    def with_a_word_for_a_figure(layout, report, types):
+        lines, objects = table_lines(layout, report, types)
+        if layout.code == "applications":
+            lines = lines.replace("\n", "三\n", 1)  # the last figure of the unit's first row
+        return lines, objects
+
+    corrupt = lambda: monkeypatch.setattr(package, "table_lines", with_a_word_for_a_figure)  # noqa: E731
+    message = refused_correction(sources_copy, tmp_path / "outputs", corrupt)
+    assert (
+        "「各表格（cells 除外）符合其 Table Schema（frictionless）」：applications 第 2 行" in message
+        and "applications 第 2 行" in message
+    )
+
+
+def test_a_first_release_that_fails_leaves_nothing(sources_copy, tmp_path, monkeypatch):
+    without_licence(monkeypatch)
+    outputs = tmp_path / "outputs"
+    with pytest.raises(NotVerified, match=r"未发布 1\.0\.0"):
+        run_year(2021, sources_copy, outputs)
+    assert list(places.year_folder(outputs, 2021).iterdir()) == []
+
+
+def test_what_is_verified_before_publishing_passes_on_a_signed_release(sources_copy, tmp_path):
+    private, public = keygen(tmp_path / "keys")
+    release = run_year(2021, sources_copy, tmp_path / "outputs", key=private).release
+    assert release is not None
+    staged = verify_staged(release, private)
+    assert [v.passed for v in staged] == [True] * 4 and "签名" in staged[-1].name
+    assert all(v.passed for v in verify(release, public))  # and so does everything `nianbao verify` checks
