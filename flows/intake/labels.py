@@ -46,16 +46,15 @@ def comparable(text: str) -> str:
 
 
 def similarity(label: str, found: str) -> float:
-    """How alike a template label and a text found in its place are, from 0 to 1; a bracketed
-    annotation the label does not have is left out of the comparison."""
-    label, found = comparable(label), comparable(found)
-    score = Indel.normalized_similarity(label, found)
+    """How alike a template label and a text found in its place are, from 0 to 1: compared as
+    normalised and in the comparable form (a digit typed at the start is not always numbering),
+    and, when the label has no brackets, also without what the text has in brackets (an annotation)."""
     annotation = _annotation()
-    if not annotation.search(label):
-        bare = annotation.sub("", found)
-        if bare and bare != found:
-            score = max(score, Indel.normalized_similarity(label, bare))
-    return score
+    labels = (normalise_label(label), comparable(label))
+    founds = {normalise_label(found), comparable(found)}
+    if not annotation.search(labels[0]):
+        founds |= {bare for bare in (annotation.sub("", text) for text in founds) if bare}
+    return max(Indel.normalized_similarity(a, b) for a in labels for b in founds)
 
 
 def best_similarity(texts: tuple[str, ...], found: str) -> float:
@@ -78,8 +77,9 @@ def align(scores: np.ndarray) -> Alignment:
 
     `scores[i, j]` is how alike label i and text j are (1 for the label itself; 0 where text j is
     another label's). The alignment keeps the order of both and pairs what is close enough, most
-    alike in total; a pairing that is not exact and has a rival close to it in its place (another
-    text for the label, another label for the text) is not read but reported with that rival.
+    alike in total. A pairing with a rival close to it between the neighbouring pairs (another text
+    for the label, another label for the text) is not read but reported with that rival: two
+    columns headed 本年新制作数量 side by side are not read as one of them.
     """
     close, lead = settings()["close_enough"], settings()["clear_lead"]
     pairs = _best_pairs(np.where(scores >= close, scores, 0.0))
@@ -87,12 +87,9 @@ def align(scores: np.ndarray) -> Alignment:
     bounds = [(-1, -1), *pairs, (scores.shape[0], scores.shape[1])]
     for k, (i, j) in enumerate(pairs, start=1):
         (i0, j0), (i1, j1) = bounds[k - 1], bounds[k + 1]
-        score = scores[i, j]
-        rivals = []
-        if score < 1:
-            floor = max(close, score - lead)
-            rivals += [("found", other) for other in range(j0 + 1, j1) if other != j and scores[i, other] >= floor]
-            rivals += [("expected", other) for other in range(i0 + 1, i1) if other != i and scores[other, j] >= floor]
+        floor = max(close, scores[i, j] - lead)
+        rivals = [("found", other) for other in range(j0 + 1, j1) if other != j and scores[i, other] >= floor]
+        rivals += [("expected", other) for other in range(i0 + 1, i1) if other != i and scores[other, j] >= floor]
         if rivals:
             alignment.rivals[i] = (j, rivals)
         else:

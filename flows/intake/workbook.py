@@ -401,7 +401,7 @@ class _Reader:
                 "F3",
                 table=table.code,
                 expected=text,
-                actual=value,
+                actual=_shown(value),
                 sheet=sheet.name,
                 cell=sheet.ref(r, c),
                 where=_where(table),
@@ -434,7 +434,7 @@ class _Reader:
             "F3",
             table=table.code,
             expected=label.label,
-            actual=match.sheet.value(match.r, match.c),
+            actual=_shown(match.sheet.value(match.r, match.c)),
             sheet=match.sheet.name,
             cell=match.sheet.ref(match.r, match.c),
             where=_where(table),
@@ -756,7 +756,7 @@ class _Reader:
                     table=table.code,
                     **at(i),
                     expected=expected[i].label,
-                    actual=text,
+                    actual=_shown(text),
                     sheet=sheet.name,
                     cell=sheet.ref(r, c),
                     where=_where(table),
@@ -770,14 +770,14 @@ class _Reader:
                 extra = {"variant": "two_labels", "other": expected[other].label}
             else:
                 r2, c2, other_text = text_at(i, other)
-                extra = {"variant": "two_places", "other": other_text, "other_cell": sheet.ref(r2, c2)}
+                extra = {"variant": "two_places", "other": _shown(other_text), "other_cell": sheet.ref(r2, c2)}
                 self.located.explained.add((k, r2))
             self.placement_finding(
                 "F1",
                 table=table.code,
                 **at(i),
                 expected=expected[i].label,
-                actual=text,
+                actual=_shown(text),
                 sheet=sheet.name,
                 cell=sheet.ref(r, c),
                 where=_where(table),
@@ -800,7 +800,7 @@ class _Reader:
                 table=table.code,
                 **at(i),
                 expected=label.label,
-                actual=text or "（空白）",
+                actual=_shown(text) or "（空白）",
                 sheet=sheet.name,
                 cell=sheet.ref(r, c),
                 where=_where(table),
@@ -1008,6 +1008,11 @@ def _scores(
                 if score > scores[i, j]:
                     scores[i, j], best[i][j] = score, (r, c, shown)
     return scores, best
+
+
+def _shown(text: str) -> str:
+    """A label as a finding quotes it: as typed, its line breaks and runs of spaces one space."""
+    return " ".join(text.split())
 
 
 def _printed_row(row: Label, text: str) -> bool:
