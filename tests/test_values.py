@@ -43,6 +43,11 @@ def test_numbers_typed_as_numbers_need_no_warning(raw, column, value):
         ("1,234", COUNT, 1234, "千位分隔符"),
         ("+3", SIGNED, 3, "正号"),
         ("25件", COUNT, 25, "件"),
+        ("2笔", COUNT, 2, "去掉量词“笔”"),  # a count word: the number is plain
+        ("3 次", COUNT, 3, "去掉量词“次”"),
+        ("4人", COUNT, 4, "去掉量词“人”"),
+        ("5家", COUNT, 5, "去掉量词“家”"),
+        ("6项", SIGNED, 6, "项"),
         ("4920735元", YUAN, 492073500, "元"),
         ("492.0735万元", YUAN, 492073500, "由万元换算为元"),
         ("12,000元", WANYUAN, 1_200000, "由元换算为万元"),
@@ -63,6 +68,8 @@ def test_text_is_normalised_with_a_reason(raw, column, value, reason):
         (2.5, COUNT),  # a fraction of an application
         ("3元", COUNT),  # money in a count column
         ("5件", YUAN),
+        ("5笔", WANYUAN),  # a count word in an amount cell
+        ("2万元", COUNT),
         (True, COUNT),
         ("1.2.3", COUNT),
         (0.001, YUAN),  # below 1 分

@@ -75,6 +75,8 @@ def _converted(number: Decimal, measure: str, column: Column) -> tuple[Decimal, 
         return None
     if measure == column.measure:
         return number, (f"去掉单位“{measure}”", f"unit '{measure}' removed")
+    if known["kind"] == "count":  # one count word is as good as another: 2笔 is 2
+        return number, (f"去掉量词“{measure}”", f"count word '{measure}' removed")
     return number * known["factor"] / own["factor"], (
         f"由{measure}换算为{column.measure}",
         f"converted from {measure} to {column.measure}",
