@@ -39,7 +39,7 @@ def _finding_line(f) -> str:
 
 
 def cmd_check(args) -> int:
-    from flows.checks.check import check_workbook
+    from flows.checks.check import check_workbook, previous_flaws
     from flows.checks.rules import Context
     from flows.documents.check_pages import status_of, write_department
     from flows.intake.previous import PreviousYearError, load_previous
@@ -51,10 +51,14 @@ def cmd_check(args) -> int:
             raise UsageError(f"找不到文件：{path}")
         unit = args.unit or path.stem
         try:
-            previous = load_previous(Path(args.previous), args.year, unit) if args.previous else None
+            previous, flawed = load_previous(Path(args.previous), args.year, unit) if args.previous else (None, None)
         except PreviousYearError as error:
             raise UsageError(str(error)) from None
-        checked = check_workbook(path, args.year, unit, Context(args.level, previous))
+        # A report checked at a level is that body's; without one, a department's (rule C4's scale).
+        context = Context(args.level, previous, unit_level=args.level or "department")
+        checked = check_workbook(path, args.year, unit, context)
+        if previous is not None and flawed is not None and checked.report is not None:
+            checked.findings += previous_flaws(unit, args.year, previous, flawed)
         if args.html:
             write_department(Path(args.html), checked, unit, args.year)
         if checked.unreadable:
@@ -390,7 +394,9 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="输出 JSON")
     check.add_argument("--previous", help="上年报表（工作簿）或上年发布包（目录或 datapackage.json），用于跨年度核对")
     check.add_argument(
-        "--level", choices=["province", "prefecture", "county", "township"], help="本机关层级（规则 C3）"
+        "--level",
+        choices=["province", "prefecture", "county", "township"],
+        help="本机关层级（规则 C3、C4）；不填时按部门核对",
     )
     check.add_argument("--html", metavar="DIR", help="把检查报告（HTML 与 JSON）写入该目录")
     check.set_defaults(handler=cmd_check)

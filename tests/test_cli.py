@@ -147,6 +147,26 @@ def test_check_against_last_years_workbook_and_release(tmp_path, capsys):
     assert "2020 年度“四、结转下年度继续办理”" in findings[0]["message"]
 
 
+def test_check_against_last_years_workbook_with_errors(tmp_path, capsys):
+    """Last year's workbook has an error of its own: the cross-year rules still run on its
+    figures as read, and a warning says which error and where."""
+    from openpyxl import load_workbook
+
+    last = tmp_path / "2020.xlsx"
+    last.write_bytes((SOURCES / "2020" / "household.xlsx").read_bytes())
+    book = load_workbook(last)
+    sheet = book["三、依申请公开"]
+    sheet["D5"] = (sheet["D5"].value or 0) + 1  # the natural persons' new applications: a sum off by one
+    book.save(last)
+    this = SOURCES / "2021" / "household.xlsx"
+    status = main(["check", str(this), "--year", "2021", "--previous", str(last), "--json"])
+    findings = json.loads(capsys.readouterr().out)["files"][0]["findings"]
+    assert status == 0
+    (d0,) = [f for f in findings if f["rule"] == "D0"]
+    assert d0["severity"] == "warning"
+    assert "2020 年度报表本身有" in d0["message"] and "跨年度核对按其读出的数字进行" in d0["message"]
+
+
 def test_check_with_a_previous_release_of_the_wrong_year_exits_2(tmp_path, capsys):
     from flows.run import run_year
 

@@ -213,6 +213,26 @@ def test_c4_fees_that_look_like_yuan():
     assert "是否误按“元”填写" in finding.message
 
 
+def test_c4_scale_is_the_units_level():
+    """A city's real fee total (96171.6 万元) is no error at its level; at a department's it is."""
+    report = valid_report(2021)
+    set_cell(report, "proactive_disclosure", "fees", "amount_10k_yuan", 96171_600000)
+    assert list(rule_c4(report, Context(level="prefecture", unit_level="prefecture"))) == []
+    (finding,) = rule_c4(report, Context())
+    assert "对部门而言异常偏大" in finding.message
+
+
+def test_c4_last_years_figure_says_more_than_the_level():
+    report, previous = valid_report(2021), valid_report(2021, seed=1)
+    set_cell(previous, "proactive_disclosure", "fees", "amount_10k_yuan", 20000_000000)  # 2 亿元 last year
+    set_cell(report, "proactive_disclosure", "fees", "amount_10k_yuan", 25000_000000)
+    assert list(rule_c4(report, Context(previous=previous))) == []  # large, but as large as last year
+    set_cell(previous, "proactive_disclosure", "fees", "amount_10k_yuan", 5_200000)  # 5.2 万元 last year
+    set_cell(report, "proactive_disclosure", "fees", "amount_10k_yuan", 52000_000000)  # 5.2 万 typed in 元
+    (finding,) = rule_c4(report, Context(previous=previous, unit_level="province"))
+    assert "是上年（5.2 万元）的 10,000 倍" in finding.message
+
+
 def test_c5_amount_without_unit():
     report = valid_report(2020)
     assert list(rule_c5(report, Context())) == []
@@ -220,6 +240,8 @@ def test_c5_amount_without_unit():
     report.no_measure.add(("proactive_disclosure", r, c))
     (finding,) = rule_c5(report, Context())
     assert (finding.rule, finding.row, finding.column) == ("C5", "procurement", "amount")
+    report.values["proactive_disclosure"][r, c] = 0
+    assert list(rule_c5(report, Context())) == []  # 0 needs no unit
 
 
 def test_w1_decisions_equal_item_counts_on_every_row():

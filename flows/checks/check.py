@@ -43,6 +43,27 @@ class Checked:
         return len(self.findings) - self.errors
 
 
+def previous_flaws(unit: str, year: int, previous: Report, reading: list[Finding], listed: int = 3) -> list[Finding]:
+    """A D0 warning when last year's report has errors of its own (`reading`, and its tables'
+    rules): which and where. Empty when it has none."""
+    flaws = reading + [f for f in check_report(previous) if f.is_error]
+    if not flaws:
+        return []
+    named = [f"{f.rule} {f.sheet + '!' + f.cell if f.sheet and f.cell else f.table or ''}".strip() for f in flaws]
+    more = "…" if len(flaws) > listed else ""
+    return [
+        make_finding(
+            "D0",
+            unit,
+            variant="flawed",
+            previous_year=year - 1,
+            count=len(flaws),
+            listed="、".join(named[:listed]) + more,
+            listed_en=", ".join(named[:listed]) + more,
+        )
+    ]
+
+
 def check_workbook(path: Path, year: int, unit: str, context: Context = Context(), keep: Pack | None = None) -> Checked:
     """Read and check one department's workbook; never raises for what the file holds. With `keep`,
     the bytes read are kept in that pack for publication (see read_workbook)."""

@@ -21,11 +21,13 @@ from flows.format.values import format_value
 
 @dataclass(frozen=True)
 class Context:
-    """What a rule may need beyond the report: the bureau's level (rule C3) and the unit's report
-    of the previous year (rules C2, D1–D4), when there is one."""
+    """What a rule may need beyond the report: the bureau's level (rule C3), the unit's report of
+    the previous year (rules C2, C4, D1–D4) when there is one, and the level of the unit whose
+    figures these are (C4): a department of the bureau, or a whole body at its level."""
 
     level: str | None = None
     previous: Report | None = None
+    unit_level: str = "department"
 
 
 APPLICANTS = (
@@ -190,26 +192,49 @@ def rule_c3(report: Report, context: Context) -> Iterator[Finding]:
 
 
 def rule_c4(report: Report, context: Context) -> Iterator[Finding]:
-    """2021 fees are in 万元: an implausibly large figure was probably typed in 元."""
+    """2021 fees are in 万元: a figure implausibly large for the unit's level, or far above last
+    year's, was probably typed in 元."""
     layout = report.edition.tables["proactive_disclosure"]
     column = layout.columns[layout.column_index["amount_10k_yuan"]]
     scaled = _cell(report, "proactive_disclosure", "fees", "amount_10k_yuan")
-    limit = rules()["C4"].params["maximum"] * 10**column.decimals
-    if scaled > limit:
-        wan = format_value(scaled, column)
+    params = rules()["C4"].params
+    previous = _previous_fees(context)
+    at = _at(report, "proactive_disclosure", "fees", "amount_10k_yuan")
+    wan = format_value(scaled, column)
+    if previous and scaled > previous * params["jump"]:
+        times = f"{scaled / previous:,.0f}"
+        yield make_finding(
+            "C4", report.unit, variant="jump", **at, actual=wan, previous=format_value(previous, column), times=times
+        )
+        return
+    maximum = params["maximum"].get(context.unit_level, params["maximum"]["department"]) * 10**column.decimals
+    if scaled > maximum and not (previous and scaled <= previous * params["confirmed_within"]):
+        level = context.unit_level
         yield make_finding(
             "C4",
             report.unit,
-            **_at(report, "proactive_disclosure", "fees", "amount_10k_yuan"),
+            **at,
             actual=wan,
             yuan=format_value(scaled * 10000, column),
+            level=level,
+            level_label=params["level_labels"].get(level, level),
         )
+
+
+def _previous_fees(context: Context) -> int:
+    """Last year's 2021-edition fees of the unit, scaled; 0 when there is none to go by."""
+    previous = context.previous
+    if previous is None or "amount_10k_yuan" not in previous.edition.tables["proactive_disclosure"].column_index:
+        return 0
+    return _cell(previous, "proactive_disclosure", "fees", "amount_10k_yuan")
 
 
 def rule_c5(report: Report, context: Context) -> Iterator[Finding]:
     """2019 procurement amount typed with no unit, in the cell or its header."""
     for table, r, c in sorted(report.no_measure):
         layout = report.edition.tables[table]
+        if not report.values[table][r, c]:
+            continue  # 0 is 0 in any unit
         value = format_value(int(report.values[table][r, c]), layout.columns[c])
         yield make_finding("C5", report.unit, report=report, table=table, r=r, c=c, actual=value)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from flows import places
 from flows.format.edition import edition_named
-from flows.format.report import Report
+from flows.format.report import Finding, Report
 from flows.format.values import parse_cell
 from flows.intake.workbook import UnreadableWorkbook, read_workbook
 
@@ -132,18 +132,19 @@ def previous_texts(outputs: Path, year: int) -> dict:
     return {p.stem: ReportText(p.stem, p, parse_sections(p.read_text("utf-8"))) for p in texts}
 
 
-def load_previous(path: Path, year: int, unit: str) -> Report | None:
-    """`unit`'s report of `year - 1` from a workbook or a published package; None if it has none."""
+def load_previous(path: Path, year: int, unit: str) -> tuple[Report | None, list[Finding] | None]:
+    """`unit`'s report of `year - 1` from a workbook or a published package (None if it has none),
+    and, for a workbook, the errors found in reading it: the cross-year rules use its figures as
+    read, whatever else is wrong with it, and say so (checks.check.previous_flaws). A release's
+    figures passed the rules when published (None: nothing to look into)."""
     path = Path(path)
     if path.is_dir() or path.suffix == ".json":
         found_year, reports = load_release(path)
         if found_year != year - 1:
             raise PreviousYearError(f"{path} 是 {found_year} 年度的发布包，而上年应为 {year - 1} 年度")
-        return reports.get(unit)
+        return reports.get(unit), None
     try:
         report, findings = read_workbook(path, year - 1, unit)
     except UnreadableWorkbook as error:
         raise PreviousYearError(f"上年报表 {path} 无法读取：{error}") from None
-    if any(f.is_error for f in findings):
-        raise PreviousYearError(f"上年报表 {path} 本身有错误（{findings[0].message}），请先修正")
-    return report
+    return report, [f for f in findings if f.is_error]
