@@ -391,7 +391,9 @@ class _Reader:
                         texts.append((k, r, c, value))
         close, lead = label_settings()["close_enough"], label_settings()["clear_lead"]
         for text in missing:
-            ranked = sorted(((similarity(text, value), i) for i, (_, _, _, value) in enumerate(texts)), reverse=True)
+            ranked = sorted(
+                ((_around(text, value, close), i) for i, (_, _, _, value) in enumerate(texts)), reverse=True
+            )
             if not ranked or ranked[0][0] < close or (len(ranked) > 1 and ranked[1][0] > ranked[0][0] - lead):
                 continue
             k, r, c, value = texts[ranked[0][1]]
@@ -1008,6 +1010,15 @@ def _scores(
                 if score > scores[i, j]:
                     scores[i, j], best[i][j] = score, (r, c, shown)
     return scores, best
+
+
+def _around(text: str, found: str, close: float) -> float:
+    """How alike a heading, caption, group label or note and a text found in the table are: as
+    labels are, and close enough when the text holds it whole with words added around it
+    ("中华人民共和国政府信息公开条例 第二十条第(一)项"): no figure depends on these."""
+    if normalise_label(text) in normalise_label(found):
+        return max(close, similarity(text, found))
+    return similarity(text, found)
 
 
 def _shown(text: str) -> str:
