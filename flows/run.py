@@ -220,10 +220,14 @@ def merge_checked(bureau: Bureau, checked: list[Checked]) -> Merged | None:
 
 
 def check_bureau(inputs: Inputs, merged: Merged) -> list[Finding]:
-    """The bureau's own findings: totals of the merge (E1), across years (D1–D4, E2), E3."""
+    """The bureau's own findings: totals of the merge (E1), across years (D1–D4, E2), E3, and its
+    fees at the scale of its level (C4, when bureau.yaml gives one)."""
     findings = list(merged.findings)
     bureau = merged.bureau
     previous = inputs.previous.get(inputs.bureau.id)
+    level = inputs.bureau.metadata.get("level")
+    if level:
+        findings += check_report(bureau, Context(level, previous, unit_level=level), only=("C4",))
     if previous is None:
         findings.append(_no_previous(bureau.unit, inputs.year))
     else:

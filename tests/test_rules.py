@@ -362,3 +362,23 @@ def test_e3_item_counts_summed_across_departments():
         "licensing",
         "previous_items",
     ) and "2 个部门" in finding.message
+
+
+def test_c4_at_the_bureau_is_at_its_level(sources_copy, tmp_path):
+    """Each department's fees are plausible for a department; their sum is not for a township."""
+    from openpyxl import load_workbook
+
+    from flows.run import run_year
+
+    bureau_yaml = sources_copy / "bureau.yaml"
+    bureau_yaml.write_text(bureau_yaml.read_text("utf-8").replace("level: county", "level: township"), "utf-8")
+    for path in sorted((sources_copy / "2021").glob("*.xlsx")):
+        book = load_workbook(path)
+        sheet = book["二、主动公开"]
+        fees = next(c for row in sheet.iter_rows() for c in row if c.value == "行政事业性收费")
+        sheet.cell(row=fees.row, column=2, value=6000)  # 6,000 万元: within a department's scale
+        book.save(path)
+    outcome = run_year(2021, sources_copy, tmp_path / "outputs")
+    c4 = [f for f in outcome.findings if f.rule == "C4"]
+    assert [f.unit for f in c4] == [outcome.bureau.id]
+    assert "对乡镇而言异常偏大" in c4[0].message
