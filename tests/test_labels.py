@@ -155,6 +155,25 @@ def test_a_header_typo_never_costs_its_neighbours(tmp_path):
     np.testing.assert_array_equal(again.values["applications"][:, others], report.values["applications"][:, others])
 
 
+def test_a_row_whose_label_was_deleted_is_named_once_at_its_label_cell(tmp_path):
+    """Figures with no label beside them: one F1 at the cell where the label should be, saying it is
+    blank, not a second one calling the row unknown."""
+    from openpyxl import load_workbook
+
+    from flows.documents.template import write_workbook
+
+    report = valid_report(2021, seed=3)
+    path = write_workbook(tmp_path / "d.xlsx", report.edition, 2021, report)
+    book = load_workbook(path)
+    sheet = book["三、依申请公开"]
+    cell = next(c for row in sheet.iter_rows() for c in row if c.value == "2.重复申请")
+    cell.value = None
+    book.save(path)
+    _, findings = read_workbook(path, 2021, "d1")
+    (f1,) = findings
+    assert (f1.rule, f1.row, f1.cell, f1.actual) == ("F1", "unprocessed_repeated", cell.coordinate, "（空白）")
+
+
 def test_two_plausible_readings_are_an_error_naming_both(tmp_path):
     """本年新制作数量 printed over both of the first two columns (a real 2019 report did): neither
     column is read, and the error names both cells."""

@@ -492,8 +492,9 @@ class _Reader:
                     columns.setdefault(c, []).append((r, c, line[c]))
         order = sorted(columns)
         scores, best = _scores(wanted, [columns[c] for c in order], _printed_column, known_texts(self.edition))
-        places = [(columns[c][-1][0], c) for c in order]
-        read = self._by_place(table, wanted, scores, best, sheet, places, _printed_column)
+        read = self._by_place(
+            table, wanted, scores, best, sheet, lambda i, j: (columns[order[j]][-1][0], order[j]), _printed_column
+        )
         positions = {}
         for i, (r, c, text) in read.items():
             positions[wanted[i].code] = (r, c, normalise_label(text))
@@ -702,21 +703,31 @@ class _Reader:
         known = known_texts(self.edition)
         expected = [table.rows[table.row_index[code]] for code in block.rows]
         own = {text for row in expected for text in label_texts(row)}
-        lines = [
-            r
-            for r in range(max(0, top), min(len(sheet.rows), bottom))
-            if any(v not in ("", None) for v in sheet.rows[r])
-            and not set(_texts(sheet, r, len(sheet.rows[r]))) <= known - own
-        ]
+        # The rows that may hold one of the block's labels: not blank, and not holding only texts
+        # that are other labels (a header, a caption, the next block's rows).
+        lines = []
+        for r in range(max(0, top), min(len(sheet.rows), bottom)):
+            held = set(_texts(sheet, r, len(sheet.rows[r])))
+            if any(v not in ("", None) for v in sheet.rows[r]) and not (held and held <= known - own):
+                lines.append(r)
         texts = [[(r, c, v) for c, v in enumerate(sheet.rows[r]) if isinstance(v, str) and v.strip()] for r in lines]
         scores, best = _scores(expected, texts, _printed_row, known)
         for code, match in found.items():  # those found as printed stay where they were found
             i, j = block.rows.index(code), lines.index(match.r)
             scores[i, :], scores[:, j], scores[i, j] = 0, 0, 1
-        label_column = min((match.c for match in found.values()), default=0)
-        places = [(r, label_column) for r in lines]
+        # Where a label with no text in its place would stand: in the column of the rows found under
+        # as many groups (a leaf row's label is right of its groups').
+        columns = {
+            len(found_row.groups): m.c
+            for m, found_row in ((m, table.rows[table.row_index[c]]) for c, m in found.items())
+        }
+        fallback = max(columns.values(), default=0)
+
+        def place(i: int, j: int) -> tuple[int, int]:
+            return lines[j], columns.get(len(expected[i].groups), fallback)
+
         matches = dict(found)
-        for i, (r, c, text) in self._by_place(table, expected, scores, best, sheet, places, _printed_row).items():
+        for i, (r, c, text) in self._by_place(table, expected, scores, best, sheet, place, _printed_row).items():
             matches[block.rows[i]] = _Match(sheet, r, c, normalise_label(text))
         return dict(sorted(matches.items(), key=lambda item: block.rows.index(item[0])))
 
@@ -727,13 +738,13 @@ class _Reader:
         scores: np.ndarray,
         best: list[list[tuple[int, int, str] | None]],
         sheet: Sheet,
-        places: list[tuple[int, int]],
+        place: Callable[[int, int], tuple[int, int]],
         printed: Callable[[Label, str], bool],
     ) -> dict[int, tuple[int, int, str]]:
-        """Align the expected labels (rows or columns) with the texts found at
-        `places` (sheet row and column of each, in order) and say what became of each label not
-        found as printed: read (F3), or not (F1, naming the cell where it should stand). Returns the
-        labels read by their place: expected index → (sheet row, column, the text read)."""
+        """Align the expected labels (rows or columns) with the texts found in their places, and say
+        what became of each label not found as printed: read (F3), or not (F1, naming the cell where
+        it should stand: `place(i, j)`, the cell label i would hold at place j, when no text is
+        there). Returns the labels read: expected index → (sheet row, column, the text read)."""
         alignment = align(scores)
         k = self._index(sheet)
         rows = isinstance(expected[0], Row)
@@ -745,7 +756,7 @@ class _Reader:
             found = best[i][j]
             if found is not None:
                 return found
-            r, c = places[j]
+            r, c = place(i, j)
             value = sheet.value(r, c)
             return r, c, value if isinstance(value, str) else typed_text(value)
 
@@ -788,13 +799,13 @@ class _Reader:
         for i, label in enumerate(expected):
             if i in alignment.read or i in alignment.rivals:
                 continue
-            place = alignment.places.get(i)
-            if place is None:
+            at_place = alignment.places.get(i)
+            if at_place is None:
                 self.placement_finding(
                     "F1", table=table.code, **at(i), expected=label.label, where=_where(table), sheet=sheet.name
                 )
                 continue
-            r, c, text = text_at(i, place)
+            r, c, text = text_at(i, at_place)
             self.located.explained.add((k, r))
             self.placement_finding(
                 "F1",
