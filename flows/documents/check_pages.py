@@ -11,6 +11,7 @@ from functools import cache
 from html import escape
 from pathlib import Path
 
+from flows.checks.accepted import Accepted
 from flows.checks.check import Checked
 from flows.documents.template import grid_rows
 from flows.format.edition import edition_named
@@ -94,13 +95,27 @@ def _table_pieces(code: str, table: str) -> tuple[tuple, ...]:
     return tuple(rows)
 
 
-def _findings_html(findings: list[Finding], numbers: dict[int, int]) -> str:
+def _accepted_note(accepted: Accepted | None) -> str:
+    """What the message cell adds for an accepted finding: that it is, and why (for a bureau error
+    carried up from its departments, which entries of exceptions.yaml it is the sum of)."""
+    if accepted is None:
+        return ""
+    why = f"{escape(accepted.reason)}（{escape(accepted.accepted_by)}，{escape(accepted.date)}）"
+    return f'<br><span class="accepted">已接受：{why}</span>'
+
+
+def _findings_html(
+    findings: list[Finding], numbers: dict[int, int], accepted: dict[Finding, Accepted] | None = None
+) -> str:
     if not findings:
         return "<p>没有发现问题。</p>"
+    accepted = accepted or {}
     rows = "".join(
-        f'<tr id="f{numbers[id(f)]}" class="{f.severity}"><td>{numbers[id(f)]}</td><td>{SEVERITY[f.severity]}</td>'
+        f'<tr id="f{numbers[id(f)]}" class="{f.severity}{" accepted" if f in accepted else ""}">'
+        f"<td>{numbers[id(f)]}</td><td>{SEVERITY[f.severity]}{'（已接受）' if f in accepted else ''}</td>"
         f"<td>{escape(f.rule)}</td><td>{escape(f'{f.sheet}!{f.cell}' if f.cell else '')}</td>"
-        f"<td>{escape(f.expected or '')}</td><td>{escape(f.actual or '')}</td><td>{escape(f.message)}</td></tr>"
+        f"<td>{escape(f.expected or '')}</td><td>{escape(f.actual or '')}</td>"
+        f"<td>{escape(f.message)}{_accepted_note(accepted.get(f))}</td></tr>"
         for f in findings
     )
     return (
@@ -109,7 +124,7 @@ def _findings_html(findings: list[Finding], numbers: dict[int, int]) -> str:
     )
 
 
-def department_page(checked: Checked, name: str, year: int) -> str:
+def department_page(checked: Checked, name: str, year: int, accepted: dict[Finding, Accepted] | None = None) -> str:
     findings = sorted(checked.findings, key=lambda f: not f.is_error)
     numbers = {id(f): i for i, f in enumerate(findings, start=1)}
     status = status_of(checked)
@@ -129,7 +144,7 @@ def department_page(checked: Checked, name: str, year: int) -> str:
     ]
     if checked.report is not None:
         body += [_table_html(checked.report, t, findings, numbers) for t in checked.report.edition.tables]
-    body += ["<h2>检查发现</h2>", _findings_html(findings, numbers)]
+    body += ["<h2>检查发现</h2>", _findings_html(findings, numbers, accepted)]
     return _page(title, "\n".join(body))
 
 
@@ -175,19 +190,21 @@ def index_page(outcome) -> str:
         "<table><tr><th>部门</th><th>代码</th><th>状态</th><th>错误</th><th>警告</th><th></th></tr>"
         + "".join(rows)
         + "</table><h2>本机关及报送情况的检查发现</h2>"
-        + _findings_html(others, numbers)
+        + _findings_html(others, numbers, {a.finding: a for a in outcome.accepted})
     )
     return _page(title, body)
 
 
-def write_department(folder: Path, checked: Checked, name: str, year: int) -> Path:
+def write_department(
+    folder: Path, checked: Checked, name: str, year: int, accepted: dict[Finding, Accepted] | None = None
+) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stem = safe_name(checked.unit)
     (folder / f"{stem}.json").write_text(
         json.dumps(department_json(checked, name), ensure_ascii=False, indent=1), "utf-8"
     )
     path = folder / f"{stem}.html"
-    path.write_text(department_page(checked, name, year), "utf-8")
+    path.write_text(department_page(checked, name, year, accepted), "utf-8")
     return path
 
 
@@ -200,7 +217,11 @@ def start_department_pages(outcome, folder: Path, map=map):
     them all at once (while the flow publishes), the built-in one as they are waited for. Iterate
     the result to wait."""
     names = {d.id: d.name for d in outcome.bureau.departments}
-    return map(_write_department_job, [(folder, c, names.get(c.unit, c.unit), outcome.year) for c in outcome.checked])
+    accepted: defaultdict[str, dict[Finding, Accepted]] = defaultdict(dict)
+    for a in outcome.accepted:  # each department's only: what its job sends to the worker
+        accepted[a.finding.unit][a.finding] = a
+    jobs = [(folder, c, names.get(c.unit, c.unit), outcome.year, accepted.get(c.unit, {})) for c in outcome.checked]
+    return map(_write_department_job, jobs)
 
 
 def write_check_pages(outcome, folder: Path, map=map, started=None) -> Path:
