@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from flows import places
-from flows.checks.accepted import Accepted, apply_exceptions, load_exceptions
+from flows.checks.accepted import Accepted, apply_exceptions, carry_up, load_exceptions
 from flows.checks.check import Checked, check_report, check_workbook
 from flows.checks.rules import Context, rule_e2, rule_e3
 from flows.checks.text import ReportText, check_text
@@ -254,7 +254,9 @@ def check_texts(inputs: Inputs, merged: Merged) -> tuple[dict[str, ReportText], 
 
 
 def settle(inputs: Inputs, checked: list[Checked], merged: Merged | None) -> Outcome:
-    """Gather every finding of the run, the report texts, and apply the accepted exceptions."""
+    """Gather every finding of the run, the report texts, and apply the accepted exceptions: those
+    of exceptions.yaml, then the bureau's errors that are the sum of accepted department errors
+    (carry_up), which also tells every other bureau error the entry that would accept it."""
     findings = list(inputs.findings)
     texts: dict[str, ReportText] = {}
     for c in checked:
@@ -265,7 +267,8 @@ def settle(inputs: Inputs, checked: list[Checked], merged: Merged | None) -> Out
         findings += text_findings
     path = places.year_folder(inputs.sources, inputs.year) / places.EXCEPTIONS
     accepted, stale = apply_exceptions(findings, inputs.exceptions, path, inputs.bureau.id)
-    return Outcome(inputs.year, inputs.bureau, checked, findings + stale, accepted, texts, merged=merged)
+    findings, carried = carry_up(findings, accepted, inputs.bureau.id)
+    return Outcome(inputs.year, inputs.bureau, checked, findings + stale, accepted + carried, texts, merged=merged)
 
 
 def start_pages(outcome: Outcome, outputs: Path, map=map):
