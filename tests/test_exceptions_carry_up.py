@@ -165,3 +165,22 @@ def test_the_bureaus_entry_from_the_hint_publishes(sources_copy, outputs):
     # The bureau's own entries accept its D1 (their reason, not a pointer), and each is used.
     assert {a.reason for a in outcome.accepted if a.finding.unit == BUREAU} == {"交通大队结转数经核实无误"}
     assert not [f for f in outcome.findings if f.rule == "X1"]
+
+
+def test_an_accepted_a2_carries_up_to_the_bureaus_e1(sources_copy, tmp_path):
+    """E1 is A2, A3 and B1 run on the bureau's sums: a department's accepted A2 is the bureau's E1."""
+    path = sources_copy / "2021" / "household.xlsx"
+    report, _ = read_workbook(path, 2021, "household")
+    layout = report.edition.tables["applications"]
+    for row in ("new", "results_total"):  # one more result than the result rows say; A1 still holds
+        for column in COLUMNS:
+            report.values["applications"][layout.row_index[row], layout.column_index[column]] += 1
+    write_workbook(path, report.edition, 2021, report)
+    (sources_copy / "2021" / "exceptions.yaml").write_text(
+        "- {rule: A2, unit: household, reason: 一件申请的办理结果尚在复核, accepted_by: 王某, date: '2022-01-20'}\n",
+        "utf-8",
+    )
+    outcome = run_year(2021, sources_copy, tmp_path / "outputs")
+    assert outcome.errors == [] and outcome.release is not None
+    e1 = sorted((a.finding.column, a.reason) for a in outcome.accepted if a.finding.rule == "E1")
+    assert e1 == [(c, "由 household（第 1 条）的已接受例外（exceptions.yaml）合计而来") for c in COLUMNS]
