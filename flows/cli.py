@@ -287,8 +287,11 @@ def cmd_push(args) -> int:
         raise UsageError(
             f"{year_folder(Path(args.outputs), args.year)} 中没有已发布的版本：请先运行 nianbao run {args.year}"
         )
+    if not args.org:  # CKAN refuses a dataset without an organisation (ckan.auth.create_unowned_dataset)
+        raise UsageError("推送到 CKAN 需要 --org：数据集所属的门户组织（名称或 id）")
     try:
-        dataset = push_release(release, args.ckan, args.api_key or os.environ.get("CKAN_API_KEY"), args.org)
+        apikey = args.api_key or os.environ.get("CKAN_API_KEY")
+        dataset = push_release(release, args.ckan, apikey, args.org, args.max_upload_mb)
     except PortalError as error:
         print(f"nianbao: {error}", file=sys.stderr)
         return 1
@@ -410,7 +413,13 @@ def parser() -> argparse.ArgumentParser:
     push.add_argument("--ckan", required=True, metavar="URL", help="CKAN 门户地址")
     push.add_argument("--outputs", default="outputs", help="发布目录")
     push.add_argument("--api-key", help="CKAN API 密钥（默认取环境变量 CKAN_API_KEY）")
-    push.add_argument("--org", help="CKAN 组织（owner_org）")
+    push.add_argument("--org", help="CKAN 组织（owner_org），必填")
+    push.add_argument(
+        "--max-upload-mb",
+        type=float,
+        metavar="MB",
+        help="门户允许上传的最大文件（默认 10，即 CKAN 的 ckan.max_resource_size 默认值）；更大的文件以 base_url 下的链接发布",
+    )
     push.set_defaults(handler=cmd_push)
 
     serve = sub.add_parser("serve", help="按年度计划（每年一月）自动运行流程")
