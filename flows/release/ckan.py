@@ -100,15 +100,17 @@ def licence_id(descriptor: dict, known: set[str]) -> str:
     return name
 
 
-def served_at(release: Path) -> str | None:
-    """The URL of the release's folder where base_url serves it (the dcat:Dataset's IRI in its
-    dcat.jsonld), or None when the release was built without base_url (its IRIs are URNs)."""
+def served_at(release: Path, descriptor: dict) -> str | None:
+    """The URL of the release's folder where base_url serves it (its dataset's IRI in its
+    dcat.jsonld, <base_url>/<year>/<version>/), or None when the release was built without
+    base_url (its IRIs are URNs)."""
+    suffix = f"/{descriptor['nianbao']['year']}/{descriptor['version']}/"
     try:
         graph = json.loads((release / "dcat.jsonld").read_text("utf-8")).get("@graph", [])
     except (OSError, ValueError, AttributeError):
         return None
-    iri = next((n.get("@id", "") for n in graph if isinstance(n, dict) and n.get("@type") == "dcat:Dataset"), "")
-    return iri if re.match(r"https?://", iri) and iri.endswith("/") else None
+    iris = (node.get("@id") for node in graph if isinstance(node, dict))
+    return next((i for i in iris if isinstance(i, str) and re.match(r"https?://", i) and i.endswith(suffix)), None)
 
 
 def plan(release: Path, max_upload_mb: float) -> list[Pushed]:
@@ -117,7 +119,7 @@ def plan(release: Path, max_upload_mb: float) -> list[Pushed]:
     too large to upload and the release says nowhere where it is served."""
     descriptor = json.loads((release / "datapackage.json").read_text("utf-8"))
     titles = {r["path"]: r.get("title", r["path"]) for r in descriptor["resources"]}
-    folder = served_at(release)
+    folder = served_at(release, descriptor)
     archive = release.parent / f"{release.name}.zip"
     files = [(archive, archive.name, "整个发布包（zip）", folder and f"{folder.rstrip('/')}.zip")]
     files += [(release / p, p, titles.get(p, p), folder and folder + p) for p in PUSHED]
