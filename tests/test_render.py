@@ -216,7 +216,8 @@ def test_docx_carries_text_with_markup_characters_and_the_figures_of_each_report
     assert texts[0] == "A&B 部门2021年政府信息公开工作年度报告" == document.core_properties.title
     start = texts.index("一、总体情况")
     assert texts[start + 1 : start + 4] == ["第一段 <甲> & “乙”", "第二段", "二、主动公开政府信息情况"]
-    assert texts[-1] == "无"
+    assert texts[texts.index("六、其他需要报告的事项") + 1] == "无"
+    assert texts[-2:] == ["A&B 部门", "2022年1月1日"]  # the closing agency and date
     report.values["proactive_disclosure"][0, 0] = 4321
     document = Document(io.BytesIO(render_docx(report, "部门", None, datetime(2022, 1, 1))))
     assert "4321" in {cell.text for row in document.tables[0].rows for cell in row.cells}
