@@ -20,7 +20,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 
 from flows.checks.accepted import Accepted
-from flows.format.edition import Edition, TableLayout, edition_named, rules
+from flows.format.edition import SCHEMAS, Edition, TableLayout, edition_named, rules
 from flows.format.report import Finding, Report, cell_ref, typed_text
 from flows.format.values import figures
 from flows.intake.bureau import Bureau
@@ -47,34 +47,18 @@ FINDING_FIELDS = (
 )
 
 
-def table_lines(layout: TableLayout, report: Report, types: dict[str, str]) -> tuple[str, list[str]]:
-    """A unit's rows of a published table (unit_id, row where the table has several, its columns;
-    `types`: the schema's type of each column): as CSV lines, in the schema's order of fields, and
-    as JSON objects, numbers typed as the schema says. Joined from the figures' text, since ten
+def table_lines(layout: TableLayout, report: Report) -> str:
+    """A unit's rows of a published table (unit_id, row where the table has several, its columns)
+    as CSV lines, in the schema's order of fields. Joined from the figures' text, since ten
     thousand units have three hundred thousand rows."""
     grid = [["" for _ in layout.columns] for _ in layout.rows]
     for (r, c), text in zip(layout.cells, figures(report.values[layout.code], layout), strict=True):
         grid[r][c] = text
-    unit_json = json.dumps(report.unit, ensure_ascii=False)  # the id is bureau.SAFE_ID: nothing to quote in CSV
-    several = len(layout.rows) > 1
-    csv_lines, json_lines = [], []
-    for row, texts in zip(layout.rows, grid, strict=True):
-        lead = [report.unit, row.code] if several else [report.unit]
-        csv_lines.append(",".join(lead + texts) + "\n")
-        pairs = [f'"unit_id": {unit_json}'] + ([f'"row": "{row.code}"'] if several else [])
-        pairs += [
-            f'"{column.code}": {_json_number(text, types[column.code])}'
-            for column, text in zip(layout.columns, texts, strict=True)
-        ]
-        json_lines.append("{" + ", ".join(pairs) + "}")
-    return "".join(csv_lines), json_lines
-
-
-def _json_number(text: str, kind: str) -> str:
-    """A figure's text as a JSON value of the schema's type (null where the template has no cell)."""
-    if not text:
-        return "null"
-    return text if kind == "integer" or "." not in text else repr(float(text))
+    several = len(layout.rows) > 1  # the unit id is bureau.SAFE_ID: nothing to quote in CSV
+    return "".join(
+        ",".join(([report.unit, row.code] if several else [report.unit]) + texts) + "\n"
+        for row, texts in zip(layout.rows, grid, strict=True)
+    )
 
 
 FORMULA_START = frozenset("=+-@\t\r")
@@ -282,15 +266,12 @@ def created_timestamp(departments: tuple[Report, ...] = ()) -> str:
 
 
 def _resource(name: str, path: str, files: PackageFiles, schema: dict, title: str, description: str) -> dict:
-    fmt = path.rsplit(".", 1)[-1]
-    # The JSON copy is declared a plain JSON file (with its schema, for readers): frictionless then
-    # checks its hash and bytes, which its tabular JSON reader cannot. The CSV is the tabular one.
     return {
         "name": name,
-        **({"type": "table"} if fmt == "csv" else {}),
+        "type": "table",
         "path": path,
-        "format": fmt,
-        "mediatype": "text/csv" if fmt == "csv" else "application/json",
+        "format": "csv",
+        "mediatype": "text/csv",
         "encoding": "utf-8",
         "title": title,
         "description": description,
@@ -300,9 +281,20 @@ def _resource(name: str, path: str, files: PackageFiles, schema: dict, title: st
     }
 
 
-TABLE_FILES = tuple(
-    f"data/{t}.{fmt}" for t in ("proactive_disclosure", "applications", "review_litigation") for fmt in ("csv", "json")
-)
+TABLE_FILES = tuple(f"data/{t}.csv" for t in ("proactive_disclosure", "applications", "review_litigation"))
+# The resources whose unit_id must name a unit of data/units.csv (its primary key). Not findings or
+# exceptions: an E5 finding names the file's stem when the file names no department (an accepted
+# one is published); not changes: it names the units of the previous version too, one of which may
+# have left the bureau since.
+UNIT_KEYED = frozenset({"proactive_disclosure", "applications", "review_litigation", "cells", "submissions", "reports"})
+UNIT_KEY = {"fields": ["unit_id"], "reference": {"resource": "units", "fields": ["unit_id"]}}
+
+
+def _unit_keyed(name: str, schema: dict) -> dict:
+    """The schema, with the foreign key of its unit_id to units when `name` is one of UNIT_KEYED."""
+    return {**schema, "foreignKeys": [UNIT_KEY]} if name in UNIT_KEYED else schema
+
+
 CHANGE_FIELDS = (
     ("unit_id", "string", "单位代码", "数值有变化的单位"),
     ("table", "string", "表代码", "proactive_disclosure / applications / review_litigation"),
@@ -399,6 +391,7 @@ def build_package(
     submitted = _submissions(merged.departments)
     copies = map(_copy, [(r.file, r.kept, r.sha256, name, files.folder) for name, r in submitted.items()])
     resources = _tables(files, edition, units, bureau)
+    resources.append(_units(files, bureau, merged.departments))
     # Findings by unit; within a unit in the order they were found (reading order): deterministic.
     warnings = sorted((f for f in findings if not f.is_error and _published(f)), key=lambda f: f.unit)
     accepted_errors = sorted((a for a in accepted if a.finding.is_error), key=lambda a: a.finding.unit)
@@ -451,7 +444,8 @@ def build_package(
     ):
         if rows is not None:
             files[f"data/{name}.csv"] = _csv_bytes([f[0] for f in fields], rows)
-        resources.append(_resource(name, f"data/{name}.csv", files, _schema(fields), title, description))
+        schema = _unit_keyed(name, _schema(fields))
+        resources.append(_resource(name, f"data/{name}.csv", files, schema, title, description))
     resources += _reports(files, merged, bureau, texts or {})
     files["README.md"] = _readme(merged, bureau).encode("utf-8")
     files["CHANGELOG.md"] = _changelog(version, previous_version, reason, changes).encode("utf-8")
@@ -463,29 +457,43 @@ def build_package(
 
 
 def _tables(files: PackageFiles, edition: Edition, units: tuple[Report, ...], bureau: Bureau) -> list[dict]:
-    """The three tables, CSV and JSON, and their resources: written unit by unit, so that ten
-    thousand departments' rows are never held at once."""
+    """The three tables and their resources: written unit by unit, so that ten thousand
+    departments' rows are never held at once. CSV only, with no JSON copy (published releases keep
+    theirs; docs/release-format.md says why)."""
     resources = []
     for code, layout in edition.tables.items():
         schema = edition.schema(code)
         schema.pop("$schema", None)
-        fields, types = [f["name"] for f in schema["fields"]], {f["name"]: f["type"] for f in schema["fields"]}
-        with files.writer(f"data/{code}.csv") as csv_out, files.writer(f"data/{code}.json") as json_out:
-            csv_out(_csv_bytes(fields, ()))
-            separator = b"[\n"
+        with files.writer(f"data/{code}.csv") as csv_out:
+            csv_out(_csv_bytes([f["name"] for f in schema["fields"]], ()))
             for unit in units:
-                lines, objects = table_lines(layout, unit, types)
-                csv_out(lines.encode("utf-8"))
-                json_out(separator + ",\n".join(objects).encode("utf-8"))
-                separator = b",\n"
-            json_out(b"\n]\n")
+                csv_out(table_lines(layout, unit).encode("utf-8"))
         description = (
             f"{layout.heading}：{bureau.name}（unit_id = {bureau.id}，各部门之和）及各部门的数据；{edition.code} 版格式"
         )
-        for fmt in ("csv", "json"):
-            name = code if fmt == "csv" else f"{code}-json"
-            resources.append(_resource(name, f"data/{code}.{fmt}", files, schema, layout.heading, description))
+        resources.append(
+            _resource(code, f"data/{code}.csv", files, _unit_keyed(code, schema), layout.heading, description)
+        )
     return resources
+
+
+def _units(files: PackageFiles, bureau: Bureau, departments: tuple[Report, ...]) -> dict:
+    """data/units.csv: the bureau and each department published (unit_id, name, level, parent), the
+    table every other table's unit_id refers to; its resource."""
+    rows = [{"unit_id": bureau.id, "name": bureau.name, "level": bureau.metadata.get("level"), "parent": None}]
+    names = _names(bureau)
+    rows += [
+        {"unit_id": r.unit, "name": names[r.unit], "level": DEPARTMENT_LEVEL, "parent": bureau.id} for r in departments
+    ]
+    schema = json.loads((SCHEMAS / "units.schema.json").read_text("utf-8"))
+    schema.pop("$schema", None)
+    files["data/units.csv"] = _csv_bytes([f["name"] for f in schema["fields"]], rows)
+    title, description = schema.pop("title"), schema.pop("description")
+    return _resource("units", "data/units.csv", files, schema, title, description)
+
+
+# What schemas/rules.yaml (C4's `maximum`) and docs/glossary.md call the level of a department's figures.
+DEPARTMENT_LEVEL = "department"
 
 
 def _cells(files: PackageFiles, departments: tuple[Report, ...], shipped: dict[str, str]) -> None:
@@ -542,7 +550,7 @@ def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict) -
             "reports",
             "data/reports.csv",
             files,
-            _schema(REPORT_FIELDS),
+            _unit_keyed("reports", _schema(REPORT_FIELDS)),
             "年度报告文件",
             "本机关及各部门年度报告的网页版与 Word 版",
         )
@@ -645,8 +653,9 @@ def _readme(merged: Merged, bureau: Bureau) -> str:
 （{edition.code} 版格式，{edition.issued_by}），由 nianbao 从各部门报送的工作簿读取、检查并汇总生成。
 {bureau.metadata.get("note", "")}
 
-- `data/proactive_disclosure.*`、`data/applications.*`、`data/review_litigation.*`：三张表，CSV 与 JSON
-  各一份；`unit_id` 为 `{bureau.id}` 的行是本机关汇总数（各部门之和），其余为各部门数据。
+- `data/proactive_disclosure.csv`、`data/applications.csv`、`data/review_litigation.csv`：三张表；
+  `unit_id` 为 `{bureau.id}` 的行是本机关汇总数（各部门之和），其余为各部门数据。
+- `data/units.csv`：本机关及各部门（代码、名称、层级、上级）；各表的 `unit_id` 均指向此表。
 - `data/cells.csv`：各部门每个单元格的数值、填写原文、来源文件及其 SHA-256、工作表与单元格。
 - `data/submissions.csv` 与 `submissions/`：各部门报送的原始文件，原样收录。
 - `data/findings.csv`：发布时仍存在的警告；`data/exceptions.csv`：经记录理由后接受的错误。

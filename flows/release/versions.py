@@ -328,18 +328,21 @@ COMPRESSED = (".docx", ".xlsx", ".xlsm", ".zip")  # stored as they are: deflatin
 
 
 class ReleaseZip:
-    """The release as one zip under `root/`, each file added as soon as it is complete (the flow's
-    process zips the tables and cells while the workers still render the documents), in the order
-    the release writes them and with fixed timestamps: the same files always give the same bytes."""
+    """The release as one zip, its files at the zip's root (datapackage.json there, so that the zip
+    is the Data Package: `frictionless validate <version>.zip` and frictionless.Package open it;
+    zips published earlier hold them under <version>/, which verify still accepts), each file
+    added as soon as it is complete (the flow's process zips the tables and cells while the workers
+    still render the documents), in the order the release writes them and with fixed timestamps:
+    the same files always give the same bytes."""
 
-    def __init__(self, target: Path, root: str):
+    def __init__(self, target: Path):
         epoch = os.environ.get("SOURCE_DATE_EPOCH")
         stamp = datetime.fromtimestamp(int(epoch), UTC).timetuple()[:6] if epoch else ZIP_EPOCH
-        self.stamp, self.root = max(stamp, ZIP_EPOCH), root
+        self.stamp = max(stamp, ZIP_EPOCH)
         self.archive = zipfile.ZipFile(target, "w")
 
     def _info(self, name: str, size: int) -> zipfile.ZipInfo:
-        info = zipfile.ZipInfo(f"{self.root}/{name}", date_time=self.stamp)
+        info = zipfile.ZipInfo(name, date_time=self.stamp)
         info.compress_type = zipfile.ZIP_STORED if Path(name).suffix.lower() in COMPRESSED else zipfile.ZIP_DEFLATED
         # Deflate level 1: a third of the default's time for a few percent more bytes (cells.csv
         # of ten thousand departments is 340 MB). ZipFile.open takes the level only from here.
@@ -376,7 +379,7 @@ def _write(build, year_folder: Path, version: str, key: Path | None) -> Publicat
     partial_zip = year_folder / f".{version}.zip.partial"
     archive = None
     try:
-        archive = ReleaseZip(partial_zip, version)
+        archive = ReleaseZip(partial_zip)
         _sealed(build(files=PackageFiles(staging, archive)), key)
         archive.close()
         _verified(staging, version, key)  # before anything is moved into place: a failure leaves no trace
