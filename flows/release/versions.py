@@ -247,7 +247,7 @@ def write_catalog(outputs: Path, bureau: Bureau) -> None:
         }
         for name, content in (
             (places.CATALOG, (json.dumps(catalog, ensure_ascii=False, indent=1) + "\n").encode("utf-8")),
-            (places.CATALOG_DCAT, catalog_jsonld(descriptors, bureau, base_url(bureau))),
+            (places.CATALOG_DCAT, catalog_jsonld(descriptors, bureau, base_url(bureau), live)),
         ):
             _replace(outputs / name, content)
 
