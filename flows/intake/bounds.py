@@ -51,6 +51,7 @@ class Extent:
     text: int = 0  # characters it makes for the cells: a shared string once for each cell showing it
     merges: int = 0
     built: int = 0  # cells built besides the grid: an .ods row as written, an .xls formula grid
+    formulas: bool = True  # whether it may hold a formula (formula_tag), when that was looked for
 
     def add(self, row: int, column: int) -> None:
         self.top, self.bottom = min(self.top, row), max(self.bottom, row)
@@ -143,6 +144,56 @@ def unpacked(data: bytes | memoryview, info: ZipInfo) -> bytes:
     if len(whole) > info.file_size:
         raise _bomb(info)
     return whole
+
+
+class Parts:
+    """A zip's parts, each unpacked and hashed once for all who look into them: intake's first look
+    (files.py), the count here and the reader's look into the worksheets (files.Intake.cells). Up
+    to KEPT bytes of parts of a megabyte or less are kept whole; others are unpacked again when
+    asked, so that keeping them adds little to what a crafted file can cost. A part is known by
+    where it starts and how it is packed, not by its name, which two parts may share."""
+
+    KEPT = 4 << 20
+
+    def __init__(self, data: bytes | memoryview):
+        self.data, self.kept = data, 0
+        self.wholes: dict[tuple, bytes] = {}
+        self.fingerprints: dict[tuple, bytes] = {}
+        self.formulas: dict[tuple, bool] = {}  # whether a worksheet may hold a formula, found as it was counted
+
+    def whole(self, info: ZipInfo) -> bytes:
+        """unpacked(), once."""
+        key = _key(info)
+        found = self.wholes.get(key)
+        if found is None:
+            found = unpacked(self.data, info)
+            # (a part stored unpacked is kept only when it is what files._unpacked reads too)
+            same = info.compress_type != ZIP_STORED or info.compress_size == info.file_size
+            if same and info.file_size <= PIECE and self.kept + len(found) <= self.KEPT:
+                self.wholes[key] = found
+                self.kept += len(found)
+        return found
+
+    def known(self, info: ZipInfo) -> bytes | None:
+        """The part unpacked whole, if it was."""
+        return self.wholes.get(_key(info))
+
+    def may_hold_formulas(self, info: ZipInfo) -> bool | None:
+        """formula_tag() of a part, if it was found as the part was counted."""
+        return self.formulas.get(_key(info))
+
+    def fingerprint(self, info: ZipInfo) -> bytes:
+        """_fingerprint(), once."""
+        key = _key(info)
+        found = self.fingerprints.get(key)
+        if found is None:
+            found = self.fingerprints[key] = _fingerprint(self.data, info)
+        return found
+
+
+def _key(info: ZipInfo) -> tuple:
+    """What a part's bytes, unpacked, follow from (with the file's bytes)."""
+    return info.header_offset, info.compress_size, info.compress_type, info.file_size, info.flag_bits & 1
 
 
 def _packed(data: bytes | memoryview, info: ZipInfo) -> memoryview:
@@ -279,14 +330,16 @@ def _text(value: bytes) -> str:
 
 
 # -- .xlsx ------------------------------------------------------------------------------------------------
-def xlsx(data: bytes, infos: list[ZipInfo], rules: dict) -> None:
+def xlsx(data: bytes, infos: list[ZipInfo], rules: dict, unpacked: Parts | None = None) -> None:
     """Exceeded unless every sheet of an .xlsx is within the limits, and all of them together.
 
     Every part with a sheetData is counted, whatever its name (calamine goes where the workbook's
-    relationships point), as many times as the workbook lists it as a sheet."""
+    relationships point), as many times as the workbook lists it as a sheet. `unpacked`: the parts
+    as unpacked so far, to be shared with what looks into them next."""
+    unpacked = unpacked or Parts(data)
     parts = {_normal(info.filename): info for info in infos}
-    strings = _shared_strings(data, infos)
-    listed = _listed_sheets(data, parts)
+    strings = _shared_strings(unpacked, infos)
+    listed = _listed_sheets(unpacked, parts)
     totals = Totals(rules)
     totals.count_sheets(len(listed))
     names: dict[str, str] = {}
@@ -295,7 +348,7 @@ def xlsx(data: bytes, infos: list[ZipInfo], rules: dict) -> None:
     times = Counter(part for _, part in listed)
     for info in infos:
         where = f"工作表“{names[info.filename]}”" if info.filename in names else f"部件 {info.filename} "
-        extent = xlsx_part(data, info, where, strings, rules)
+        extent = xlsx_part(data, info, where, strings, rules, unpacked)
         if extent is not None:
             totals.add(where, extent, max(1, times[info.filename]))
 
@@ -312,8 +365,9 @@ SHEET_DATA = re.compile(rb"(?:<|:)sheetData[\s/>]")  # where calamine starts rea
 # A cell as Excel, WPS, LibreOffice, openpyxl and xlsxwriter write one: its reference first, only the
 # attributes they give a cell, a shared string's index right after the tag.
 CELL = re.compile(  # every unprefixed cell tag; one written otherwise matches with nothing in the groups
-    rb'<c(?: r="([A-Z]{1,3})([1-9][0-9]{0,6})"(?: [stcvmph]{1,2}="[^"<>]*")*(/?)>|(?=[ \t\r\n/>]))'
-)  # (s, t, cm, vm, ph are the attributes a cell has: a second "r" is no cell written as Excel writes one)
+    rb'<c(?: r="([A-Z]{1,3}+)([1-9][0-9]{0,6}+)"(?: [stcvmph]{1,2}+="[^"<>]*+")*+(/?)>|(?=[ \t\r\n/>]))'
+)  # (s, t, cm, vm, ph are the attributes a cell has: a second "r" is no cell written as Excel writes one;
+# possessive, as nothing a quantifier takes could be what follows it: the same matches, found sooner)
 SHARED_CELL = re.compile(  # a cell showing a shared string, and the string's index right after its tag
     rb'<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"(?: [stcvmph]{1,2}="[^"<>]*")*? t="s"(?: [stcvmph]{1,2}="[^"<>]*")*>'
     rb"(?:<v>([0-9]{1,10})</v>)?"
@@ -328,23 +382,33 @@ OTHER_TAG = re.compile(r"<(?!/?(?:[^\s<>/]*:)?si[\s/>])[^>]*>")
 UNIQUE_COUNT = re.compile(rb"""uniqueCount\s*=\s*["']\s*([0-9]+)""")
 
 
-def xlsx_part(data: bytes, info: ZipInfo, where: str, strings: list[int], rules: dict) -> Extent | None:
+def xlsx_part(
+    data: bytes, info: ZipInfo, where: str, strings: list[int], rules: dict, parts: Parts | None = None
+) -> Extent | None:
     """What calamine builds for a part read as a worksheet; None for a part without sheetData."""
+    parts = parts or Parts(data)
     if info.file_size <= PIECE:  # most are: unpacked at once
-        key = b"no sheet" + _fingerprint(data, info)
-        if key in _KNOWN:
-            return None
-        whole = unpacked(data, info)
-        if b"sheetData" not in whole:
-            _remember(key, True)
+        whole = parts.known(info)  # a worksheet intake looked into
+        if whole is None:
+            key = b"no sheet" + parts.fingerprint(info)
+            if key in _KNOWN:
+                return None
+            whole = parts.whole(info)
+            if b"sheetData" not in whole:
+                _remember(key, True)
+                return None
+        elif b"sheetData" not in whole:
             return None
         chunks: Iterator[bytes] = iter((whole,))
     else:
         chunks = pieces(data, info)
     try:
-        return xlsx_sheet(chunks, where, strings, rules)
+        extent = xlsx_sheet(chunks, where, strings, rules)
+        if extent is not None:
+            parts.formulas[_key(info)] = extent.formulas
+        return extent
     except _Slowly:
-        return xlsx_sheet_slowly(unpacked(data, info), where, strings, rules["sheet_cells"])
+        return xlsx_sheet_slowly(parts.whole(info), where, strings, rules["sheet_cells"])
 
 
 class _Slowly(Exception):
@@ -355,21 +419,28 @@ def xlsx_sheet(pieces: Iterator[bytes], where: str, strings: list[int], rules: d
     """What calamine builds for a worksheet part (None for a part without sheetData, from which
     calamine reads no cell), counted over its bytes as Excel writes cells; _Slowly for a part
     written otherwise. `strings`: each shared string's length at most, by index."""
-    extent, started, count = Extent(), False, 0
+    extent, started, count = Extent(formulas=False), False, 0
     rows: set[bytes] = set()
     columns: set[bytes] = set()
     longest = max(strings, default=0)
-    for whole in _at_cells(pieces):
-        piece = whole
+    for piece in _at_cells(pieces):
+        start = 0  # where the piece's sheet data starts
         if not started:
-            found = SHEET_DATA.search(whole) if b"sheetData" in whole else None
+            found = SHEET_DATA.search(piece) if b"sheetData" in piece else None
             if found is None:
+                extent.formulas = extent.formulas or formula_tag(piece)
                 continue
-            piece, started = whole[found.start() :], True
+            start, started = found.start(), True
         # A comment, CDATA or processing instruction may hold text like a cell: counted, it can only
         # add to the count; and a cell left open makes calamine read what follows as its value.
-        cells = CELL.findall(piece)
-        if b":c" in piece and len(ANY_CELL.findall(piece)) != len(cells):
+        # The cells are looked for up to the </sheetData>, what follows it counted once for all the
+        # workbooks that share it (_tail), unless a cell starts there.
+        end = piece.find(b"</sheetData", start)
+        tail = _tail(piece, end) if end >= 0 else NO_TAIL
+        if end < 0 or tail.cells:
+            end, tail = len(piece), NO_TAIL
+        cells = CELL.findall(piece, start, end)
+        if (tail.prefixed or piece.find(b":c", start, end) >= 0) and len(ANY_CELL.findall(piece, start)) != len(cells):
             raise _Slowly  # a cell with a prefix (<x:c …>)
         if cells:
             letters, digits, empty = zip(*cells, strict=True)
@@ -381,11 +452,11 @@ def xlsx_sheet(pieces: Iterator[bytes], where: str, strings: list[int], rules: d
             rows.update(digits)
             columns.update(letters)
             count += len(digits)
-            extent.text += _shown(piece, strings, longest, rules)
+            extent.text += _shown(piece, start, end, strings, longest, rules)
         if count > rules["sheet_cells"]:
             raise Exceeded(f"{where}的单元格过多（超过 {rules['sheet_cells']} 个）")
-        if b"mergeCell" in piece:
-            extent.merges += _merges(piece)
+        extent.merges += _merges(piece, start, end) + tail.merges
+        extent.formulas = extent.formulas or tail.formulas or formula_tag(piece, 0, end)
     if not started:
         return None
     if rows:
@@ -396,22 +467,87 @@ def xlsx_sheet(pieces: Iterator[bytes], where: str, strings: list[int], rules: d
     return extent
 
 
-def _merges(piece: bytes) -> int:
-    """The merged ranges (<mergeCell …/>) of a piece: counted by their start tags, any prefix."""
-    if b":mergeCell" in piece:
-        return len(ANY_MERGE.findall(piece))
-    return sum(map(piece.count, (b"<mergeCell ", b"<mergeCell/", b"<mergeCell>", b"<mergeCell\t", b"<mergeCell\n")))
+CELL_STARTS = (b" ", b"/", b">", b"\t", b"\r", b"\n")  # what follows "<c" in a cell's start tag
+LOOKED_PAST = 16  # "<c…" other than a cell's start tag after the sheet data, looked at before giving up
 
 
-def _shown(piece: bytes, strings: list[int], longest: int, rules: dict) -> int:
+class _Tail(NamedTuple):
+    """What follows a worksheet's cells, from its </sheetData> on (its merged ranges, validations
+    and page setup: most of an ordinary sheet's bytes, and the same in every workbook filled in from
+    one template), as counted."""
+
+    cells: bool  # a cell may start there (without a prefix: "<c" and a space, line break, "/" or ">")
+    prefixed: bool  # a ":c" is there: perhaps a cell with a prefix
+    merges: int
+    formulas: bool  # formula_tag()
+
+
+NO_TAIL = _Tail(False, False, 0, False)
+_TAILS: dict[bytes, _Tail] = {}  # tails seen, by their very bytes
+_TAILS_MOST, TAIL_KEPT = 64, 1 << 16
+
+
+def _tail(piece: bytes, end: int) -> _Tail:
+    """The tail of a piece from `end`, counted, or known by its bytes (only the very same bytes)."""
+    tail = piece[end:]
+    kept = len(tail) <= TAIL_KEPT
+    found = _TAILS.get(tail) if kept else None
+    if found is None:
+        found = _Tail(_cell_starts(tail), b":c" in tail, _merges(tail), formula_tag(tail))
+        if kept:
+            if len(_TAILS) >= _TAILS_MOST:
+                _TAILS.clear()
+            _TAILS[tail] = found
+    return found
+
+
+def _cell_starts(data: bytes) -> bool:
+    """Whether a cell (without a prefix) may start in `data`: if "<c" is followed by a space, line
+    break, "/" or ">" (CELL's and ANY_CELL's starts), or by anything else too often to look at."""
+    at = 0
+    for _ in range(LOOKED_PAST):
+        at = data.find(b"<c", at)
+        if at < 0:
+            return False
+        if data[at + 2 : at + 3] in CELL_STARTS:
+            return True
+        at += 2
+    return True
+
+
+def _merges(piece: bytes, start: int = 0, end: int | None = None) -> int:
+    """The merged ranges (<mergeCell …/>) of a piece from `start` to `end`: counted by their start
+    tags, any prefix. Without a prefix, every "<mergeCell" but a "<mergeCells" is counted: no fewer
+    than the start tags (followed by a space, line break, "/" or ">"), and as many in any honest
+    workbook."""
+    end = len(piece) if end is None else end
+    if piece.find(b"mergeCell", start, end) < 0:
+        return 0
+    if piece.find(b":mergeCell", start, end) >= 0:
+        return len(ANY_MERGE.findall(piece, start, end))
+    return piece.count(b"<mergeCell", start, end) - piece.count(b"<mergeCells", start, end)
+
+
+FORMULA_TAG = re.compile(rb"<f\b")  # a formula's tag without a prefix, as files.FORMULA finds it: not <formula1>
+
+
+def formula_tag(data: bytes, start: int = 0, end: int | None = None) -> bool:
+    """Whether a worksheet's bytes (from `start` to `end`) may hold a formula, as files.FORMULA finds
+    one: a <f> tag without a prefix (<f>, <f …/>; a validation's <formula1> is none) or a ":f" (the
+    end of <x:f>'s name)."""
+    end = len(data) if end is None else end
+    return data.find(b":f", start, end) >= 0 or FORMULA_TAG.search(data, start, end) is not None
+
+
+def _shown(piece: bytes, start: int, end: int, strings: list[int], longest: int, rules: dict) -> int:
     """The characters of the shared strings a piece's cells show, at most. Each shows the longest at
     most: bound enough while that is a hundredth of the limit or less (only a workbook of a hundred
     sheets' pieces could add up to the limit so, and none ordinary has more than a few); else each
     cell's own string is looked up (an index past them shows none)."""
-    showing = piece.count(b't="s"')
+    showing = piece.count(b't="s"', start, end)
     if showing * longest <= rules["workbook_text_chars"] // 100:
         return showing * longest
-    indexes = SHARED_CELL.findall(piece)
+    indexes = SHARED_CELL.findall(piece, start, end)
     if b"" in indexes or len(indexes) != showing:
         raise _Slowly  # a shared string's index not right after the tag, or t="s" elsewhere
     numbers = list(map(int, indexes))
@@ -483,13 +619,13 @@ def _column(letters: bytes) -> int:
     return column - 1
 
 
-def _shared_strings(data: bytes, infos: list[ZipInfo]) -> list[int]:
+def _shared_strings(parts: Parts, infos: list[ZipInfo]) -> list[int]:
     """Each shared string's length at most, by index, over every part that may be the workbook's
     shared strings (calamine finds it by name, wherever the workbook is)."""
     lengths: list[int] = []
     for info in infos:
         if _normal(info.filename).endswith("sharedstrings.xml"):
-            part = unpacked(data, info)
+            part = parts.whole(info)
             found = shared_string_lengths(part)
             _honest_count(part, len(found), info.filename)
             lengths = [max(pair) for pair in zip_longest(lengths, found, fillvalue=0)]
@@ -502,7 +638,17 @@ def shared_string_lengths(data: bytes) -> list[int]:
     and none could hide in a comment or CDATA (an <si> calamine would not count can then only raise
     a bound). An ordinary workbook's are measured in bytes, markup and all: bound enough, and cheap;
     larger ones in characters, tags left out."""
-    if len(data) < 1 << 16:
+    if len(data) < 1 << 16 and _plain_strings(data):  # as Excel writes them: split at each <si>
+        between = data.split(b"<si>")
+        spans = list(map(len, between[1:]))
+        # <si> and </si> alternate: none before the first <si>, one after each (no more in all)
+        clean = (
+            b"<!" not in data
+            and b"</si>" not in between[0]
+            and all(b"</si>" in each for each in between[1:])
+            and data.count(b"</si>") == len(spans)
+        )
+    elif len(data) < 1 << 16:
         spans = [len(between) for between in SHARED_STRING.split(data)[1:]]
         clean = b"<!" not in data and _alternating(SHARED_STRING_MARK.findall(data))
     else:
@@ -512,6 +658,14 @@ def shared_string_lengths(data: bytes) -> list[int]:
         clean = clean and _alternating(SHARED_STRING_MARK_TEXT.findall(text))
         spans = [len(between) for between in SHARED_STRING_TEXT.split(text)[1:]]
     return spans if clean else list(accumulate(reversed(spans), max))[::-1]
+
+
+def _plain_strings(data: bytes) -> bool:
+    """Whether every <si> and </si> of a part is written so, without a prefix or attributes: then
+    SHARED_STRING finds each <si> and SHARED_STRING_MARK each <si> and </si>, and nothing else."""
+    return (
+        b":si" not in data and data.count(b"<si") == data.count(b"<si>") and data.count(b"</si") == data.count(b"</si>")
+    )
 
 
 def _alternating(marks: list) -> bool:
@@ -526,22 +680,22 @@ def _honest_count(data: bytes, found: int, part: str) -> None:
         raise Exceeded(f"部件 {part} 声明的字符串数（{stated}）远多于其中实有的（{found}）")
 
 
-def _listed_sheets(data: bytes, parts: dict[str, ZipInfo]) -> list[tuple[str, str]]:
+def _listed_sheets(unpacked: Parts, parts: dict[str, ZipInfo]) -> list[tuple[str, str]]:
     """(name, part) of each sheet the workbook lists, found as calamine finds them (xlsx/mod.rs):
     the workbook's folder from _rels/.rels, its relationships, then workbook.xml."""
     where = [
         info for name, info in parts.items() if name.endswith(("_rels/.rels", "workbook.xml.rels", "workbook.xml"))
     ]
-    key = b"listing" + b"".join(_fingerprint(data, info) for info in where)
-    listing: list[tuple[str, str]] = _KNOWN.get(key) or _remember(key, _listing(data, parts))  # type: ignore[assignment]
+    key = b"listing" + b"".join(unpacked.fingerprint(info) for info in where)
+    listing: list[tuple[str, str]] = _KNOWN.get(key) or _remember(key, _listing(unpacked, parts))  # type: ignore[assignment]
     found = [(name, parts.get(_normal(path))) for name, path in listing]
     return [(name, info.filename if info else path) for (name, info), (_, path) in zip(found, listing, strict=True)]
 
 
-def _listing(data: bytes, parts: dict[str, ZipInfo]) -> list[tuple[str, str]]:
+def _listing(unpacked: Parts, parts: dict[str, ZipInfo]) -> list[tuple[str, str]]:
     def read(name: str) -> bytes | None:
         info = parts.get(_normal(name))
-        return None if info is None else unpacked(data, info)
+        return None if info is None else unpacked.whole(info)
 
     folder, package = "xl/", read("_rels/.rels")
     for found in _elements(package, b"Relationship", "部件 _rels/.rels "):
@@ -568,7 +722,7 @@ _KNOWN: dict[bytes, object] = {}
 _KNOWN_MOST = 4096
 
 
-def _fingerprint(data: bytes, info: ZipInfo) -> bytes:
+def _fingerprint(data: bytes | memoryview, info: ZipInfo) -> bytes:
     return hashlib.blake2b(_packed(data, info), digest_size=16).digest() + struct.pack(
         "<HQ", info.compress_type, info.file_size
     )

@@ -87,6 +87,7 @@ class Intake:
     parts: dict[str, zipfile.ZipInfo] = field(default_factory=dict, repr=False)  # a zip's parts, as intake listed them
     # Parts unpacked in full, each once: when the reader asks (Intake.cells), or by intake beforehand.
     unpacked: dict[str, bytes] = field(default_factory=dict, repr=False)
+    counted: bounds.Parts | None = field(default=None, repr=False)  # the parts as intake unpacked them
     _looked: dict[tuple[str, frozenset[str]], dict[str, XmlCell]] = field(default_factory=dict, repr=False)
 
     @property
@@ -123,8 +124,21 @@ class Intake:
         """Sheet name → its worksheet part, from workbook.xml and its relationships."""
         if self.kind not in ("xlsx", "xlsm"):
             return {}
-        sheets = _sheet_names(self._text("xl/workbook.xml"), self._text("xl/_rels/workbook.xml.rels"))
-        return {name: part for part, name in sheets.items()}
+        workbook, relations = self._part("xl/workbook.xml"), self._part("xl/_rels/workbook.xml.rels")
+        return _remembered(("sheets", workbook, relations), lambda: _sheet_parts(workbook, relations))
+
+    @cached_property
+    def formulas(self) -> bool:
+        """Whether a worksheet may hold a formula: one with a <f> tag, prefixed or not, may (a
+        validation's <formula1> aside). Most hold none, and are then not looked into for one."""
+        return any(map(self._may_hold_formulas, set(self._sheet_parts.values())))
+
+    def _may_hold_formulas(self, name: str) -> bool:
+        info = self.parts.get(name)
+        if info is None:
+            return False  # no such part: _part gives b""
+        known = self.counted.may_hold_formulas(info) if self.counted is not None else None
+        return bounds.formula_tag(self._part(name)) if known is None else known
 
     @cached_property
     def recalculation(self) -> str | None:
@@ -132,12 +146,10 @@ class Intake:
         asks Excel to recalculate every formula on opening it, "stale" when the values may predate
         its last change (its calculation left unfinished, or set to manual and not recalculated on
         saving); None when they are Excel's last word."""
-        match = CALC.search(self._text("xl/workbook.xml")) if self.kind in ("xlsx", "xlsm") else None
-        calc = dict(ATTRIBUTE.findall(match.group(1))) if match else {}
-        if _true(calc.get("fullCalcOnLoad", "0")):
-            return "on_load"
-        manual_unsaved = calc.get("calcMode") == "manual" and not _true(calc.get("calcOnSave", "1"))
-        return "stale" if manual_unsaved or not _true(calc.get("calcCompleted", "1")) else None
+        if self.kind not in ("xlsx", "xlsm"):
+            return None
+        workbook = self._part("xl/workbook.xml")
+        return _remembered(("recalculation", workbook), lambda: _recalculation(workbook))
 
     @property
     def external_links(self) -> bool:
@@ -174,14 +186,47 @@ class Intake:
         if info is None:
             return b""
         if name not in self.unpacked:
+            known = self.counted.known(info) if self.counted is not None else None
             try:
-                self.unpacked[name] = _unpacked(self.data, info)
+                self.unpacked[name] = _unpacked(self.data, info) if known is None else known
             except BROKEN_ZIP as error:
                 raise Refused(f"文件已损坏或不完整（{error}）：请重新保存后报送") from None
         return self.unpacked[name]
 
     def _text(self, name: str) -> str:
         return self._part(name).decode("utf-8", "replace")
+
+
+def _recalculation(workbook: bytes) -> str | None:
+    """Intake.recalculation, from workbook.xml."""
+    match = CALC.search(workbook.decode("utf-8", "replace"))
+    calc = dict(ATTRIBUTE.findall(match.group(1))) if match else {}
+    if _true(calc.get("fullCalcOnLoad", "0")):
+        return "on_load"
+    manual_unsaved = calc.get("calcMode") == "manual" and not _true(calc.get("calcOnSave", "1"))
+    return "stale" if manual_unsaved or not _true(calc.get("calcCompleted", "1")) else None
+
+
+def _sheet_parts(workbook: bytes, relations: bytes) -> dict[str, str]:
+    """Intake._sheet_parts, from workbook.xml and its relationships."""
+    sheets = _sheet_names(workbook.decode("utf-8", "replace"), relations.decode("utf-8", "replace"))
+    return {name: part for part, name in sheets.items()}
+
+
+# What was read of a workbook.xml and its relationships, by their bytes: a bureau's workbooks,
+# filled in from one template, share them. Only small parts are remembered, a few hundred at most.
+_REMEMBERED: dict[tuple, object] = {}
+_REMEMBERED_MOST, _REMEMBERED_BYTES = 256, 1 << 16
+
+
+def _remembered(key: tuple, read):
+    if sum(map(len, key[1:])) > _REMEMBERED_BYTES:
+        return read()
+    if key not in _REMEMBERED:
+        if len(_REMEMBERED) >= _REMEMBERED_MOST:
+            _REMEMBERED.clear()
+        _REMEMBERED[key] = read()
+    return _REMEMBERED[key]
 
 
 def _true(value: str) -> bool:
@@ -228,9 +273,11 @@ def _inspect_zip(archive: zipfile.ZipFile, data: bytes) -> Intake:
         kind = "xlsm" if "xl/vbaProject.bin" in names else "xlsx"
     else:
         raise Refused("压缩文件中没有工作簿：请报送 Excel 工作簿（.xlsx）")
-    _within_limits(archive, data, everything=kind == "ods")
-    _bounded_zip(archive, data)
-    return Intake(kind, data, "xl/vbaProject.bin" in names, {info.filename: info for info in archive.infolist()})
+    parts = bounds.Parts(data)  # each part unpacked once, for every look into it
+    _within_limits(archive, data, everything=kind == "ods", parts=parts)
+    _bounded_zip(archive, data, parts)
+    parts_by_name = {info.filename: info for info in archive.infolist()}
+    return Intake(kind, data, "xl/vbaProject.bin" in names, parts_by_name, counted=parts)
 
 
 # The parts of an .xlsx the reader parses, besides the worksheets workbook.xml names: only these
@@ -241,9 +288,12 @@ READER_PARTS = re.compile(
 )
 
 
-def _within_limits(archive: zipfile.ZipFile, data: bytes, everything: bool = False) -> None:
+def _within_limits(
+    archive: zipfile.ZipFile, data: bytes, everything: bool = False, parts: bounds.Parts | None = None
+) -> None:
     """Refused unless the parts are within limits. The start of the XML the reader parses (all of
-    it with `everything`) is looked into: a declaration stands before the root element."""
+    it with `everything`) is looked into: a declaration stands before the root element. With
+    `parts`, those of an .xlsx are unpacked whole there, once, for the count (bounds.xlsx) next."""
     rules, infos = limits(), archive.infolist()
     if len(infos) > rules["zip_entries"]:
         raise Refused(f"工作簿包含的部件过多（{len(infos)} 个，上限 {rules['zip_entries']} 个）")
@@ -264,15 +314,21 @@ def _within_limits(archive: zipfile.ZipFile, data: bytes, everything: bool = Fal
     for info in infos:
         name = info.filename
         if name.endswith((".xml", ".rels")) and (everything or READER_PARTS.fullmatch(name)):
-            start = _unpacked(view, info, 4096)
-            if b"<!DOCTYPE" in start or b"<!ENTITY" in start:
+            if parts is not None and not everything and info.file_size <= bounds.PIECE:
+                try:
+                    start = parts.whole(info)
+                except bounds.Exceeded as error:
+                    raise Refused(str(error)) from None
+            else:
+                start = _unpacked(view, info, 4096)
+            if start.find(b"<!DOCTYPE", 0, 4096) >= 0 or start.find(b"<!ENTITY", 0, 4096) >= 0:
                 raise Refused(f"部件 {name} 含有 XML 实体声明（DOCTYPE/ENTITY），工作簿不会含有这些内容，拒绝读取")
-            match = DIMENSION.search(start) if _is_sheet(name) else None
+            match = DIMENSION.search(start, 0, 4096) if _is_sheet(name) else None
             if match and _cells(match) > rules["sheet_cells"]:
                 raise Refused(f"{name} 的区域过大（{_cells(match)} 个单元格，上限 {rules['sheet_cells']} 个）")
 
 
-def _bounded_zip(archive: zipfile.ZipFile, data: bytes) -> None:
+def _bounded_zip(archive: zipfile.ZipFile, data: bytes, parts: bounds.Parts | None = None) -> None:
     """Refused unless what calamine builds from the zip is within the limits, counted from the parts
     (flows/intake/bounds.py). calamine opens a zip as .xlsx if it can, else as .xlsb, else as .ods,
     whatever it is named: so each way it could be read is counted, and .xlsb (not counted) refused."""
@@ -280,7 +336,7 @@ def _bounded_zip(archive: zipfile.ZipFile, data: bytes) -> None:
     names = {info.filename.lower() for info in infos}
     if "xl/workbook.bin" in names or "xl/_rels/workbook.bin.rels" in names:
         raise Refused("这是 .xlsb（二进制）工作簿，nianbao 不读取：请在 Excel 中另存为 .xlsx 后报送")
-    _bounded(bounds.xlsx, data, infos, limits())
+    _bounded(bounds.xlsx, data, infos, limits(), parts)
     content = next((info for info in infos if info.filename == "content.xml"), None)
     if content is not None:
         _bounded(lambda: bounds.ods(bounds.unpacked(data, content), limits()))

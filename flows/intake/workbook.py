@@ -611,6 +611,8 @@ class _Reader:
         recalculation = intake.recalculation
         if recalculation is None and not intake.external_links:
             return  # the common case: the worksheets are not unpacked again
+        if not intake.formulas:
+            return  # no worksheet has a formula tag (every workbook a program writes asks to recalculate)
         found = [
             (placement.by_ref[(name, ref)], (name, ref), cell)
             for name, wanted in placement.wanted.items()
