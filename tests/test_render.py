@@ -221,3 +221,43 @@ def test_docx_carries_text_with_markup_characters_and_the_figures_of_each_report
     report.values["proactive_disclosure"][0, 0] = 4321
     document = Document(io.BytesIO(render_docx(report, "部门", None, datetime(2022, 1, 1))))
     assert "4321" in {cell.text for row in document.tables[0].rows for cell in row.cells}
+
+
+def test_markdown_renders_in_the_html_report(browser):  # noqa: F811 - the fixture imported above
+    """report.md is Markdown: bold, lists, links and tables render, a paragraph wrapped over two lines
+    stays one (with no space between Chinese lines), raw HTML shows as typed, a placeholder inside
+    bold or a list is filled."""
+    from flows.documents.annual_report import render_html
+    from flows.format.text import ReportText
+
+    report = valid_report(2021)
+    markdown = (
+        "全年新收申请**{{applications.new.total}}件**，\n均按时答复。\n\n"
+        "- 完善制度{{applications.new.total}}项\n- 见[门户网站](https://www.example.gov.cn/)\n\n"
+        "| 渠道 | 条数 |\n|---|---|\n| 微信 | 214 |\n\n<script>alert(1)</script><b>原样</b>"
+    )
+    filled, findings = check_text_of(markdown, report)
+    assert findings == []
+    page = browser.new_page()
+    page.set_content(render_html(report, "部门", ReportText(report.unit, Path("report.md"), filled)))
+    new = str(report.values["applications"][0, 6])
+    section = "#section-一 ~ "
+    assert page.text_content(f"{section}p") == f"全年新收申请{new}件，均按时答复。"
+    assert page.text_content(f"{section}p strong") == f"{new}件"
+    assert page.eval_on_selector_all(f"{section}ul li", "els => els.map(e => e.textContent)") == [
+        f"完善制度{new}项",
+        "见门户网站",
+    ]
+    assert page.get_attribute(f"{section}ul a", "href") == "https://www.example.gov.cn/"
+    assert page.eval_on_selector_all(f"{section}table td", "els => els.map(e => e.textContent)")[:2] == ["微信", "214"]
+    assert page.locator("script, b").count() == 0 and "<script>alert(1)</script><b>原样</b>" in page.text_content(
+        "body"
+    )
+
+
+def check_text_of(markdown: str, report) -> tuple[dict[str, str], list]:
+    """Section 一 as report.md holds it, placeholders filled as check_text fills them."""
+    from flows.checks.text import fill
+
+    text, findings = fill(markdown, report, Path("report.md"), "一")
+    return {"一": text, "五": "问题。", "六": "无。"}, findings

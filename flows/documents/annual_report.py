@@ -32,7 +32,7 @@ def _section_html(text: ReportText | None, numeral: str) -> Markup:
 
 
 def _table_html(code: str, table: str, texts: list[str]) -> Markup:
-    return fill(drawn("table.html.j2", table=table, rows=table_cells(code, table)), texts)
+    return fill(drawn("table.html.j2", table=table, rows=table_cells(code, table)), lambda key: texts[int(key)])
 
 
 def render_html(report: Report, name: str, text: ReportText | None) -> str:

@@ -3,13 +3,15 @@ the cells of a table as the templates draw them."""
 
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, Template
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from flows.documents.template import grid_rows
 from flows.format.edition import edition_named
@@ -58,18 +60,24 @@ def table_cells(code: str, table: str) -> tuple[tuple[Cell, ...], ...]:
     return tuple(rows)
 
 
-SLOT = re.compile("\x00(\\d+)\x00")
+SLOT = re.compile("\x00([^\x00]*)\x00")
 
 
 @cache
-def drawn(name: str, **context) -> tuple[str | int, ...]:
-    """Template `name` rendered once (per process, per context): its text, and where it called
-    slot(n), the number n, for fill() to put a page's own text in. The drawn tables, the same for
-    every department, are thus made once: a page fills their cells only."""
-    rendered = template(name).render(context, slot=lambda n: Markup(f"\x00{n}\x00"))
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(SLOT.split(rendered)))
+def drawn(name: str, **context) -> tuple[str, ...]:
+    """Template `name` rendered once (per process, per context), with slot(key) calls left open:
+    literal text and keys, alternately, for fill() to put a page's own text in. The drawn tables,
+    the same for every department, are thus made once; a page fills their cells only."""
+    rendered = template(name).render(context, slot=lambda *key: Markup("\x00" + ".".join(map(str, key)) + "\x00"))
+    return tuple(SLOT.split(rendered))
 
 
-def fill(pieces: tuple[str | int, ...], texts) -> Markup:
-    """The drawn template with slot n holding texts[n], escaped."""
-    return Markup("".join(p if isinstance(p, str) else escape(texts[p]) for p in pieces))
+def fill(pieces: tuple[str, ...], value: Callable[[str], str]) -> Markup:
+    """The drawn template with each slot holding value(its key), escaped (unless Markup)."""
+    return Markup("".join(piece if i % 2 == 0 else _escaped(value(piece)) for i, piece in enumerate(pieces)))
+
+
+def _escaped(text: str) -> str:
+    # html.escape, not markupsafe's: the same five characters, at a third of the cost for the
+    # thousands of short figures of a page.
+    return text if isinstance(text, Markup) or not text else html.escape(text)
