@@ -26,6 +26,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate, compress, pairwise, zip_longest
 from typing import NamedTuple
 from zipfile import ZIP_DEFLATED, ZIP_STORED, ZipInfo
@@ -149,11 +150,11 @@ def unpacked(data: bytes | memoryview, info: ZipInfo) -> bytes:
 class Parts:
     """A zip's parts, each unpacked and hashed once for all who look into them: intake's first look
     (files.py), the count here and the reader's look into the worksheets (files.Intake.cells). Up
-    to KEPT bytes of parts of a megabyte or less are kept whole; others are unpacked again when
+    to KEPT bytes of parts are kept whole; others are unpacked again when
     asked, so that keeping them adds little to what a crafted file can cost. A part is known by
     where it starts and how it is packed, not by its name, which two parts may share."""
 
-    KEPT = 4 << 20
+    KEPT = 1 << 20  # a department workbook's parts are some 80 KB unpacked
 
     def __init__(self, data: bytes | memoryview):
         self.data, self.kept = data, 0
@@ -355,6 +356,11 @@ def xlsx(data: bytes, infos: list[ZipInfo], rules: dict, unpacked: Parts | None 
 
 def _normal(name: str) -> str:
     """A part's name as calamine looks it up: "\\" as "/", ASCII letters in lower case."""
+    return _normal_remembered(name) if len(name) <= 256 else name.replace("\\", "/").translate(ASCII_LOWER)
+
+
+@lru_cache(maxsize=4096)
+def _normal_remembered(name: str) -> str:  # a bureau's workbooks' parts have the same few names
     return name.replace("\\", "/").translate(ASCII_LOWER)
 
 
@@ -628,7 +634,7 @@ def _shared_strings(parts: Parts, infos: list[ZipInfo]) -> list[int]:
             part = parts.whole(info)
             found = shared_string_lengths(part)
             _honest_count(part, len(found), info.filename)
-            lengths = [max(pair) for pair in zip_longest(lengths, found, fillvalue=0)]
+            lengths = [max(pair) for pair in zip_longest(lengths, found, fillvalue=0)] if lengths else found
     return lengths
 
 
