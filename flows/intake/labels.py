@@ -30,6 +30,11 @@ def _numbering() -> tuple[tuple[re.Pattern, str], ...]:
 
 
 @cache
+def _numbered() -> re.Pattern:
+    return re.compile(settings()["numbered"])
+
+
+@cache
 def _annotation() -> re.Pattern:
     return re.compile(settings()["annotation"])
 
@@ -49,12 +54,18 @@ def similarity(label: str, found: str) -> float:
     """How alike a template label and a text found in its place are, from 0 to 1: compared as
     normalised and in the comparable form (a digit typed at the start is not always numbering),
     and, when the label has no brackets, also without what the text has in brackets (an annotation)."""
-    annotation = _annotation()
-    labels = (normalise_label(label), comparable(label))
+    annotation, numbered = _annotation(), _numbered()
+    labels = {normalise_label(label), comparable(label)}
     founds = {normalise_label(found), comparable(found)}
-    if not annotation.search(labels[0]):
+    if not annotation.search(normalise_label(label)):
         founds |= {bare for bare in (annotation.sub("", text) for text in founds) if bare}
-    return max(Indel.normalized_similarity(a, b) for a in labels for b in founds)
+    score = max(Indel.normalized_similarity(a, b) for a in labels for b in founds)
+    bare_labels = {numbered.sub("", text) for text in labels} - labels
+    if bare_labels and score < 1:  # the label is numbered: compared without its number too
+        bare_founds = {numbered.sub("", text) for text in founds}
+        pairs = [(a, b) for a in bare_labels for b in bare_founds if a and b]
+        score = max([score] + [Indel.normalized_similarity(a, b) for a, b in pairs])
+    return score
 
 
 def best_similarity(texts: tuple[str, ...], found: str) -> float:
