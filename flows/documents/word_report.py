@@ -90,8 +90,8 @@ def _table_xml(code: str, table: str) -> str:
     expression; columns fitted to the labels, the header rows repeated on each page."""
     layout = edition_named(code).tables[table]
     spans = table_grid(layout)
-    template = DocxTemplate(TEMPLATE)
-    document = template.get_docx()  # for its styles
+    template = _prepared().template
+    document = template.get_docx()  # the template's styles; the table is drawn in it, never saved
     grid = document.add_table(rows=1 + max(s.r1 for s in spans), cols=1 + max(s.c1 for s in spans))
     grid.style = document.styles["Table Grid"]
     widths = column_widths(spans)
@@ -112,7 +112,9 @@ def _table_xml(code: str, table: str) -> str:
             span.text if span.kind == "label" else f"{{{{ figures.{table}[{_cell_number(layout, span)}] }}}}"
         )
     _rows_kept_whole(grid, header_rows(layout, spans))
-    return template.xml_to_string(grid._tbl)
+    xml = template.xml_to_string(grid._tbl)
+    grid._tbl.getparent().remove(grid._tbl)
+    return xml
 
 
 def _fixed_layout(grid) -> None:
