@@ -9,6 +9,10 @@ from the kernel's side, since the dying process can do nothing:
   small process that reads a pipe only this process writes to, and stops what it was handed once
   the pipe closes, which the kernel does when this process ends, whatever ended it.
 
+And a run stopped by Ctrl+C or SIGTERM stops within seconds (interruptible): the workers are ended
+at once, not waited for, and whatever still holds the process after a grace period is not waited
+for either.
+
 No prefect here: the workers import this module.
 """
 
@@ -20,6 +24,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
@@ -29,6 +35,9 @@ def end_with_parent(parent: int) -> None:
     pid was `parent`) dies. The kernel's "parent" is the thread that started the process, so the
     pool's processes must be started by a thread that outlives them (flow._worker_processes
     starts them all from the thread that holds the pool). Elsewhere than Linux, nothing is asked."""
+    # A Ctrl+C reaches every process of the terminal's group: a worker leaves it to the run, which
+    # ends the workers itself (stopped_on_interrupt), instead of each printing a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
@@ -104,3 +113,78 @@ def _start_time(pid: int) -> str:
             return stat.read().rsplit(")", 1)[1].split()[19]
     except OSError:
         return "-"
+
+
+# -- Ctrl+C and SIGTERM ---------------------------------------------------------------------------
+GRACE = 3.0  # seconds an interrupted run has to unwind (lock, Prefect's crash report) before it is ended
+INTERRUPTED = 3  # the exit status of an interrupted run (see flows/cli.py)
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised in the main thread at SIGINT or SIGTERM while interruptible(): a KeyboardInterrupt, so
+    that code that lets a Ctrl+C through lets this through too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_stoppers: list[Callable[[], None]] = []
+_handlers: list[Callable[[int, object], None]] = []  # interruptible()'s, while one is in force
+
+
+@contextmanager
+def stopped_on_interrupt(stop: Callable[[], None]) -> Iterator[None]:
+    """Call `stop` at an interrupt that comes while inside: what cannot be stopped by an exception
+    raised in the main thread (worker processes busy with a batch)."""
+    _stoppers.append(stop)
+    try:
+        yield
+    finally:
+        _stoppers.remove(stop)
+
+
+@contextmanager
+def interruptible(farewell: Callable[[], None], grace: float = GRACE) -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM stop the process: the stoppers are called, Interrupted is
+    raised in the main thread (so that locks and files are let go on the way out), and if the
+    process still runs `grace` seconds later (a thread that does not end, Prefect reporting to a
+    server that Ctrl+C stopped), `farewell` is called and the process ends with INTERRUPTED; a
+    second signal ends it at once. `farewell` says the run's one line (it must say it once only:
+    the caller calls it too, when Interrupted reaches it). In the main thread only."""
+    said = threading.Event()
+    signals = (signal.SIGINT, signal.SIGTERM)
+
+    def end() -> None:
+        farewell()
+        sys.stderr.flush()
+        os._exit(INTERRUPTED)
+
+    def handler(signum: int, frame: object) -> None:
+        if said.is_set():  # the second signal
+            end()
+        said.set()
+        for stop in list(_stoppers):
+            stop()
+        timer = threading.Timer(grace, end)
+        timer.daemon = True
+        timer.start()
+        raise Interrupted(signum)
+
+    before = {s: signal.signal(s, handler) for s in signals}
+    _handlers.append(handler)
+    try:
+        yield
+    finally:
+        _handlers.pop()
+        for s, previous in before.items():
+            signal.signal(s, previous)
+
+
+def rearm() -> None:
+    """Install interruptible()'s handler again, if one is in force: Prefect's flow engine takes
+    SIGTERM over while a flow runs, and reports the run crashed before passing the signal on, while
+    the workers go on with their batches. Called at the start of the flow's body (the main thread)."""
+    if _handlers and threading.current_thread() is threading.main_thread():
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, _handlers[-1])

@@ -17,7 +17,8 @@ FLOWS = Path(__file__).resolve().parent.parent / "flows"
 
 # What each part of flows/ may import of flows/ (besides itself). places and schedule know where
 # files live and when the run is due: anything may ask them, they ask nobody. lifetime ends a run's
-# helper processes with it: the flow asks it, it asks nobody (the workers import it).
+# helper processes with it and stops it at Ctrl+C: the flow and the CLI ask it, it asks nobody (the
+# workers import it).
 ALLOWED = {
     "places": set(),
     "schedule": set(),
@@ -31,7 +32,19 @@ ALLOWED = {
     "synth": {"format", "checks", "documents"},
     "run": {"format", "intake", "checks", "merge", "documents", "release", "places"},
     "flow": {"run", "release", "places", "schedule", "lifetime"},
-    "cli": {"format", "intake", "checks", "documents", "release", "run", "flow", "places", "schedule", "synth"},
+    "cli": {
+        "format",
+        "intake",
+        "checks",
+        "documents",
+        "release",
+        "run",
+        "flow",
+        "places",
+        "schedule",
+        "synth",
+        "lifetime",
+    },
 }
 STAGES = ("format", "intake", "checks", "merge", "documents", "release")
 

@@ -7,6 +7,7 @@ import fcntl
 import os
 import threading
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from flows.places import lock_file
@@ -19,7 +20,7 @@ _held_lock = threading.Lock()
 
 
 class RunInProgress(Exception):
-    pass
+    """The year's lock is held by another process; the message names it."""
 
 
 @contextmanager
@@ -48,16 +49,19 @@ def year_lock(outputs: Path, year: int):
 
 
 def _take(path: Path, year: int):
+    """flock() on the lock file: taking it is one atomic call, so of two runs started together one
+    refuses, and the kernel releases it when the holder ends, however it ends (no stale lock)."""
     handle = open(path, "a+")  # noqa: SIM115 - held open for the run, closed by year_lock
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
+        # Empty for the instant between the holder's flock() and its write.
         holder = handle.read().strip() or "另一个进程"
         handle.close()
-        raise RunInProgress(f"{year} 年度的流程正在运行（{holder}）：请等它结束后再运行") from None
+        raise RunInProgress(f"{year} 年度的流程正在运行（{holder}，锁文件 {path}）：请等它结束后再运行") from None
     handle.seek(0)
     handle.truncate()
-    handle.write(f"进程 {os.getpid()}")
+    handle.write(f"进程 {os.getpid()}，{datetime.now():%Y-%m-%d %H:%M:%S} 开始")
     handle.flush()
     return handle
