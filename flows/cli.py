@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
 import sys
+import threading
 from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +21,21 @@ RUNNERS = ("auto", "threads", "processes", "dask")  # see flows/flow.py run_flow
 
 class UsageError(Exception):
     """A call that cannot be carried out; the message is the one line the user sees (exit 2)."""
+
+
+class CannotRun(Exception):
+    """The tool could not do its job (Prefect unreachable, a worker ended by the system); the message
+    is the one line the user sees (exit 3)."""
+
+
+# What every command's exit status means (argparse's epilog, and docs/operations.md).
+PUBLISHED, BLOCKED, WRONG_CALL, COULD_NOT_RUN = 0, 1, 2, 3
+EXIT_STATUSES = """退出状态：
+  0  已发布，或与已发布的版本相同、无需发布（check、verify：没有错误）
+  1  数据有错误，未发布（错误见输出与检查报告；发布前核验未通过也是 1）
+  2  调用有误或配置无法读取：参数、bureau.yaml、exceptions.yaml、签名私钥、该年度正由另一运行持有
+  3  工具未能完成工作：无法连接 Prefect 服务器、存储已满或不可写、被中断（Ctrl+C、SIGTERM）、工作进程意外退出
+每种情况只输出一行说明，不输出 traceback。"""
 
 
 def _year(text: str) -> int:
@@ -91,11 +109,43 @@ def cmd_template(args) -> int:
 
 
 def cmd_run(args) -> int:
+    # The year's lock before anything else (Prefect's start takes seconds: a second run started
+    # meanwhile must find the lock taken), and Ctrl+C or SIGTERM from then on stops the run.
+    from flows.lifetime import Interrupted, interruptible
+    from flows.release.lock import RunInProgress, year_lock
+
+    farewell = _Farewell(Path(args.outputs), args.year)
+    try:
+        with interruptible(farewell), year_lock(Path(args.outputs), args.year):
+            return _run_locked(args)
+    except RunInProgress as error:
+        raise UsageError(str(error)) from None
+    except KeyboardInterrupt as error:  # the lock is released by now
+        farewell(silence=isinstance(error, Interrupted))
+        if isinstance(error, Interrupted):
+            _exit_now(COULD_NOT_RUN)
+        return COULD_NOT_RUN
+
+
+def _exit_now(status: int) -> None:
+    """End the process once its exit functions have run (Prefect's last logs sent, the worker
+    pool's semaphores released), without the interpreter's finalization: freeing a large run's
+    reports one by one takes seconds that an interrupted run is not given."""
+    import atexit
+
+    sys.stdout.flush()
+    atexit._run_exitfuncs()
+    os._exit(status)
+
+
+def _run_locked(args) -> int:
+    """The run, the year's lock held: the inputs prepared once (what is wrong with them is told at
+    once, before Prefect starts and logs tracebacks), then handed to the flow."""
     from flows.intake.bureau import BureauConfigError
     from flows.intake.previous import PreviousYearError
-    from flows.release.lock import RunInProgress, year_lock
     from flows.release.package import SubmissionChanged
     from flows.release.sign import SigningKeyError, sign
+    from flows.release.versions import NotVerified
     from flows.run import prepare
 
     if args.runner == "dask":
@@ -103,30 +153,66 @@ def cmd_run(args) -> int:
             import prefect_dask  # noqa: F401 - only whether it is installed
         except ImportError:
             raise UsageError("--runner dask 需要 prefect-dask：pip install 'nianbao[dask]'") from None
-    sources, outputs = Path(args.sources), Path(args.outputs)
-    # The year's lock first, then the inputs, once: what is wrong with them is told at once, before
-    # Prefect starts (and logs tracebacks), and the flow is handed what was prepared.
     try:
-        with year_lock(outputs, args.year):
-            inputs = prepare(sources, outputs, args.year)
-            if args.sign:
-                sign(b"", Path(args.sign))
-            return _run_prepared(args, inputs)
-    except (BureauConfigError, SigningKeyError, PreviousYearError, RunInProgress) as error:
+        inputs = prepare(Path(args.sources), Path(args.outputs), args.year)
+        if args.sign:
+            sign(b"", Path(args.sign))
+        return _run_prepared(args, inputs)
+    except (BureauConfigError, SigningKeyError, PreviousYearError) as error:
         raise UsageError(str(error)) from None
+    except NotVerified as error:  # the release as written failed verification: removed, latest as it was
+        print(f"nianbao: {error}", file=sys.stderr)
+        return BLOCKED
     except SubmissionChanged as error:  # not published: the checked bytes are gone (the check reports are written)
         print(f"nianbao: {error}", file=sys.stderr)
-        return 1
+        return BLOCKED
+
+
+class _Farewell:
+    """What an interrupted run says, once, whoever says it first (the CLI as the interrupt reaches
+    it, or lifetime's grace timer when unwinding takes too long): whether `latest` moved."""
+
+    def __init__(self, outputs: Path, year: int):
+        self.outputs, self.year = outputs, year
+        self.before = self._live()
+        self.said = threading.Lock()
+
+    def _live(self) -> str | None:
+        from flows.places import latest
+
+        link = latest(self.outputs, self.year)
+        return os.readlink(link) if link.is_symlink() else None
+
+    def __call__(self, silence: bool = True) -> None:
+        if not self.said.acquire(blocking=False):
+            return
+        now = self._live()
+        if now == self.before:
+            said = f"已中断：{self.year} 年度未发布任何内容，latest 未改动（{self.before or '尚无发布'}）"
+        else:
+            said = f"已中断：{self.year} 年度已发布 {now}，检查报告可能未写完：请再运行一次 nianbao run {self.year}"
+        # Not print(): while a flow runs, Prefect takes print() for its logs (log_prints).
+        sys.stderr.write(f"nianbao: {said}\n")
+        sys.stderr.flush()
+        if silence:  # a signal: what Prefect's threads still say as they are stopped is in its logs, not here
+            _silence_stderr()
+
+
+def _silence_stderr() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stderr__.fileno() if sys.__stderr__ else 2)
+    except (OSError, ValueError):
+        pass
 
 
 def _run_prepared(args, inputs) -> int:
-    import os
     from concurrent.futures.process import BrokenProcessPool
 
     # The terminal shows a progress bar and the verdict, or one line saying why the run stopped;
     # Prefect's own lines (a failed task's traceback among them) go to its logs, which the UI shows.
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    from flows.flow import progress_bar, run_flow  # imports prefect: only here
+    from flows.flow import PrefectUnreachable, progress_bar, run_flow  # imports prefect: only here
 
     console = _console()
     with _progress(console, args.quiet) as show:
@@ -143,9 +229,11 @@ def _run_prepared(args, inputs) -> int:
                 inputs,
             )
         except BrokenProcessPool:  # the OS ended a worker (out of memory?): publishing had not switched
-            raise UsageError(
+            raise CannotRun(
                 "读取或发布用的工作进程意外退出（可能内存不足）：本次没有发布任何内容，可用 --runner threads 重新运行"
             ) from None
+        except PrefectUnreachable as error:
+            raise CannotRun(f"{error}；本次没有发布任何内容") from None
         finally:
             progress_bar.reset(token)
     # For cron (--quiet): nothing on success; why not, or what else to know: a catalog not updated, a file replaced.
@@ -159,7 +247,7 @@ def _run_prepared(args, inputs) -> int:
             console.print(table)
         print("\n".join(verdict(outcome)))
         print(f"检查报告：{checks_folder(Path(args.outputs), args.year) / CHECK_INDEX}")
-    return 0 if outcome.release else 1
+    return PUBLISHED if outcome.release else BLOCKED
 
 
 def _console():
@@ -244,6 +332,8 @@ ERROR_LINES = 50
 def verdict(outcome) -> list[str]:
     """Whether the run published, and the errors that stopped it (the first 50)."""
     lines = []
+    if not outcome.checked:  # E4 for every department: said first, in so many words
+        lines.append(f"{outcome.year} 年度还没有部门报送：{len(outcome.bureau.departments)} 个部门都未报送报表，未发布")
     if outcome.accepted:
         lines.append(f"已接受的例外 {len(outcome.accepted)} 个（见 exceptions.yaml），不阻止发布")
     errors = outcome.errors
@@ -301,17 +391,44 @@ def cmd_push(args) -> int:
     return 0
 
 
-def cmd_serve(args) -> int:
+def _bureau_id(sources: Path) -> str:
     from flows.intake.bureau import BureauConfigError, load_bureau
 
     try:
-        load_bureau(Path(args.sources))
+        return load_bureau(sources).id
     except BureauConfigError as error:
         raise UsageError(str(error)) from None
-    from flows.flow import serve_annual  # imports prefect: only here
 
-    print(f"按计划运行年度流程（cron “{args.cron}”，北京时间），报送目录 {args.sources}；按 Ctrl+C 停止")
-    serve_annual(Path(args.sources), Path(args.outputs), args.cron)
+
+def cmd_serve(args) -> int:
+    bureau = _bureau_id(Path(args.sources))
+    from flows.flow import FLOW_NAME, PrefectUnreachable, deployment_name, serve_annual  # imports prefect: only here
+
+    name = f"{FLOW_NAME}/{deployment_name(bureau, served=True)}"
+    print(f"按计划运行年度流程 {name}（cron “{args.cron}”，北京时间），报送目录 {args.sources}；按 Ctrl+C 停止")
+    try:
+        serve_annual(Path(args.sources), Path(args.outputs), args.cron)
+    except PrefectUnreachable as error:
+        raise CannotRun(str(error)) from None
+    except KeyboardInterrupt:  # how serving is stopped
+        print("已停止按计划运行", file=sys.stderr)
+    return 0
+
+
+def cmd_deploy(args) -> int:
+    _bureau_id(Path(args.sources))
+    from flows.flow import DeployRefused, PrefectUnreachable, deploy_annual  # imports prefect: only here
+
+    try:
+        name = deploy_annual(Path(args.sources), Path(args.outputs), args.cron, args.pool)
+    except DeployRefused as error:
+        raise UsageError(str(error)) from None
+    except PrefectUnreachable as error:
+        raise CannotRun(str(error)) from None
+    print(f"已创建（或更新）部署 {name}：工作池 {args.pool}（process），cron “{args.cron}”（北京时间）")
+    print(
+        f"下一步，在装有 nianbao、能读写 {Path(args.sources).resolve()} 的机器上：prefect worker start --pool {args.pool}"
+    )
     return 0
 
 
@@ -369,10 +486,21 @@ def cmd_verify(args) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="nianbao", description="政府信息公开工作年度报告：检查、汇总、发布")
+    p = argparse.ArgumentParser(
+        prog="nianbao",
+        description="政府信息公开工作年度报告：检查、汇总、发布",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="运行年度流程：读取、检查、汇总各部门报表并发布数据包")
+    run = sub.add_parser(
+        "run",
+        help="运行年度流程：读取、检查、汇总各部门报表并发布数据包",
+        description="运行年度流程：读取、检查、汇总各部门报表并发布数据包；检查报告无论是否发布都会写出",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("year", type=_year)
     run.add_argument("--sources", default="sources", help="报送目录（含 bureau.yaml 与 <年度>/ 子目录）")
     run.add_argument("--outputs", default="outputs", help="发布目录")
@@ -428,6 +556,18 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--cron", default=ANNUAL_CRON, help="运行时间（cron，北京时间；默认每年 1 月 5 日 9:00）")
     serve.set_defaults(handler=cmd_serve)
 
+    deploy = sub.add_parser(
+        "deploy",
+        help="在 Prefect 服务器（PREFECT_API_URL）上创建工作池与年度部署，由 prefect worker 按计划运行",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    deploy.add_argument("--sources", default="sources")
+    deploy.add_argument("--outputs", default="outputs")
+    deploy.add_argument("--cron", default=ANNUAL_CRON, help="运行时间（cron，北京时间；默认每年 1 月 5 日 9:00）")
+    deploy.add_argument("--pool", default="nianbao", help="工作池名称（process 类型；不存在时创建）")
+    deploy.set_defaults(handler=cmd_deploy)
+
     synth = sub.add_parser("synth", help="生成合成的报送目录（演示、负载测试与基准）")
     synth.add_argument("--departments", type=int, required=True)
     synth.add_argument("--year", type=_year, required=True)
@@ -450,18 +590,39 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# Storage that cannot take what a command writes: the tool could not do its job (exit 3), not a wrong call.
+STORAGE = {
+    errno.ENOSPC: "存储空间已满",
+    errno.EDQUOT: "超出存储配额",
+    errno.EROFS: "存储为只读",
+    errno.EACCES: "没有读写权限",
+    errno.EPERM: "没有读写权限",
+    errno.EIO: "存储读写出错",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return args.handler(args)
     except UsageError as error:
         print(f"nianbao: {error}", file=sys.stderr)
-        return 2
+        return WRONG_CALL
+    except CannotRun as error:
+        print(f"nianbao: {error}", file=sys.stderr)
+        return COULD_NOT_RUN
+    except KeyboardInterrupt:  # a command other than run (which says what it left)
+        print("nianbao: 已中断", file=sys.stderr)
+        return COULD_NOT_RUN
     except BrokenPipeError:  # output piped into `head`: not an error of ours
-        return 0
+        return PUBLISHED
     except OSError as error:
-        print(f"nianbao: {error.strerror or error}: {error.filename or ''}", file=sys.stderr)
-        return 2
+        where = f"：{error.filename}" if error.filename else ""
+        if error.errno in STORAGE:
+            print(f"nianbao: {STORAGE[error.errno]}{where}（{error.strerror or error}）", file=sys.stderr)
+            return COULD_NOT_RUN
+        print(f"nianbao: {error.strerror or error}{where}", file=sys.stderr)
+        return WRONG_CALL
 
 
 if __name__ == "__main__":

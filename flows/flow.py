@@ -16,26 +16,33 @@ from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
-# No internet here or in CI: no telemetry, and no waiting on it.
+# No internet here or in CI: no telemetry, and no waiting on it; neither the server's analytics nor
+# the client's (Prefect honours DO_NOT_TRACK).
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
 # The temporary server's first start creates its database: 23 s on a 2-core machine, past Prefect's
 # default of 20 s, so the first `nianbao run` on a fresh machine failed.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
-from prefect import flow, get_run_logger, serve, task
+from prefect import flow, get_run_logger, serve, tags, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
+from prefect.client.orchestration import get_client
 from prefect.futures import as_completed
+from prefect.runtime import flow_run
 from prefect.schedules import Cron
 from prefect.settings import get_current_settings
+from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows import places, run
-from flows.lifetime import end_with_parent, end_with_this_process
+from flows.lifetime import end_with_parent, end_with_this_process, rearm, stopped_on_interrupt
 from flows.release.lock import year_lock
 from flows.schedule import ANNUAL_CRON, TIME_ZONE, report_year
 
 RETRIES = 2  # of a step that reads or writes shared storage, when it fails with an OSError
+FLOW_NAME = "nianbao-annual"
+WORK_POOL = "nianbao"  # `nianbao deploy`'s process work pool, and prefect.yaml's
 
 # The processes that read and check batches, when the run has them (runner "processes").
 worker_pool: ContextVar[ProcessPoolExecutor | None] = ContextVar("worker_pool", default=None)
@@ -124,9 +131,27 @@ def _worker_map():
     return partial(pool.map, chunksize=50) if pool else map
 
 
+def run_name(bureau: str | None, year: int) -> str:
+    """A run's name in Prefect: the same for every run of a bureau's year, so that its history reads
+    as one list."""
+    return f"nianbao-{bureau or 'bureau'}-{year}"
+
+
+def run_tags(bureau: str | None, year: int) -> list[str]:
+    return [t for t in (bureau, str(year)) if t]
+
+
+def _run_name_of_parameters() -> str:
+    """The flow run's name from its parameters (a scheduled run has only sources and outputs)."""
+    parameters = flow_run.parameters
+    year = parameters.get("year") or report_year()
+    return run_name(run.bureau_id(Path(parameters.get("sources") or "sources")), int(year))
+
+
 # A few batches in flight, not fifty task threads contending for this process.
 @flow(
-    name="nianbao-annual",
+    name=FLOW_NAME,
+    flow_run_name=_run_name_of_parameters,
     log_prints=True,
     task_runner=ThreadPoolTaskRunner(max_workers=2 * (os.cpu_count() or 1)),  # type: ignore[arg-type]  # prefect types TaskRunner invariant in its future: no runner matches
 )
@@ -138,16 +163,19 @@ def annual_flow(
     sign: Path | None = None,
     processes: bool | None = None,
     prepared: Box | None = None,
-) -> Box:
+) -> Box | State:
     """Read and check every department's workbook, merge them into the bureau's, publish.
 
     Without a year (a scheduled run), the previous calendar year. `processes`: read, check and
     write documents in a process per core (None: when there are more submissions than a batch's
     size; starting processes costs a small bureau more than it saves). `prepared`: the run's inputs,
     when the caller prepared them already (the CLI does, holding the year's lock). The outcome comes
-    boxed (run_flow unboxes it).
+    boxed (run_flow unboxes it); a run that publishes nothing ends Failed (so that a schedule's
+    notifications fire), its outcome boxed all the same, and its artifacts say why.
     """
+    rearm()  # Ctrl+C and SIGTERM of `nianbao run` stop the workers first (see lifetime.interruptible)
     year = year or report_year()
+    _tag_this_run(run_tags(run.bureau_id(Path(sources)), year))
     with year_lock(Path(outputs), year), _worker_processes(processes, Path(sources), year):
         inputs = prepared.value if prepared is not None else None
         outcome = run.run_year(year, Path(sources), Path(outputs), reason, sign, _steps(), inputs)
@@ -163,7 +191,27 @@ def annual_flow(
     )
     for file in outcome.publication.replaced if outcome.publication else ():
         get_run_logger().warning("%s 在检查之后被替换或删除：发布的是检查过的内容，现在的文件未经检查", file)
+    if outcome.publication is None:
+        return Failed(message=not_published(outcome), data=Box(outcome))
     return Box(outcome)
+
+
+def not_published(outcome: run.Outcome) -> str:
+    """Why a run published nothing, in one line: the Failed state's message."""
+    if not outcome.checked:
+        return f"未发布：{outcome.year} 年度还没有部门报送（{len(outcome.errors)} 个错误）"
+    if outcome.errors:
+        return f"未发布：{len(outcome.errors)} 个错误（见检查报告与本次运行的 artifacts）"
+    return "未发布：没有可汇总的部门报表"
+
+
+def _tag_this_run(wanted: list[str]) -> None:
+    """The flow run tagged with its bureau and year: `nianbao run` creates it so tagged, a scheduled
+    run learns its year only now."""
+    have = list(flow_run.tags)
+    if flow_run.id and not set(wanted) <= set(have):
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(flow_run.id, tags=have + [t for t in wanted if t not in have])
 
 
 @contextmanager
@@ -189,9 +237,19 @@ def _worker_processes(wanted: bool | None, sources: Path, year: int):
             pool.submit(run.warm_up)
         token = worker_pool.set(pool)
         try:
-            yield
+            # At Ctrl+C the workers are ended, not waited for: leaving this block otherwise waits
+            # for each batch in progress (a minute, on a large bureau).
+            with stopped_on_interrupt(partial(_end_workers, pool)):
+                yield
         finally:
             worker_pool.reset(token)
+
+
+def _end_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill the pool's processes: their batches are not wanted any more (the run is interrupted);
+    whatever waits on them gets BrokenProcessPool at once."""
+    for process in list((pool._processes or {}).values()):
+        process.kill()
 
 
 def run_flow(
@@ -212,24 +270,88 @@ def run_flow(
     - "auto": processes when there are more submissions than a batch's size, threads otherwise.
 
     `inputs`: prepared by the caller (run.prepare), so that the flow does not prepare them again.
+    The run is named and tagged with its bureau and year (run_name, run_tags). Raises
+    PrefectUnreachable when the Prefect server configured does not answer.
     """
+    if runner not in RUNNERS:
+        raise ValueError(f"unknown runner {runner!r}: auto, threads, processes or dask")
     arguments = (year, sources, outputs, reason, sign)
     prepared = Box(inputs) if inputs is not None else None
-    if runner == "dask":
-        from prefect_dask import DaskTaskRunner
+    bureau = inputs.bureau.id if inputs is not None else run.bureau_id(Path(sources))
+    with _prefect_answers(), tags(*run_tags(bureau, year)):
+        _configured_server_answers()
+        if runner == "dask":
+            return _outcome(_run_on_dask(arguments, prepared, dask_address))
+        processes = {"auto": None, "threads": False, "processes": True}[runner]
+        with _worker_processes(processes, Path(sources), year):  # starting while Prefect's server starts
+            _temporary_server()
+            return _outcome(annual_flow(*arguments, processes, prepared, return_state=True))
 
-        if dask_address:  # its workers are told where the Prefect server is by their own settings
-            dask = DaskTaskRunner(address=dask_address)
-            return annual_flow.with_options(task_runner=dask)(*arguments, False, prepared).value  # type: ignore[arg-type]  # prefect types TaskRunner invariant in its future: no runner matches
-        with _shared_server():
-            dask = DaskTaskRunner(cluster_kwargs={"n_workers": 2})
-            return annual_flow.with_options(task_runner=dask)(*arguments, False, prepared).value  # type: ignore[arg-type]  # prefect types TaskRunner invariant in its future: no runner matches
-    if runner not in ("auto", "threads", "processes"):
-        raise ValueError(f"unknown runner {runner!r}: auto, threads, processes or dask")
-    processes = {"auto": None, "threads": False, "processes": True}[runner]
-    with _worker_processes(processes, Path(sources), year):  # starting while Prefect's server starts
-        _temporary_server()
-        return annual_flow(*arguments, processes, prepared).value
+
+RUNNERS = ("auto", "threads", "processes", "dask")
+
+
+def _run_on_dask(arguments: tuple, prepared: Box | None, address: str | None) -> State:
+    from prefect_dask import DaskTaskRunner
+
+    if address:  # its workers are told where the Prefect server is by their own settings
+        dask = DaskTaskRunner(address=address)
+        return annual_flow.with_options(task_runner=dask)(*arguments, False, prepared, return_state=True)  # type: ignore[arg-type]  # prefect types TaskRunner invariant in its future: no runner matches
+    with _shared_server():
+        dask = DaskTaskRunner(cluster_kwargs={"n_workers": 2})
+        return annual_flow.with_options(task_runner=dask)(*arguments, False, prepared, return_state=True)  # type: ignore[arg-type]  # prefect types TaskRunner invariant in its future: no runner matches
+
+
+def _outcome(state: State) -> run.Outcome:
+    """The run's outcome from its final state: Completed (published, or nothing changed) or Failed
+    (nothing published) both carry it; a run that failed with an exception raises it again."""
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, Box):
+        return result.value
+    if isinstance(result, BaseException):
+        raise result
+    raise RuntimeError(f"流程运行以 {state.type.value} 结束，没有结果：{state.message}")
+
+
+class PrefectUnreachable(Exception):
+    """The Prefect server the run reports to does not answer; the message names it (one line)."""
+
+
+def _unreachable(error: BaseException) -> bool:
+    """Whether `error` says the Prefect server could not be reached: httpx's transport errors (the
+    connection refused or timed out), or Prefect's own words for it."""
+    transport = any(c.__module__.startswith("httpx") and c.__name__ == "TransportError" for c in type(error).__mro__)
+    return transport or (isinstance(error, RuntimeError) and str(error).startswith("Failed to reach API"))
+
+
+@contextmanager
+def _prefect_answers():
+    """PrefectUnreachable for a server lost during the run (a flow's failure raised again by
+    _outcome included), not its traceback."""
+    try:
+        yield
+    except Exception as error:
+        if _unreachable(error):
+            raise PrefectUnreachable(_unreachable_line(error)) from None
+        raise
+
+
+def _unreachable_line(error: BaseException) -> str:
+    url = get_current_settings().api.url or "Prefect 临时服务器"
+    return (
+        f"无法连接 Prefect 服务器 {url}（{type(error).__name__}：{error}）：请检查 PREFECT_API_URL 或服务器是否在运行"
+    )
+
+
+def _configured_server_answers() -> None:
+    """PrefectUnreachable at once, before any work, when PREFECT_API_URL names a server that does
+    not answer (Prefect itself would fail at its first call, with a traceback)."""
+    if not get_current_settings().api.url:
+        return
+    with get_client(sync_client=True) as client:
+        problem = client.api_healthcheck()
+    if problem is not None:
+        raise PrefectUnreachable(_unreachable_line(problem))
 
 
 def _temporary_server() -> str:
@@ -247,7 +369,7 @@ def _temporary_server() -> str:
         launch = server._run_uvicorn_command  # handed over as soon as it exists, not once it answers
 
         def guarded():
-            process = launch()
+            process = _in_own_session(launch)
             end_with_this_process(process.pid)
             return process
 
@@ -256,6 +378,34 @@ def _temporary_server() -> str:
         if server.server_process is not None:  # and again, should a Prefect release start it otherwise
             end_with_this_process(server.server_process.pid)
     return server.api_url
+
+
+class _OwnSession:
+    """The subprocess module, but for Popen starting its process in a session of its own."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def __getattr__(self, name: str):
+        return getattr(self.module, name)
+
+    def Popen(self, *args, **kwargs):  # subprocess.Popen, as the module calls it
+        return self.module.Popen(*args, **kwargs, start_new_session=True)
+
+
+def _in_own_session(launch):
+    """Prefect's temporary server, started by `launch` in a session of its own: a Ctrl+C at the
+    terminal reaches its whole process group, and the server stopped at once, so that Prefect then
+    spent a minute retrying to report the interrupted run to it. Out of the group, it stays up until
+    the run has ended and the watchdog stops it."""
+    from prefect.server.api import server as module
+
+    real = module.subprocess
+    setattr(module, "subprocess", _OwnSession(real))  # noqa: B010 - the module's name for subprocess, for this call only
+    try:
+        return launch()
+    finally:
+        setattr(module, "subprocess", real)  # noqa: B010
 
 
 @contextmanager
@@ -322,19 +472,76 @@ def _artifacts(outcome: run.Outcome, index: Path) -> None:
     create_markdown_artifact("\n".join(lines), key=f"{key}-summary", description="年度流程结论")
 
 
-def annual_deployment(sources: Path, outputs: Path, cron: str = ANNUAL_CRON):
-    """The flow with its annual schedule, for `nianbao serve` (prefect.yaml does the same for a
-    Prefect server with workers). One run at a time."""
+def deployment_name(bureau: str, served: bool) -> str:
+    """`nianbao-annual/<bureau>` for a work pool's deployment (nianbao deploy), and
+    `nianbao-annual/<bureau>-serve` for `nianbao serve`'s: never the same name, since serving a
+    deployment of the same name would take it over from the work pool (and its next run crashed)."""
+    return f"{bureau}-serve" if served else bureau
+
+
+def annual_deployment(sources: Path, outputs: Path, cron: str = ANNUAL_CRON, work_pool: str | None = None):
+    """The flow with its annual schedule, tagged with the bureau: `nianbao serve`'s, or with
+    `work_pool` the deployment `nianbao deploy` makes for that pool's workers, which find the flow
+    by its module (nianbao installed where they run). One run at a time; sources and outputs as
+    absolute paths, since a worker runs the flow in a folder of its own."""
+    from prefect.deployments.runner import EntrypointType
+
+    bureau = run.bureau_id(Path(sources)) or "nianbao"
     return annual_flow.to_deployment(
-        name="annual",
+        name=deployment_name(bureau, served=work_pool is None),
         schedule=Cron(cron, timezone=TIME_ZONE),
         parameters={"sources": str(Path(sources).resolve()), "outputs": str(Path(outputs).resolve())},
         concurrency_limit=1,
+        tags=[bureau],
         description="政府信息公开工作年度报告：每年一月汇总上一年度各部门报表并发布",
+        work_pool_name=work_pool,
+        entrypoint_type=EntrypointType.MODULE_PATH if work_pool else EntrypointType.FILE_PATH,
     )
 
 
 def serve_annual(sources: Path, outputs: Path, cron: str = ANNUAL_CRON) -> None:
     """Serve the deployment until stopped: Prefect starts a run at each scheduled time."""
-    _temporary_server()
-    serve(annual_deployment(sources, outputs, cron))
+    with _prefect_answers():
+        _configured_server_answers()
+        _temporary_server()
+        serve(annual_deployment(sources, outputs, cron))
+
+
+class DeployRefused(Exception):
+    """`nianbao deploy` cannot go on: no Prefect server that lasts (PREFECT_API_URL; a temporary
+    one ends with the command), or a work pool of that name of another type. One line."""
+
+
+def deploy_annual(sources: Path, outputs: Path, cron: str = ANNUAL_CRON, pool: str = WORK_POOL) -> str:
+    """Create the process work pool `pool` (unless it exists) and the annual deployment on it, on
+    the server of PREFECT_API_URL; again, it updates them. The deployment's full name."""
+    url = get_current_settings().api.url
+    if not url:
+        raise DeployRefused(
+            "nianbao deploy 需要一个常驻的 Prefect 服务器：请先设置 PREFECT_API_URL（如 http://SERVER:4200/api）"
+        )
+    with _prefect_answers():
+        _configured_server_answers()
+        _work_pool(pool)
+        deployment = annual_deployment(sources, outputs, cron, work_pool=pool)
+        deployment.apply()
+    return f"{FLOW_NAME}/{deployment.name}"
+
+
+def _work_pool(name: str) -> None:
+    """The process work pool `name`, created with the process worker's default job template unless
+    it exists; a pool of that name of another type is refused (its workers could not run the flow)."""
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectAlreadyExists
+    from prefect.workers.process import ProcessWorker
+
+    template = ProcessWorker.get_default_base_job_template()
+    with get_client(sync_client=True) as client:
+        try:
+            client.create_work_pool(WorkPoolCreate(name=name, type="process", base_job_template=template))
+        except ObjectAlreadyExists:
+            existing = client.read_work_pool(name)
+            if existing.type != "process":
+                raise DeployRefused(
+                    f"工作池 {name} 已存在，但类型是 {existing.type}，不是 process：请换一个名称（--pool）"
+                ) from None

@@ -20,7 +20,7 @@ from flows.checks.text import ReportText, check_text
 from flows.documents.check_pages import start_department_pages, status_of, write_check_pages
 from flows.format.edition import SCHEMAS, edition_for_year, editions
 from flows.format.report import Finding, Report, make_finding
-from flows.intake.bureau import Bureau, discover, load_bureau
+from flows.intake.bureau import Bureau, BureauConfigError, discover, load_bureau
 from flows.intake.kept import Pack, all_kept, changed_since_check, keep_only
 from flows.intake.previous import live_release, previous_release, previous_texts
 from flows.intake.workbook import sha256_of
@@ -63,6 +63,15 @@ def prepare(sources: Path, outputs: Path, year: int) -> Inputs:
         exceptions,
         places.checked_copies(outputs, year),
     )
+
+
+def bureau_id(sources: Path) -> str | None:
+    """The bureau's id in bureau.yaml, to name and tag a run before it starts; None when bureau.yaml
+    cannot be read (prepare then says why)."""
+    try:
+        return load_bureau(sources).id
+    except (BureauConfigError, OSError):
+        return None
 
 
 @dataclass

@@ -194,5 +194,58 @@ def test_an_os_error_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
         raise OSError(28, "No space left on device", str(tmp_path / "outputs"))
 
     monkeypatch.setattr(cli, "cmd_template", full)  # parser() looks the handler up when main builds it
-    assert main(["template", "2021", "-o", str(tmp_path / "t.xlsx")]) == 2
-    assert capsys.readouterr().err.strip() == f"nianbao: No space left on device: {tmp_path / 'outputs'}"
+    assert main(["template", "2021", "-o", str(tmp_path / "t.xlsx")]) == 3  # the tool could not do its job
+    said = f"nianbao: 存储空间已满：{tmp_path / 'outputs'}（No space left on device）"
+    assert capsys.readouterr().err.strip() == said
+
+    def missing(*args, **kwargs):
+        raise FileNotFoundError(2, "No such file or directory", str(tmp_path / "key"))
+
+    monkeypatch.setattr(cli, "cmd_template", missing)
+    assert main(["template", "2021"]) == 2  # a wrong call
+    assert capsys.readouterr().err.strip() == f"nianbao: No such file or directory：{tmp_path / 'key'}"
+
+
+def test_the_exit_statuses_are_in_the_help():
+    for argv in (["--help"], ["run", "--help"]):
+        result = subprocess.run([sys.executable, "-m", "flows.cli", *argv], capture_output=True, text=True)
+        assert result.returncode == 0
+        lines = result.stdout.splitlines()
+        assert "退出状态：" in lines and [
+            line.split()[0] for line in lines if line[:3] in ("  0", "  1", "  2", "  3")
+        ] == [
+            "0",
+            "1",
+            "2",
+            "3",
+        ]
+
+
+def test_a_release_that_fails_verification_is_one_line_exit_1(sources_copy, tmp_path, monkeypatch, capsys):
+    from flows import cli
+    from flows.release.versions import NotVerified
+
+    said = "未发布 1.0.0，latest 未改动：发布前核验未通过：「签名」：不符；请修正后重新运行 nianbao run"
+
+    def refused(args, inputs):
+        raise NotVerified(said)
+
+    monkeypatch.setattr(cli, "_run_prepared", refused)
+    assert main(["run", "2021", "--sources", str(sources_copy), "--outputs", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == f"nianbao: {said}\n"
+
+
+def test_an_interrupted_run_lets_the_lock_go_and_says_so(sources_copy, tmp_path, monkeypatch, capsys):
+    """Ctrl+C before Prefect started (a KeyboardInterrupt as Python raises it): exit 3, one line,
+    the lock released (tests/test_interruption.py sends real signals to a real run)."""
+    from flows import cli
+    from flows.release.lock import year_lock
+
+    def interrupted(args, inputs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run_prepared", interrupted)
+    assert main(["run", "2021", "--sources", str(sources_copy), "--outputs", str(tmp_path)]) == 3
+    assert capsys.readouterr().err == "nianbao: 已中断：2021 年度未发布任何内容，latest 未改动（尚无发布）\n"
+    with year_lock(tmp_path, 2021):
+        pass

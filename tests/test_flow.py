@@ -297,8 +297,136 @@ def test_a_worker_ended_by_the_system_is_one_clear_line(prefect_server, sources_
         raise BrokenProcessPool("A process in the process pool was terminated abruptly")
 
     monkeypatch.setattr(flow, "_check_batch", killed)
-    assert main(["run", "2020", "--sources", str(sources_copy), "--outputs", str(tmp_path), "--quiet"]) == 2
+    assert main(["run", "2020", "--sources", str(sources_copy), "--outputs", str(tmp_path), "--quiet"]) == 3
     # The last line says it (Prefect's traceback goes to its logs; in this test process its console
     # handler was set up by the harness, before the CLI could quiet it).
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("nianbao: 读取或发布用的工作进程意外退出")
     assert not (tmp_path / "2020").exists()  # nothing published
+
+
+# -- the run's state is its verdict (issue 17, item 1) -----------------------------------------------
+BUREAU = "yuanjiang-psb-example"
+
+
+def _last_run(name: str):
+    """The newest flow run of that name, from the Prefect server."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        (found,) = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=1,
+        )
+    return found
+
+
+def test_a_blocked_run_ends_failed_and_a_published_one_completed(prefect_server, sources_copy, tmp_path, capsys):
+    from flows.cli import main
+
+    arguments = ["run", "2020", "--sources", str(sources_copy), "--outputs", str(tmp_path), "--quiet"]
+    cell = _break_a_total(sources_copy / "2020" / "household.xlsx")
+    assert main(arguments) == 1
+    blocked = _last_run(f"nianbao-{BUREAU}-2020")
+    assert blocked.state.is_failed() and blocked.state.message.startswith("未发布：")
+    assert {BUREAU, "2020"} <= set(blocked.tags)
+    assert cell in capsys.readouterr().err  # and the terminal still says why
+
+    shutil.copy(SOURCES / "2020" / "household.xlsx", sources_copy / "2020" / "household.xlsx")
+    assert main(arguments) == 0
+    published = _last_run(f"nianbao-{BUREAU}-2020")
+    assert published.id != blocked.id and published.state.is_completed()
+    assert {BUREAU, "2020"} <= set(published.tags)
+    assert main(arguments) == 0  # nothing changed: a success too
+    assert _last_run(f"nianbao-{BUREAU}-2020").state.is_completed()
+
+
+def test_the_failed_state_carries_the_outcome(prefect_server, sources_copy, tmp_path):
+    from flows.flow import annual_flow
+
+    _break_a_total(sources_copy / "2021" / "traffic.xlsx")
+    state = annual_flow(2021, sources_copy, tmp_path, processes=False, return_state=True)
+    outcome = state.result(raise_on_failure=False).value
+    assert state.is_failed() and outcome.release is None and outcome.errors
+    assert f"{len(outcome.errors)} 个错误" in state.message
+
+
+def test_a_scheduled_run_is_named_and_tagged_with_its_bureau_and_year(prefect_server, sources_copy, tmp_path):
+    """A scheduled run has no year parameter and no tags of its own making: the flow names it from
+    bureau.yaml and the year it reports on, and tags it so."""
+    from flows.flow import annual_flow
+    from flows.schedule import report_year
+
+    state = annual_flow(sources=sources_copy, outputs=tmp_path, processes=False, return_state=True)
+    run = _last_run(f"nianbao-{BUREAU}-{report_year()}")
+    assert run.state_id == state.id and {BUREAU, str(report_year())} <= set(run.tags)
+
+
+# -- no workbooks yet (item 2) -----------------------------------------------------------------------
+def test_a_year_nobody_has_submitted_says_so(prefect_server, sources_copy, tmp_path, capsys, monkeypatch):
+    from flows import run
+    from flows.cli import main
+
+    shutil.rmtree(sources_copy / "2021")
+    written, write_pages = [], run.write_pages
+    monkeypatch.setattr(run, "write_pages", lambda *args, **kwargs: written.append(1) or write_pages(*args, **kwargs))
+    assert main(["run", "2021", "--sources", str(sources_copy), "--outputs", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "2021 年度还没有部门报送：4 个部门都未报送报表，未发布" in out
+    assert out.count(" E4 ") == 4 and "未报送 2021 年度报表" in out
+    assert (tmp_path / "checks" / "2021" / "index.html").is_file()
+    assert written == [1]  # written once: nothing failed, nothing retried
+    failed = _last_run(f"nianbao-{BUREAU}-2021")
+    assert failed.state.is_failed() and "还没有部门报送" in failed.state.message
+
+
+# -- deployment as documented (item 7) ---------------------------------------------------------------
+def test_deploy_creates_the_work_pool_and_a_deployment_serve_does_not_collide_with(prefect_server, tmp_path, capsys):
+    from prefect.client.orchestration import get_client
+
+    from flows.cli import main
+    from flows.flow import annual_deployment
+
+    arguments = ["deploy", "--sources", str(SOURCES), "--outputs", str(tmp_path)]
+    assert main(arguments) == 0
+    assert main(arguments) == 0  # again: the pool and the deployment are updated, not refused
+    out = capsys.readouterr().out
+    assert f"nianbao-annual/{BUREAU}" in out and "prefect worker start --pool nianbao" in out
+    with get_client(sync_client=True) as client:
+        pool = client.read_work_pool("nianbao")
+        deployment = client.read_deployment_by_name(f"nianbao-annual/{BUREAU}")
+    assert pool.type == "process" and pool.base_job_template  # a worker can run it as it is
+    assert deployment.work_pool_name == "nianbao" and deployment.entrypoint == "flows.flow.annual_flow"
+    assert deployment.tags == [BUREAU] and deployment.global_concurrency_limit.limit == 1
+    assert deployment.parameters == {"sources": str(SOURCES.resolve()), "outputs": str(tmp_path.resolve())}
+    (schedule,) = deployment.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 9 5 1 *", "Asia/Shanghai")
+    # serve's deployment has a name of its own: serving never takes the work pool's deployment over
+    assert annual_deployment(SOURCES, tmp_path).name == f"{BUREAU}-serve"
+
+
+def test_deploy_without_a_server_says_so(tmp_path, monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    code = (
+        "import sys; from flows.cli import main; "
+        f"sys.exit(main(['deploy', '--sources', {str(SOURCES)!r}, '--outputs', {str(tmp_path)!r}]))"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "nianbao: nianbao deploy 需要一个常驻的 Prefect 服务器：请先设置 PREFECT_API_URL（如 http://SERVER:4200/api）"
+    )
+
+
+@pytest.mark.slow  # a new process importing prefect: 5–20 s
+def test_an_unreachable_prefect_server_is_one_line_and_exit_3(tmp_path):
+    env = os.environ | {"PREFECT_API_URL": "http://127.0.0.1:9/api", "PREFECT_HOME": str(tmp_path / "home")}
+    command = [sys.executable, "-m", "flows.cli", "run", "2021", "--sources", str(SOURCES)]
+    result = subprocess.run([*command, "--outputs", str(tmp_path / "outputs")], capture_output=True, text=True, env=env)
+    assert result.returncode == 3
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("nianbao: 无法连接 Prefect 服务器 http://127.0.0.1:9/api") and "本次没有发布任何内容" in line
+    assert not (tmp_path / "outputs" / "2021").exists()

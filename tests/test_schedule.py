@@ -27,6 +27,15 @@ def test_serve_deployment_has_the_annual_schedule(tmp_path):
         "outputs": str((tmp_path / "outputs").resolve()),
     }
     assert deployment.concurrency_limit == 1 or deployment.concurrency_limit.limit == 1
+    # named after the bureau, and never as a work pool's deployment (nianbao deploy, prefect.yaml) is
+    assert (deployment.name, deployment.tags) == ("yuanjiang-psb-example-serve", ["yuanjiang-psb-example"])
+    deployed = annual_deployment(SOURCES, tmp_path / "outputs", work_pool="nianbao")
+    assert (deployed.name, deployed.work_pool_name, deployed.entrypoint) == (
+        "yuanjiang-psb-example",
+        "nianbao",
+        "flows.flow.annual_flow",
+    )
+    assert (deployed.parameters, deployed.tags) == (deployment.parameters, deployment.tags)
 
 
 def test_prefect_yaml_matches_the_served_deployment():
@@ -37,3 +46,4 @@ def test_prefect_yaml_matches_the_served_deployment():
     module, _, name = deployment["entrypoint"].partition(":")
     assert (ROOT / module).is_file() and name == "annual_flow"
     assert deployment["schedules"] == [{"cron": ANNUAL_CRON, "timezone": TIME_ZONE}]
+    assert deployment["work_pool"]["name"] == "nianbao" and not deployment["name"].endswith("-serve")

@@ -41,7 +41,7 @@ from flows.intake.previous import (
 )
 from flows.merge import Merged
 from flows.release.dcat import catalog_jsonld
-from flows.release.package import TABLE_FILES, PackageFiles, SubmissionChanged, base_url, build_package
+from flows.release.package import TABLE_FILES, PackageFiles, base_url, build_package
 from flows.release.sign import MANIFEST, SIGNATURE, manifest_bytes, sign
 from flows.release.verify import verify_staged
 
@@ -140,10 +140,9 @@ def _published(outputs: Path, year: int) -> list[str]:
     return sorted(listed | ({live.name} if live else set()), key=version_key)
 
 
-class NotVerified(SubmissionChanged):
-    """The release as written fails a verification `nianbao verify` would fail it on: not published.
-    A SubmissionChanged because that is what the CLI reports as one line (exit 1, with the check
-    reports written); its own clause in flows/cli.py would say better what it is."""
+class NotVerified(Exception):
+    """The release as written fails a verification `nianbao verify` would fail it on: not published
+    (the CLI says so in one line, exit 1, with the check reports written)."""
 
 
 def _verified(staging: Path, version: str, key: Path | None) -> None:
