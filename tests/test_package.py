@@ -38,7 +38,7 @@ def read_csv(path: Path) -> list[dict]:
 def test_package_passes_frictionless(releases, year):
     report = frictionless.validate(str(releases[year] / "datapackage.json"))
     assert report.valid, report.flatten(["resourcePath", "type", "note"])
-    assert len(report.tasks) == 12
+    assert len(report.tasks) == 13
 
 
 @pytest.mark.parametrize("year", [2020, 2021])

@@ -42,7 +42,7 @@ def test_the_zip_is_the_package(published):
     package = frictionless.Package(str(zipped))
     report = package.validate()
     assert report.valid, report.flatten(["resourcePath", "type", "note"])
-    assert len(report.tasks) == len(package.resources) == 12  # every resource, not the zip as one file
+    assert len(report.tasks) == len(package.resources) == 13  # every resource, not the zip as one file
     assert failed(zipped) == {}
 
 

@@ -12,7 +12,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -26,6 +26,7 @@ from flows.format.values import figures
 from flows.intake.bureau import Bureau
 from flows.intake.kept import kept_bytes
 from flows.merge import Merged
+from flows.release.analysis import AnalysisCopies
 from flows.release.dcat import release_jsonld
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
@@ -317,9 +318,14 @@ class PackageFiles:  # noqa: PLW1641 - equal by its files, which grow: unhashabl
         self.archive = archive if self.folder else None
         self.sha256: dict[str, str] = {}  # path in the release → SHA-256 (hex)
         self.size: dict[str, int] = {}
+        # Given every file's bytes as written, in whole lines (analysis.AnalysisCopies.take): the
+        # copies for analysts are made from the published CSVs, with or without a folder.
+        self.tap: Callable[[str, bytes], None] | None = None
 
     def __setitem__(self, name: str, content: bytes) -> None:
         self.sha256[name], self.size[name] = hashlib.sha256(content).hexdigest(), len(content)
+        if self.tap:
+            self.tap(name, content)
         if self.folder:
             path = self.folder / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -341,6 +347,8 @@ class PackageFiles:  # noqa: PLW1641 - equal by its files, which grow: unhashabl
                 nonlocal size
                 digest.update(chunk)
                 size += len(chunk)
+                if self.tap:
+                    self.tap(name, chunk)
                 if handle:
                     handle.write(chunk)
 
@@ -385,6 +393,8 @@ def build_package(
     edition = merged.bureau.edition
     units = (merged.bureau, *merged.departments)
     files = PackageFiles() if files is None else files
+    analysis = AnalysisCopies(edition, _field_types(edition), bureau.id)
+    files.tap = analysis.take
     # The workers' part first (with a process pool's map it runs while this process writes the
     # tables and cells): the units' documents, and the submitted files copied byte for byte.
     documents = _start_documents(files, merged, bureau, texts or {}, map)
@@ -447,13 +457,34 @@ def build_package(
         schema = _unit_keyed(name, _schema(fields))
         resources.append(_resource(name, f"data/{name}.csv", files, schema, title, description))
     resources += _reports(files, merged, bureau, texts or {})
+    files.tap = None
+    database, parquet = analysis.finish(files)
+    resources.append(database)
     files["README.md"] = _readme(merged, bureau).encode("utf-8")
     files["CHANGELOG.md"] = _changelog(version, previous_version, reason, changes).encode("utf-8")
-    meta = {"version": version, "previous_version": previous_version, "reason": reason}
+    meta = {"version": version, "previous_version": previous_version, "reason": reason, "copies": parquet}
     descriptor = _descriptor(merged, bureau, resources, meta)
     files["dcat.jsonld"] = release_jsonld(descriptor, bureau, base_url(bureau))
     files["datapackage.json"] = (json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
     return files
+
+
+def _field_types(edition: Edition) -> dict[str, dict[str, str]]:
+    """Each CSV table of the release → its fields' Table Schema types (for the SQLite and Parquet copies).
+    Not cells: every figure is in the copies' long table already, and its provenance (70 MB of CSV for
+    2,000 departments) would double the SQLite file's size and the copies' time (docs/analysis.md)."""
+    schemas = {code: edition.schema(code)["fields"] for code in edition.tables}
+    schemas["units"] = json.loads((SCHEMAS / "units.schema.json").read_text("utf-8"))["fields"]
+    types = {name: {f["name"]: f["type"] for f in fields} for name, fields in schemas.items()}
+    for name, fields in (
+        ("findings", FINDING_FIELDS),
+        ("exceptions", EXCEPTION_FIELDS),
+        ("submissions", SUBMISSION_FIELDS),
+        ("changes", CHANGE_FIELDS),
+        ("reports", REPORT_FIELDS),
+    ):
+        types[name] = {f[0]: f[1] for f in fields}
+    return types
 
 
 def _tables(files: PackageFiles, edition: Edition, units: tuple[Report, ...], bureau: Bureau) -> list[dict]:
@@ -711,6 +742,9 @@ def _descriptor(merged: Merged, bureau: Bureau, resources: list[dict], release: 
             "edition": edition.code,
             "bureau": bureau.id,
             **{k: release[k] for k in ("previous_version", "reason") if release.get(k)},
+            # Parquet copies of the tables: listed here, not as resources, since frictionless reads a
+            # Parquet resource as a table and computes neither its hash nor its size (docs/analysis.md).
+            **({"copies": release["copies"]} if release.get("copies") else {}),
         },
         "resources": resources,
     }
