@@ -17,10 +17,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["project"]
-OWN = {"flows", "tests"}  # the project's own packages
+OWN = {"flows", "tests", "nianbao"}  # the project's own packages (nianbao: flows/api.py, installed as such)
 
 # Imported by flows/ only inside the function that needs it, and declared as that extra.
-LAZY_EXTRAS = {"prefect-dask": "dask"}
+LAZY_EXTRAS = {"prefect-dask": "dask", "pandas": "analysis"}
 # In [test] though tests/ never imports them: hatchling is the build backend test_install builds
 # the wheel with; prefect-dask is what flows/ imports when test_flow runs the dask runner.
 TEST_TOOLS = {"hatchling", "prefect-dask"}

@@ -30,6 +30,8 @@ ALLOWED = {
     "documents": {"format", "checks"},
     "release": {"format", "intake", "checks", "merge", "documents", "places"},
     "synth": {"format", "checks", "documents"},
+    # What `import nianbao` gives analysts (the wheel installs flows/api.py as nianbao/__init__.py).
+    "api": {"release"},
     "run": {"format", "intake", "checks", "merge", "documents", "release", "places"},
     "flow": {"run", "release", "places", "schedule", "lifetime"},
     "cli": {

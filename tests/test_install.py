@@ -105,6 +105,14 @@ def test_the_venv_imports_its_own_copy(venv, env, elsewhere):
     assert (schemas / "2021" / "layout.yaml").is_file()
 
 
+def test_the_wheel_imports_as_nianbao_for_analysts(dist, venv, env, elsewhere):
+    """`import nianbao` (flows/api.py installed as the top-level module), from the venv's own copy."""
+    assert "nianbao/__init__.py" in zipfile.ZipFile(dist[1]).namelist()
+    code = "import json, nianbao; print(json.dumps([nianbao.__file__, nianbao.load.__module__]))"
+    module, loader = json.loads(run([bin_of(venv, "python"), "-c", code], elsewhere, env).stdout)
+    assert Path(module).resolve().is_relative_to(venv.resolve()) and loader == "flows.release.frames"
+
+
 def test_the_installed_nianbao_makes_a_template_and_checks_a_workbook(venv, env, elsewhere):
     nianbao = bin_of(venv, "nianbao")
     run([nianbao, "template", "2021", "-o", "t.xlsx"], elsewhere, env)

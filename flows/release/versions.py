@@ -198,8 +198,11 @@ def _link_latest(year_folder: Path, version: str) -> None:
 def _catalogued(publication: Publication, bureau: Bureau) -> Publication:
     """The publication, with the catalog updated; a catalog that cannot be written does not undo
     what was published, and is said."""
+    from flows.release.panel import write_panel  # here: panel reads releases with this module's helpers
+
     try:
         write_catalog(publication.path.parent.parent, bureau)
+        write_panel(publication.path.parent.parent)  # every year and version the catalog now lists
     except (OSError, NoLiveRelease) as error:
         return replace(publication, catalog_problem=str(error))
     return publication
