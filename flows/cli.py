@@ -453,6 +453,17 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from flows.release.comparison import NoSuchRelease, write_comparison
+
+    try:
+        page = write_comparison(Path(args.outputs), args.a, args.b, args.units, Path(args.out) if args.out else None)
+    except NoSuchRelease as error:
+        raise UsageError(str(error)) from None
+    print(f"已写出对比：{page}（及 {page.parent / 'comparison.xlsx'}）")
+    return 0
+
+
 def cmd_keygen(args) -> int:
     from flows.release.sign import SigningKeyError, keygen
 
@@ -576,6 +587,14 @@ def parser() -> argparse.ArgumentParser:
     synth.add_argument("--errors", type=int, default=0, help="注入的已知错误个数（记录在 errors-<年度>.csv）")
     synth.add_argument("--force", action="store_true", help="覆盖已存在的文件（默认拒绝覆盖）")
     synth.set_defaults(handler=cmd_synth)
+
+    compare = sub.add_parser("compare", help="对比两个年度（或两个版本）：网页与 xlsx")
+    compare.add_argument("a", help="年度（其当前版本）、年度/版本（如 2021/1.0.0）或发布包目录")
+    compare.add_argument("b", help="同上：与 a 对比的年度或版本")
+    compare.add_argument("--units", nargs="+", help="只列出这些部门（本机关总在其中）")
+    compare.add_argument("--outputs", default="outputs", help="发布目录")
+    compare.add_argument("--out", help="写入的目录（默认 outputs/compare/<a>-<b>/）")
+    compare.set_defaults(handler=cmd_compare)
 
     keys = sub.add_parser("keygen", help="生成用于签署发布包的 Ed25519 密钥对")
     keys.add_argument("--out", default=".", help="写入密钥的目录")
