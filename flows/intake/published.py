@@ -27,7 +27,7 @@ from flows.format.edition import LABEL_REMEMBERED, Column, Edition, TableLayout,
 from flows.format.edition import normalise_label as normalised
 from flows.format.report import Finding, Provenance, Report, Source, blank_values, make_finding
 from flows.format.text import ReportText, sections
-from flows.format.values import expected_kind, format_value, parse_cell
+from flows.format.values import BLANK, expected_kind, format_value, parse_cell
 from flows.intake.document import Document, decode, read_bytes, refused, sniff, text_lines
 from flows.intake.labels import align, best_similarity, similarity
 from flows.intake.labels import settings as label_settings
@@ -41,6 +41,7 @@ _YEAR = re.compile(r"(20\d\d)\s*年")
 _ZERO_WORDS = frozenset(["—", "——", "-", "--", "/", "／", "无"])
 # What values.parse_cell says of any number typed as text: every figure of a page is text.
 _AS_TEXT = "是以文本形式填写的数字"
+BLANKS_NAMED = 3  # blank cells a table's one V2 names
 SECTION_CLOSE = 0.5  # a heading's words against the section's title: 总体概述 for 总体情况 is 0.5
 
 
@@ -227,6 +228,7 @@ class _Reader:
             self.report.provenance[code] = Provenance(len(table.cells))
         self.findings: list[Finding] = []
         self.places: dict[tuple[str, str], str] = {}
+        self.blanks: dict[str, list[str]] = {}  # table → the places of its blank cells, read as 0
         self.measures: dict[tuple[str, str], str | None] = {}  # (table, column) → the measure its header states
         self.quoted = frozenset(re.findall(r"\d+(?:\.\d+)?", " ".join(t.text for t in toks if not t.figure)))
 
@@ -492,6 +494,9 @@ class _Reader:
         parsed = parse_cell(text, column, header_measure)
         if column.kind == "amount" and header_measure is None and parsed.measure is None and text:
             self.report.no_measure.add((table.code, r, c))
+        if parsed is BLANK:  # counted, said once for the table (blank_findings)
+            self.blanks.setdefault(table.code, []).append(self.places[(sheet, source.cell)])
+            return
         if parsed.value is None:
             zh, en = expected_kind(column)
             self.finding("V1", table, r=r, c=c, raw=text, expected=zh, expected_en=en, actual=text)
@@ -573,6 +578,14 @@ class _Reader:
                     where=f"表{table.heading[0]}（{table.title}）",
                 )
 
+    def blank_findings(self) -> None:
+        """One V2 a table for its blank cells (each read as 0), naming the first few: a report cut
+        short, or printed with blanks for zeros, has hundreds, and a finding each drowned the rest."""
+        for code, places in self.blanks.items():
+            table = self.edition.tables[code]
+            cells = "；".join(places[:BLANKS_NAMED]) + ("……" if len(places) > BLANKS_NAMED else "")
+            self.finding("V2", table, variant="blanks", count=len(places), cells=cells, sheet=self.sheet(table))
+
     def read(self, spans: dict[str, range], marks: dict[str, int]) -> None:
         for code, table in self.edition.tables.items():
             span = spans[code]
@@ -584,6 +597,7 @@ class _Reader:
             else:
                 self.finding("F1", table, expected=table.heading, where=f"表{table.heading[0]}（{table.title}）")
             self.header_variants(table, span)
+        self.blank_findings()
 
 
 def _pieces(figures: list[Token], reading: tuple[str, ...]) -> list[tuple[Token, str, int]]:

@@ -48,6 +48,7 @@ def _rows(table, index: int) -> list[Line]:
             row.append((column, _text(tc), span, continues))
             column += span
         grid.append(row)
+    continuing = {(r, column) for r, row in enumerate(grid) for column, _, _, continues in row if continues}
     lines = []
     for r, row in enumerate(grid):
         cells, spans = [], []
@@ -55,7 +56,7 @@ def _rows(table, index: int) -> list[Line]:
             if continues:
                 continue
             down = 1
-            while r + down < len(grid) and any(c == column and cont for c, _, _, cont in grid[r + down]):
+            while (r + down, column) in continuing:
                 down += 1
             cells.append(text)
             spans.append((down, span))
