@@ -5,6 +5,8 @@ sources/<year>/<unit>.xlsx             a department's workbook (any name: see in
 sources/<year>/report.md               the bureau's report text; <unit>.md a department's
 sources/<year>/exceptions.yaml         accepted exceptions
 sources/<year>/nil_returns.yaml        departments with nothing to report
+sources/<year>/published/<unit>.<ext>  a year before nianbao: each unit's report as published
+                                       (web page, Word, PDF or text), read for the rules across years
 
 outputs/<year>/<version>/, <version>.zip   a published version, never rewritten
 outputs/<year>/latest                  the version live now (a link: switching it publishes)
@@ -23,6 +25,7 @@ BUREAU_FILE = "bureau.yaml"
 REPORT_TEXT = "report.md"
 EXCEPTIONS = "exceptions.yaml"
 NIL_RETURNS = "nil_returns.yaml"
+PUBLISHED = "published"
 LATEST = "latest"
 CATALOG = "catalog.json"
 CATALOG_DCAT = "catalog.jsonld"
@@ -41,6 +44,11 @@ def year_folder(root: Path, year: int) -> Path:
 def report_text(sources: Path, year: int, unit: str | None = None) -> Path:
     """The bureau's report text, or with `unit` a department's own."""
     return year_folder(sources, year) / (f"{unit}.md" if unit else REPORT_TEXT)
+
+
+def published_reports(sources: Path, year: int) -> Path:
+    """sources/<year>/published/: the reports of a year nianbao did not publish, as published."""
+    return year_folder(sources, year) / PUBLISHED
 
 
 def latest(outputs: Path, year: int) -> Path:

@@ -22,7 +22,7 @@ from flows.format.edition import SCHEMAS, edition_for_year, editions
 from flows.format.report import Finding, Report, make_finding
 from flows.intake.bureau import Bureau, BureauConfigError, discover, load_bureau
 from flows.intake.kept import Pack, all_kept, changed_since_check, keep_only
-from flows.intake.previous import live_release, previous_release, previous_texts
+from flows.intake.previous import live_release, previous_release, previous_texts, published_year
 from flows.intake.workbook import sha256_of
 from flows.merge import Merged, merge
 from flows.release.versions import Publication, publish
@@ -52,17 +52,31 @@ def prepare(sources: Path, outputs: Path, year: int) -> Inputs:
     live_release(outputs, year)
     exceptions = load_exceptions(sources, year)
     submitted, findings = discover(sources, year, bureau)
+    previous, texts = previous_release(outputs, year), previous_texts(outputs, year)
+    if not previous:  # no release of last year: its reports as published, when sources/ has them
+        previous, texts = backfilled(sources, year, bureau)
     return Inputs(
         year,
         Path(sources),
         bureau,
         submitted,
         findings,
-        previous_release(outputs, year),
-        previous_texts(outputs, year),
+        previous,
+        texts,
         exceptions,
         places.checked_copies(outputs, year),
     )
+
+
+def backfilled(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Report], dict[str, ReportText]]:
+    """Last year's reports as published (sources/<year - 1>/published/), so that the rules across
+    years run from nianbao's first year. Without the bureau's own report, its figures are the sum
+    of its departments' as published (as nianbao would have merged them)."""
+    reports, texts = published_year(sources, year - 1)
+    departments = [reports[d.id] for d in bureau.departments if d.id in reports]
+    if bureau.id not in reports and departments and len({r.edition.code for r in departments}) == 1:
+        reports[bureau.id] = merge(bureau.id, departments).bureau
+    return reports, texts
 
 
 def bureau_id(sources: Path) -> str | None:

@@ -1,5 +1,6 @@
 """Last year's reports, for the rules across years (C2, D1–D4, E2): from the previous year's
-published package (bureau and departments) or from a single workbook."""
+published package (bureau and departments), from a single workbook, or, for a year nianbao did
+not publish, from the units' reports as they were published (sources/<year>/published/)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 from flows import places
 from flows.format.edition import edition_named
 from flows.format.report import Finding, Report
+from flows.format.text import ReportText
 from flows.format.values import parse_cell
+from flows.intake.document import Unreadable, read_bytes, sniff
 from flows.intake.workbook import UnreadableWorkbook, read_workbook
 
 
@@ -132,6 +135,52 @@ def previous_texts(outputs: Path, year: int) -> dict:
     return {p.stem: ReportText(p.stem, p, parse_sections(p.read_text("utf-8"))) for p in texts}
 
 
+def published_year(sources: Path, year: int) -> tuple[dict[str, Report], dict[str, ReportText]]:
+    """Every unit's report and text of `year` as published, from sources/<year>/published/: a
+    file a unit, named by its id (<department id>.htm, .docx, .pdf, .txt; the bureau's by its id),
+    read by its content. The figures are used as read: a back-filled year's errors were published.
+    PreviousYearError for a file that is no readable report, or a unit given twice."""
+    from flows.intake.published import read_published
+
+    folder = places.published_reports(sources, year)
+    reports: dict[str, Report] = {}
+    texts: dict[str, ReportText] = {}
+    for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+        if not path.is_file() or path.name.startswith((".", "~$")):
+            continue
+        unit = path.stem
+        if unit in reports:
+            raise PreviousYearError(f"{folder} 中 {unit} 有两份报告（{reports[unit].file} 与 {path}）：请只保留一份")
+        try:
+            published = read_published(path, year, unit)
+        except Unreadable as error:
+            raise PreviousYearError(f"{year} 年度发布的报告 {path} 无法读取：{error}") from None
+        reports[unit], texts[unit] = published.report, published.text
+    return reports, texts
+
+
+def is_published_report(path: Path) -> bool:
+    """Whether a file is a published report (web page, Word, PDF, text) rather than a workbook."""
+    try:
+        sniff(read_bytes(path))
+    except Unreadable:
+        return False
+    return True
+
+
+def load_previous_text(path: Path, year: int, unit: str) -> ReportText | None:
+    """Last year's text, for W7, when `path` is a published report; None for a workbook or release."""
+    from flows.intake.published import read_published
+
+    path = Path(path)
+    if path.is_dir() or not is_published_report(path):
+        return None
+    try:
+        return read_published(path, year - 1, unit).text
+    except Unreadable:
+        return None
+
+
 def load_previous(path: Path, year: int, unit: str) -> tuple[Report | None, list[Finding] | None]:
     """`unit`'s report of `year - 1` from a workbook or a published package (None if it has none),
     and, for a workbook, the errors found in reading it: the cross-year rules use its figures as
@@ -143,6 +192,14 @@ def load_previous(path: Path, year: int, unit: str) -> tuple[Report | None, list
         if found_year != year - 1:
             raise PreviousYearError(f"{path} 是 {found_year} 年度的发布包，而上年应为 {year - 1} 年度")
         return reports.get(unit), None
+    if is_published_report(path):
+        from flows.intake.published import read_published
+
+        try:
+            published = read_published(path, year - 1, unit)
+        except Unreadable as error:
+            raise PreviousYearError(f"上年报告 {path} 无法读取：{error}") from None
+        return published.report, [f for f in published.findings if f.is_error]
     try:
         report, findings = read_workbook(path, year - 1, unit)
     except UnreadableWorkbook as error:
