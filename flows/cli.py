@@ -58,9 +58,10 @@ def _finding_line(f) -> str:
 
 def cmd_check(args) -> int:
     from flows.checks.check import check_workbook, previous_flaws
+    from flows.checks.published import check_published
     from flows.checks.rules import Context
     from flows.documents.check_pages import status_of, write_department
-    from flows.intake.previous import PreviousYearError, load_previous
+    from flows.intake.previous import PreviousYearError, is_published_report, load_previous, load_previous_text
 
     documents, worst = [], 0
     for name in args.files:
@@ -74,7 +75,11 @@ def cmd_check(args) -> int:
             raise UsageError(str(error)) from None
         # A report checked at a level is that body's; without one, a department's (rule C4's scale).
         context = Context(args.level, previous, unit_level=args.level or "department")
-        checked = check_workbook(path, args.year, unit, context)
+        if is_published_report(path):  # by content: a web page, Word file, PDF or copied text
+            last_text = load_previous_text(Path(args.previous), args.year, unit) if args.previous else None
+            checked, _ = check_published(path, args.year, unit, context, last_text)
+        else:
+            checked = check_workbook(path, args.year, unit, context)
         if previous is not None and flawed is not None and checked.report is not None:
             checked.findings += previous_flaws(unit, args.year, previous, flawed)
         if args.html:
@@ -529,12 +534,14 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="不显示进度与汇总表，只在未发布时输出错误（适合 cron）")
     run.set_defaults(handler=cmd_run)
 
-    check = sub.add_parser("check", help="检查部门报表，不发布")
+    check = sub.add_parser("check", help="检查部门报表（工作簿）或发布的年度报告（网页、Word、PDF、文本），不发布")
     check.add_argument("files", nargs="+")
     check.add_argument("--year", type=_year, required=True)
     check.add_argument("--unit", help="部门代码（默认取文件名）")
     check.add_argument("--json", action="store_true", help="输出 JSON")
-    check.add_argument("--previous", help="上年报表（工作簿）或上年发布包（目录或 datapackage.json），用于跨年度核对")
+    check.add_argument(
+        "--previous", help="上年报表（工作簿或发布的报告）或上年发布包（目录或 datapackage.json），用于跨年度核对"
+    )
     check.add_argument(
         "--level",
         choices=["province", "prefecture", "county", "township"],
