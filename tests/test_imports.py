@@ -33,8 +33,11 @@ ALLOWED = {
     # What `import nianbao` gives analysts (the wheel installs flows/api.py as nianbao/__init__.py).
     "api": {"release"},
     "run": {"format", "intake", "checks", "merge", "documents", "release", "places"},
+    # `nianbao audit`: published reports checked across processes, their pages written (no Prefect).
+    "audit": {"format", "intake", "checks", "documents", "places"},
     "flow": {"run", "release", "places", "schedule", "lifetime"},
     "cli": {
+        "audit",
         "format",
         "intake",
         "checks",

@@ -64,16 +64,22 @@ def _table_html(report: Report, table: str, findings: list[Finding], numbers: di
     return fill(pieces, value)
 
 
+def tables_html(report: Report, findings: list[Finding]) -> list[Markup]:
+    """The report's tables with the cells of `findings` marked, numbered as the findings table
+    numbers them (in the order given, from 1)."""
+    numbers = {id(f): i for i, f in enumerate(findings, start=1)}
+    return [_table_html(report, t, findings, numbers) for t in report.edition.tables]
+
+
 def department_page(checked: Checked, name: str, year: int, accepted: dict[Finding, Accepted] | None = None) -> str:
     findings = sorted(checked.findings, key=lambda f: not f.is_error)
-    numbers = {id(f): i for i, f in enumerate(findings, start=1)}  # as the findings table numbers them
     report = checked.report
     return template("check_department.html.j2").render(
         title=f"{name}（{checked.unit}）{year} 年度报表检查结果",
         checked=checked,
         status=status_of(checked),
         report=report,
-        tables=[_table_html(report, t, findings, numbers) for t in report.edition.tables] if report else [],
+        tables=tables_html(report, findings) if report else [],
         findings=findings,
         accepted=accepted or {},
     )

@@ -28,7 +28,7 @@ from flows.format.edition import normalise_label as normalised
 from flows.format.report import Finding, Provenance, Report, Source, blank_values, make_finding
 from flows.format.text import ReportText, sections
 from flows.format.values import BLANK, expected_kind, format_value, parse_cell
-from flows.intake.document import Document, decode, read_bytes, refused, sniff, text_lines
+from flows.intake.document import Document, Unreadable, decode, read_bytes, refused, sniff, text_lines
 from flows.intake.labels import align, best_similarity, similarity
 from flows.intake.labels import settings as label_settings
 from flows.intake.runs import Cut, cut_run, identity
@@ -683,10 +683,22 @@ def read_document(document: Document, year: int, unit: str, path: str | None = N
     return published
 
 
-def read_published(path: Path, year: int, unit: str) -> Published:
+def read_published(path: Path, year: int | None, unit: str | None) -> Published:
     """Read a published report (.html/.htm, .docx, .pdf, .txt/.md: told by content) for `year`.
-    Raises Unreadable, with the reason in Chinese, for a file that is none (rule F0)."""
+    Raises Unreadable, with the reason in Chinese, for a file that is none (rule F0). Without a
+    year, the one its title (or statistics period) gives; without a unit, the unit its title
+    names, else the file's name."""
     document = load(Path(path))
+    if year is None or unit is None:
+        title = title_of(document)
+        year = year or title.year
+        unit = unit or title.unit or Path(path).stem
+        if year is None:
+            raise Unreadable("报告中找不到所报告的年度：请用 --year 指定")
+    try:
+        edition_for_year(year)
+    except ValueError as error:
+        raise Unreadable(str(error)) from None
     published = read_document(document, year, unit, str(path))
     published.report.file = str(path)
     return published
