@@ -101,6 +101,61 @@ def cmd_check(args) -> int:
     return worst
 
 
+def cmd_import(args) -> int:
+    from flows.checks.published import check_published, published_json
+    from flows.documents.check_pages import status_of
+
+    if args.out and args.unit and len(args.files) > 1:
+        raise UsageError("--unit 只能用于一个文件：多个文件时各以文件名为部门代码")
+    documents, worst = [], 0
+    for name in args.files:
+        path = Path(name)
+        if not path.is_file():
+            raise UsageError(f"找不到文件：{path}")
+        checked, published = check_published(path, args.year, None)
+        documents.append(published_json(checked, published))
+        worst = max(worst, 2 if checked.unreadable else 1 if checked.errors else 0)
+        if args.out and published is not None:
+            from flows.documents.imported import write_imported
+
+            unit = args.unit or path.stem
+            _refuse_to_overwrite([Path(args.out) / f"{unit}{suffix}" for suffix in (".xlsx", ".md")], args.force)
+            written = write_imported(
+                Path(args.out), published.report, published.text.sections, unit, published.title.unit or ""
+            )
+            if not args.json:
+                print(f"已写出 {'、'.join(map(str, written))}")
+        if not args.json:
+            report = checked.report
+            what = (
+                f"{published.title.unit or '—'} {report.year} 年度（{report.edition.code} 版）"
+                if published and report
+                else "—"
+            )
+            print(f"{path}：{what}，{status_of(checked)}，错误 {checked.errors} 个，警告 {checked.warnings} 个")
+            for f in checked.findings:
+                print(_finding_line(f))
+    if args.json:
+        print(json.dumps({"files": documents}, ensure_ascii=False, indent=2))
+    return worst
+
+
+def cmd_audit(args) -> int:
+    from flows.audit import audit_folder
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise UsageError(f"找不到目录：{folder}")
+    out = Path(args.out or f"{folder.resolve().name}-audit")
+    console = _console()
+    with _progress(console, args.quiet, "份报告") as show:
+        lines, index = audit_folder(folder, out, args.year, args.workers, show)
+    with_errors = sum(a.errors > 0 for a in lines)
+    if not args.quiet:
+        print(f"{len(lines)} 份报告，{with_errors} 份有错误：{index}（及 reports.csv、findings.csv）")
+    return BLOCKED if with_errors else 0
+
+
 def cmd_template(args) -> int:
     from flows.documents.template import write_workbook
     from flows.format.edition import edition_for_year
@@ -263,8 +318,8 @@ def _console():
 
 
 @contextmanager
-def _progress(console, quiet: bool):
-    """A progress bar by departments (none with --quiet); yields what the flow calls as batches finish."""
+def _progress(console, quiet: bool, unit: str = "个部门"):
+    """A progress bar by departments, or `unit` (none with --quiet); yields what the flow calls as batches finish."""
     if quiet:
         yield None
         return
@@ -274,7 +329,7 @@ def _progress(console, quiet: bool):
         TextColumn("读取并检查"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("个部门"),
+        TextColumn(unit),
         TimeElapsedColumn(),
         console=console,
         transient=not console.is_terminal,
@@ -549,6 +604,39 @@ def parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--html", metavar="DIR", help="把检查报告（HTML 与 JSON）写入该目录")
     check.set_defaults(handler=cmd_check)
+
+    imported = sub.add_parser(
+        "import",
+        help="读取发布的年度报告（网页、Word、PDF、文本）：输出其数字、正文与检查发现，或写成填报工作簿与 report.md",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    imported.add_argument("files", nargs="+")
+    imported.add_argument("--year", type=_year, help="所报告的年度（默认取报告标题中的年度）")
+    imported.add_argument(
+        "--json", action="store_true", help="输出 JSON：单位、年度、格式、三张表、六部分正文、检查发现"
+    )
+    imported.add_argument(
+        "--out",
+        metavar="DIR",
+        help="写出 <部门代码>.xlsx（本年度填报模板）与 <部门代码>.md（正文），可放入 sources/<年度>/",
+    )
+    imported.add_argument("--unit", help="部门代码（--out 写出的文件名；默认取文件名）")
+    imported.add_argument("--force", action="store_true", help="覆盖已存在的文件（默认拒绝覆盖）")
+    imported.set_defaults(handler=cmd_import)
+
+    audit = sub.add_parser(
+        "audit",
+        help="检查一个目录中所有发布的年度报告，写出可浏览的汇总（index.html、reports.csv、findings.csv）",
+        epilog=EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    audit.add_argument("folder", help="存放发布的报告的目录（含子目录；按内容识别网页、Word、PDF、文本）")
+    audit.add_argument("--out", metavar="DIR", help="写入汇总的目录（默认 <目录名>-audit）")
+    audit.add_argument("--year", type=_year, help="所报告的年度（默认取各报告标题中的年度）")
+    audit.add_argument("--workers", type=int, help="工作进程数（默认每核一个）")
+    audit.add_argument("--quiet", action="store_true", help="不显示进度与结论")
+    audit.set_defaults(handler=cmd_audit)
 
     verify = sub.add_parser("verify", help="核验发布包：哈希、表结构、规则、汇总数与报送文件")
     verify.add_argument("path", help="发布目录或其 zip")
