@@ -152,10 +152,7 @@ class AnalysisCopies:
         """A table as Parquet, typed by its Table Schema (integer → int64, number → float64, else string)."""
         columns, types = self._columns[table], self.types[table]
         values = self._db.execute(f"SELECT * FROM {_quoted(table)} ORDER BY rowid").fetchall()
-        arrays = {
-            c: pa.array([row[i] for row in values], type=ARROW.get(types.get(c, "string"), pa.string()))
-            for i, c in enumerate(columns)
-        }
+        arrays = {c: _array([row[i] for row in values], types.get(c, "string")) for i, c in enumerate(columns)}
         out = io.BytesIO()
         pq.write_table(pa.table(arrays), out, compression="zstd")
         path = parquet_path(table)
@@ -168,6 +165,15 @@ class AnalysisCopies:
             "hash": "sha256:" + files.sha256[path],
             "bytes": files.size[path],
         }
+
+
+def _array(values: list, kind: str) -> pa.Array:
+    """A column typed by its Table Schema; as text when a value is no number of its type, so that the
+    release's verification (frictionless on the CSV) says which cell is wrong, rather than this copy."""
+    try:
+        return pa.array(values, type=ARROW.get(kind, pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
 def _literal(text: str) -> str:
