@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -430,3 +431,22 @@ def test_an_unreachable_prefect_server_is_one_line_and_exit_3(tmp_path):
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("nianbao: 无法连接 Prefect 服务器 http://127.0.0.1:9/api") and "本次没有发布任何内容" in line
     assert not (tmp_path / "outputs" / "2021").exists()
+
+
+def test_storage_that_is_full_comes_back_as_itself(prefect_server, sources_copy, tmp_path, monkeypatch):
+    """An OSError of the storage during the run reaches the CLI as it was raised (after publish's
+    retries), which says it in one line with exit 3 (tests/test_cli.py)."""
+    from flows import run
+    from flows.flow import run_flow
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(tmp_path / "2020"))
+
+    monkeypatch.setattr(run, "publish", full)
+    # Prefect's console handler, set up by the harness during an earlier test, may write to that
+    # test's closed capture: its logging errors are not this test's.
+    monkeypatch.setattr(logging, "raiseExceptions", False)
+    with pytest.raises(OSError) as raised:
+        run_flow(2020, sources_copy, tmp_path, runner="threads")
+    assert (raised.value.errno, raised.value.filename) == (28, str(tmp_path / "2020"))
+    assert not (tmp_path / "2020").exists() and (tmp_path / "checks" / "2020" / "index.html").is_file()
