@@ -40,7 +40,7 @@ def web_page(report: Report, name: str) -> str:
             out.append(f"<tr>{cells}</tr>")
         out.append("</table>")
     out += [
-        "<p>五、存在的主要问题及改进情况</p><p>仍有不足。</p><p>六、其他需要报告的事项</p><p>无。</p></body></html>"
+        "<p>五、存在的主要问题及改进情况</p><p>仍有不足。</p><p>六、其他需要报告的事项</p><p>本年度未收取信息处理费。</p></body></html>"
     ]
     return "\n".join(out)
 
