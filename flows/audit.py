@@ -91,6 +91,8 @@ def _in_workers(chunks: list[list[Job]], year: int | None, out: Path, workers: i
             for future in finished:
                 lines += future.result()
             done(len(lines))
-    finally:  # at Ctrl+C, what is not started is dropped and the workers are not waited for
+    except BaseException:  # Ctrl+C: what is not started is dropped, the workers not waited for
         pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return lines
