@@ -214,7 +214,7 @@ def _run_locked(args) -> int:
         except ImportError:
             raise UsageError("--runner dask 需要 prefect-dask：pip install 'nianbao[dask]'") from None
     try:
-        inputs = prepare(Path(args.sources), Path(args.outputs), args.year)
+        inputs = prepare(Path(args.sources), Path(args.outputs), args.year, args.from_published)
         if args.sign:
             sign(b"", Path(args.sign))
         return _run_prepared(args, inputs)
@@ -587,6 +587,11 @@ def parser() -> argparse.ArgumentParser:
         "--dask-address", metavar="URL", help="Dask 集群调度器地址（--runner dask；默认在本机起两个 worker）"
     )
     run.add_argument("--quiet", action="store_true", help="不显示进度与汇总表，只在未发布时输出错误（适合 cron）")
+    run.add_argument(
+        "--from-published",
+        action="store_true",
+        help="读取 <年度>/published/ 中各部门已发布的年度报告（网页、Word、PDF、文本）而不是工作簿：补录使用 nianbao 之前的年度",
+    )
     run.set_defaults(handler=cmd_run)
 
     check = sub.add_parser("check", help="检查部门报表（工作簿）或发布的年度报告（网页、Word、PDF、文本），不发布")
