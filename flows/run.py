@@ -15,11 +15,14 @@ from typing import Any
 from flows import places
 from flows.checks.accepted import Accepted, apply_exceptions, carry_up, load_exceptions
 from flows.checks.check import Checked, check_report, check_workbook
+from flows.checks.published import check_published
 from flows.checks.rules import Context, rule_e2, rule_e3
 from flows.checks.text import ReportText, check_text
 from flows.documents.check_pages import start_department_pages, status_of, write_check_pages
+from flows.documents.imported import TEXT_SECTIONS
 from flows.format.edition import SCHEMAS, edition_for_year, editions
 from flows.format.report import Finding, Report, make_finding
+from flows.format.text import sections as section_titles
 from flows.intake.bureau import Bureau, BureauConfigError, discover, load_bureau
 from flows.intake.kept import Pack, all_kept, changed_since_check, keep_only
 from flows.intake.previous import live_release, previous_release, previous_texts, published_year
@@ -41,9 +44,12 @@ class Inputs:
     previous_texts: dict[str, ReportText] = field(default_factory=dict)  # unit → its text of year - 1
     exceptions: list[dict] = field(default_factory=list)  # exceptions.yaml's entries
     kept: Path | None = None  # where the bytes read are kept for publication (places.checked_copies)
+    # Read from the units' reports as published (sources/<year>/published/), not from workbooks:
+    # a year before nianbao, published as nianbao would have (back-fill).
+    from_published: bool = False
 
 
-def prepare(sources: Path, outputs: Path, year: int) -> Inputs:
+def prepare(sources: Path, outputs: Path, year: int, from_published: bool = False) -> Inputs:
     """Discover the submissions and load last year's release. Raises BureauConfigError or
     PreviousYearError for inputs that cannot be used at all, and NoLiveRelease, before any work,
     when the year's own live version cannot be told. exceptions.yaml is read here too, so that a
@@ -51,7 +57,10 @@ def prepare(sources: Path, outputs: Path, year: int) -> Inputs:
     bureau = load_bureau(sources)
     live_release(outputs, year)
     exceptions = load_exceptions(sources, year)
-    submitted, findings = discover(sources, year, bureau)
+    if from_published:
+        submitted, findings = published_submissions(sources, year, bureau)
+    else:
+        submitted, findings = discover(sources, year, bureau)
     previous, texts = previous_release(outputs, year), previous_texts(outputs, year)
     if not previous:  # no release of last year: its reports as published, when sources/ has them
         previous, texts = backfilled(sources, year, bureau)
@@ -65,7 +74,33 @@ def prepare(sources: Path, outputs: Path, year: int) -> Inputs:
         texts,
         exceptions,
         places.checked_copies(outputs, year),
+        from_published,
     )
+
+
+def published_submissions(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path], list[Finding]]:
+    """Each department's published report in sources/<year>/published/ (<department id>.<ext>),
+    as discover() finds workbooks: E4 for a department without one, E5 for a file that names no
+    department or a second one. The bureau's own report is its text (bureau_text), no submission."""
+    folder = places.published_reports(sources, year)
+    submitted: dict[str, Path] = {}
+    findings = []
+    for path in sorted(folder.iterdir()) if folder.is_dir() else ():
+        unit = path.stem
+        if not path.is_file() or path.name.startswith((".", "~$")) or unit == bureau.id:
+            continue
+        if bureau.department(unit) is None or unit in submitted:
+            problem = "不对应 bureau.yaml 中的任何部门" if unit not in submitted else f"与“{submitted[unit].name}”重复"
+            findings.append(
+                make_finding("E5", bureau.id, file=str(path), file_name=path.name, problem=problem, problem_en=problem)
+            )
+            continue
+        submitted[unit] = path
+    for department in bureau.departments:
+        if department.id not in submitted:
+            expected = f"{year}/{places.PUBLISHED}/{department.id}.htm"
+            findings.append(make_finding("E4", department.id, unit_name=department.name, year=year, expected=expected))
+    return submitted, findings
 
 
 def backfilled(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Report], dict[str, ReportText]]:
@@ -134,6 +169,8 @@ def check_batch(
             if path.name == places.NIL_RETURNS:
                 report = nil_return(path, unit, year, pack)
                 result = Checked(path, unit, report, check_report(report, context))
+            elif path.parent.name == places.PUBLISHED:  # a back-filled year's report as published
+                result, _ = check_published(path, year, unit, context)
             else:
                 result = check_workbook(path, year, unit, context, pack)
             if context.previous is None:
@@ -267,6 +304,10 @@ def check_texts(inputs: Inputs, merged: Merged) -> tuple[dict[str, ReportText], 
     """The bureau's report text (report.md, required) and any department's own (<unit>.md)."""
     texts: dict[str, ReportText] = {}
     findings: list[Finding] = []
+    if inputs.from_published and not places.report_text(inputs.sources, inputs.year).is_file():
+        bureau = bureau_text(inputs, merged.bureau)
+        if bureau is not None:
+            return bureau
     own = [(d, places.report_text(inputs.sources, inputs.year, d.unit)) for d in merged.departments]
     for report, path in [(merged.bureau, places.report_text(inputs.sources, inputs.year))] + [
         (d, p) for d, p in own if p.is_file()
@@ -274,6 +315,31 @@ def check_texts(inputs: Inputs, merged: Merged) -> tuple[dict[str, ReportText], 
         texts[report.unit], found = check_text(path, report, inputs.previous_texts.get(report.unit))
         findings += found
     return texts, findings
+
+
+def bureau_text(inputs: Inputs, bureau: Report) -> tuple[dict[str, ReportText], list[Finding]] | None:
+    """A back-filled year's report text: the bureau's own published report's sections 一、五、六
+    (sources/<year>/published/<bureau id>.<ext>) with the text rules' findings; None without one."""
+    folder = places.published_reports(inputs.sources, inputs.year)
+    found = sorted(folder.glob(f"{inputs.bureau.id}.*")) if folder.is_dir() else []
+    if not found:
+        return None
+    checked, published = check_published(
+        found[0], inputs.year, inputs.bureau.id, Context(), inputs.previous_texts.get(bureau.unit)
+    )
+    if published is None:
+        return {}, checked.findings
+    sections = {n: t for n, t in published.text.sections.items() if n in TEXT_SECTIONS}
+    # Its figures are the departments' sum (merged); its tables' findings are not the release's.
+    text_rules = [f for f in checked.findings if f.rule in ("D6", "W5", "W6", "W7")]
+    missing = [
+        make_finding(
+            "T1", bureau.unit, file=str(found[0]), where=found[0].name, expected=f"{n}、{section_titles()[n]['title']}"
+        )
+        for n in TEXT_SECTIONS
+        if not sections.get(n)
+    ]
+    return {bureau.unit: ReportText(bureau.unit, found[0], sections)}, missing + text_rules
 
 
 def settle(inputs: Inputs, checked: list[Checked], merged: Merged | None) -> Outcome:

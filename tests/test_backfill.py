@@ -5,7 +5,10 @@ workbooks, and its 2020 workbooks removed: 2021 must run as it runs after a 2020
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import html
+import json
 import shutil
 from pathlib import Path
 
@@ -17,7 +20,8 @@ from flows.format.values import format_value
 from flows.intake.bureau import load_bureau
 from flows.intake.previous import PreviousYearError, published_year
 from flows.intake.workbook import read_workbook
-from flows.run import prepare, run_year
+from flows.release.verify import verify
+from flows.run import Steps, prepare, run_year
 from tests.conftest import SOURCES
 from tests.make_published_forms import table_rows
 
@@ -97,3 +101,33 @@ def test_a_back_filled_report_that_cannot_be_read_says_which(tmp_path):
     (sources / "2020" / "published" / "household.txt").write_text("一、总体情况", "utf-8")
     with pytest.raises(PreviousYearError, match="两份"):
         published_year(sources, 2020)
+
+
+def test_a_back_filled_year_is_published_from_its_published_reports_with_each_figures_place(tmp_path):
+    sources, outputs = backfilled_sources(tmp_path), tmp_path / "outputs"
+    steps = Steps(prepare=lambda sources, outputs, year: prepare(sources, outputs, year, from_published=True))
+    outcome = run_year(2020, sources, outputs, steps=steps)
+    assert outcome.publication is not None, [f.message for f in outcome.errors]
+    release = outcome.release
+    assert json.loads((release / "datapackage.json").read_text("utf-8"))["nianbao"]["read_from"] == "published_reports"
+    assert "读自各部门已发布的年度报告" in (release / "README.md").read_text("utf-8")
+    page = sources / "2020" / "published" / "household.htm"
+    with open(release / "data" / "cells.csv", encoding="utf-8", newline="") as handle:
+        cells = [row for row in csv.DictReader(handle) if row["unit_id"] == "household"]
+    assert {(row["file"], row["sha256"]) for row in cells} == {
+        ("submissions/household.htm", hashlib.sha256(page.read_bytes()).hexdigest())
+    }
+    new_total = next(
+        row for row in cells if (row["table"], row["row"], row["column"]) == ("applications", "new", "total")
+    )
+    assert (new_total["sheet"], new_total["cell"]) == ("表三", "“一、本年新收政府信息公开申请数量” / “总计”")
+    expected, _ = read_workbook(SOURCES / "2020" / "household.xlsx", 2020, "household")
+    layout = expected.edition.tables["applications"]
+    assert new_total["value"] == str(
+        expected.values["applications"][layout.row_index["new"], layout.column_index["total"]]
+    )
+    assert (release / "submissions" / "household.htm").read_bytes() == page.read_bytes()
+    assert all(v.passed for v in verify(release)), [p for v in verify(release) for p in v.problems]
+    # The next year runs against the back-filled release as against any other.
+    following = run_year(2021, sources, outputs)
+    assert not [f for f in following.findings if f.rule == "D0"] and following.publication is not None

@@ -108,6 +108,9 @@ class Report:
     no_measure: set[tuple[str, int, int]] = field(default_factory=set)
     # Where the bytes read were kept (flows/intake/kept.py): what publication ships, not `file`.
     kept: Kept | None = None
+    # A published report's figures (flows/intake/published.py): (sheet, cell of a Source) → the
+    # figure's place in the document in words, which cells.csv publishes for its provenance.
+    places: dict[tuple[str, str], str] | None = None
 
     @classmethod
     def zeros(cls, unit: str, year: int, edition: Edition, **kwargs) -> Report:

@@ -16,6 +16,7 @@ synthetic grid reference; `Published.relocate` turns those into the document's p
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -633,7 +634,11 @@ def _printed(row, text: str) -> bool:
 
 def load(path: Path) -> Document:
     """The file's Document, by its content; Unreadable (F0) saying why for anything else."""
-    data = read_bytes(path)
+    return document_of(read_bytes(path))
+
+
+def document_of(data: bytes) -> Document:
+    """The Document of a file's bytes, by their content."""
     kind = sniff(data)
     if kind == "html":
         from flows.intake.web_page import read_html
@@ -688,7 +693,8 @@ def read_published(path: Path, year: int | None, unit: str | None) -> Published:
     Raises Unreadable, with the reason in Chinese, for a file that is none (rule F0). Without a
     year, the one its title (or statistics period) gives; without a unit, the unit its title
     names, else the file's name."""
-    document = load(Path(path))
+    data = read_bytes(Path(path))
+    document = document_of(data)
     if year is None or unit is None:
         title = title_of(document)
         year = year or title.year
@@ -701,4 +707,6 @@ def read_published(path: Path, year: int | None, unit: str | None) -> Published:
         raise Unreadable(str(error)) from None
     published = read_document(document, year, unit, str(path))
     published.report.file = str(path)
+    published.report.sha256 = hashlib.sha256(data).hexdigest()
+    published.report.places = published.places
     return published

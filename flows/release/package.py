@@ -195,9 +195,10 @@ def cell_lines(report: Report, file: str) -> str:
             if sheet is None:
                 lines.append(f"{unit},{key}{text},{middle},\n")
             else:
-                lines.append(
-                    f"{unit},{key}{text},{_typed_field(raw)}{middle}{sheet_fields[sheet]},{cell_ref(row, col)}\n"
-                )
+                cell = cell_ref(row, col)
+                if report.places:  # read from a published report: the figure's place in its words
+                    cell = _csv_field(neutralised(report.places.get((sheet, cell), cell)))
+                lines.append(f"{unit},{key}{text},{_typed_field(raw)}{middle}{sheet_fields[sheet]},{cell}\n")
     return "".join(lines)
 
 
@@ -463,6 +464,8 @@ def build_package(
     files["README.md"] = _readme(merged, bureau).encode("utf-8")
     files["CHANGELOG.md"] = _changelog(version, previous_version, reason, changes).encode("utf-8")
     meta = {"version": version, "previous_version": previous_version, "reason": reason, "copies": parquet}
+    if any(r.places for r in merged.departments):  # a back-filled year (docs/published-reports.md)
+        meta["read_from"] = "published_reports"
     descriptor = _descriptor(merged, bureau, resources, meta)
     files["dcat.jsonld"] = release_jsonld(descriptor, bureau, base_url(bureau))
     files["datapackage.json"] = (json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
@@ -682,7 +685,7 @@ def _readme(merged: Merged, bureau: Bureau) -> str:
 
 本数据包收录{bureau.name}及其 {n} 个部门 {year} 年度政府信息公开工作年度报告的三张统计表
 （{edition.code} 版格式，{edition.issued_by}），由 nianbao 从各部门报送的工作簿读取、检查并汇总生成。
-{bureau.metadata.get("note", "")}
+{bureau.metadata.get("note", "")}{_read_from_published_note(merged)}
 
 - `data/proactive_disclosure.csv`、`data/applications.csv`、`data/review_litigation.csv`：三张表；
   `unit_id` 为 `{bureau.id}` 的行是本机关汇总数（各部门之和），其余为各部门数据。
@@ -708,6 +711,20 @@ SHA-256), sheet and cell it was typed in; `submissions/` holds those files byte 
 compare each file's SHA-256 and size with `datapackage.json`, re-add the department rows (or the
 `cells` rows) for each bureau figure, or run `nianbao verify <this folder or its zip>`.
 """
+
+
+def _read_from_published_note(merged: Merged) -> str:
+    """What the README says of a back-filled year: its figures were read from published reports."""
+    if not any(r.places for r in merged.departments):
+        return ""
+    return """
+
+**本年度的数字读自各部门已发布的年度报告**（网页、Word、PDF 或文本，`submissions/` 原样收录），
+而非报送的工作簿：`cells.csv` 的“工作表”为报告中的表二、表三、表四，“单元格”为数字在报告中的
+位置（“行” / “列”，PDF 注明页码），来源文件的 SHA-256 为所读的报告。
+This year's figures were read from the departments' reports as published (web page, Word, PDF or
+text, in `submissions/`), not from submitted workbooks: in `cells.csv`, `sheet` is the report's
+table and `cell` the figure's place in it (row / column label, and a PDF's page)."""
 
 
 def _descriptor(merged: Merged, bureau: Bureau, resources: list[dict], release: dict) -> dict:
@@ -741,7 +758,7 @@ def _descriptor(merged: Merged, bureau: Bureau, resources: list[dict], release: 
             "year": year,
             "edition": edition.code,
             "bureau": bureau.id,
-            **{k: release[k] for k in ("previous_version", "reason") if release.get(k)},
+            **{k: release[k] for k in ("previous_version", "reason", "read_from") if release.get(k)},
             # Parquet copies of the tables: listed here, not as resources, since frictionless reads a
             # Parquet resource as a table and computes neither its hash nor its size (docs/analysis.md).
             **({"copies": release["copies"]} if release.get("copies") else {}),

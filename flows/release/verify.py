@@ -27,7 +27,9 @@ from flows.checks.check import check_report
 from flows.format.edition import SCHEMAS, Edition, edition_named
 from flows.format.report import Report, place
 from flows.format.values import format_value
-from flows.intake.previous import PreviousYearError, load_release
+from flows.intake.document import Unreadable
+from flows.intake.previous import PreviousYearError, is_published_report, load_release
+from flows.intake.published import read_published
 from flows.intake.workbook import UnreadableWorkbook, read_workbook
 from flows.release.sign import (
     MANIFEST,
@@ -262,8 +264,8 @@ def verify_cells_against_workbooks(result: Verification, reports: dict[str, Repo
             reread = None  # a nil return: every figure 0
         else:
             try:
-                reread, _ = read_workbook(path, year, unit)
-            except (UnreadableWorkbook, OSError) as error:
+                reread = _reread(path, year, unit)
+            except (UnreadableWorkbook, Unreadable, OSError) as error:
                 result.problems.append(f"{submission['file']}：无法读取（{error}）")
                 continue
         base = reread or reports.get(unit)
@@ -281,12 +283,23 @@ def verify_cells_against_workbooks(result: Verification, reports: dict[str, Repo
             where = f"{submission['file']} {place(layout, r, c)}"
             if value != row["value"]:
                 result.problems.append(f"{where}：文件中为 {value}，cells.csv 为 {row['value']}")
-            if source is not None and (source.sheet, source.cell) != (row["sheet"], row["cell"]):
+            if source is None or reread is None:
+                continue
+            # A published report's figure stands at a place in words, which cells.csv gives.
+            cell = (reread.places or {}).get((source.sheet, source.cell), source.cell)
+            if (source.sheet, cell) != (row["sheet"], row["cell"]):
                 result.problems.append(
-                    f"{where}：文件中位于 {source.sheet}!{source.cell}，cells.csv 记为 {row['sheet']}!{row['cell']}"
+                    f"{where}：文件中位于 {source.sheet}!{cell}，cells.csv 记为 {row['sheet']}!{row['cell']}"
                 )
     for unit in by_unit:
         result.problems.append(f"cells.csv 中的 {unit} 没有对应的报送文件")
+
+
+def _reread(path: Path, year: int, unit: str) -> Report:
+    """A shipped submission read again: a workbook, or a back-filled year's published report."""
+    if is_published_report(path):
+        return read_published(path, year, unit).report
+    return read_workbook(path, year, unit)[0]
 
 
 @_check("各部门的表格行与 cells.csv 一致")
