@@ -131,3 +131,20 @@ def test_a_back_filled_year_is_published_from_its_published_reports_with_each_fi
     # The next year runs against the back-filled release as against any other.
     following = run_year(2021, sources, outputs)
     assert not [f for f in following.findings if f.rule == "D0"] and following.publication is not None
+
+
+def test_a_back_filled_bureaus_text_is_its_own_published_reports_and_a_stray_file_is_e5(tmp_path):
+    from flows.run import check_all, check_texts, merge_checked
+
+    sources = backfilled_sources(tmp_path)
+    (sources / "2020" / "report.md").unlink()
+    (sources / "2020" / "published" / "stray.htm").write_text("<p>通知</p>", "utf-8")
+    inputs = prepare(sources, tmp_path / "outputs", 2020, from_published=True)
+    assert [(f.rule, f.file) for f in inputs.findings] == [("E5", str(sources / "2020" / "published" / "stray.htm"))]
+    merged = merge_checked(inputs.bureau, check_all(inputs))
+    assert merged is not None
+    bureau_page = sources / "2020" / "published" / f"{inputs.bureau.id}.htm"
+    bureau_page.write_text(web_page(merged.bureau, inputs.bureau.name), "utf-8")
+    texts, findings = check_texts(inputs, merged)
+    assert set(texts[inputs.bureau.id].sections) == {"一", "五", "六"} and not [f for f in findings if f.is_error]
+    assert "依法" in texts[inputs.bureau.id].sections["一"]
