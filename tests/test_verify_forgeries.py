@@ -339,7 +339,7 @@ FOLDER_FORGERIES = {
     "manifest-naming-outside": (manifest_naming(f"{'0' * 64}  ../secret.txt\n"), "MANIFEST.sha256 中的 ../secret.txt"),
     "package-level-frictionless-error": (
         descriptor_edit(duplicate_resource_name),
-        "frictionless 核验了 0 个资源，datapackage.json 列出 12 个",
+        "frictionless 核验了 0 个资源，datapackage.json 列出 13 个",
     ),
     "package-level-frictionless-error-named": (descriptor_edit(duplicate_resource_name), "names of the resources"),
     # malformed: each a failed verification with its reason, never a traceback
@@ -429,7 +429,7 @@ def test_a_frictionless_report_that_validated_no_resource_fails(release, keys, m
     real = frictionless.validate
     monkeypatch.setattr(frictionless, "validate", lambda source, **options: real({"name": "x", "resources": []}))
     code, out = verdict(release, keys[1], capsys)
-    assert code == 1 and "frictionless 核验了 0 个资源，datapackage.json 列出 12 个" in out, out
+    assert code == 1 and "frictionless 核验了 0 个资源，datapackage.json 列出 13 个" in out, out
 
 
 def test_a_zip_of_too_many_entries_is_refused(signed, keys, monkeypatch, capsys):
