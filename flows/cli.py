@@ -180,6 +180,11 @@ def cmd_run(args) -> int:
             return _run_locked(args)
     except RunInProgress as error:
         raise UsageError(str(error)) from None
+    except OSError as error:  # the storage failed the run: say whether anything was published before it did
+        if error.errno not in STORAGE:
+            raise
+        where = f"：{error.filename}" if error.filename else ""
+        raise CannotRun(f"{STORAGE[error.errno]}{where}（{error.strerror or error}）；{farewell.left()}") from None
     except KeyboardInterrupt as error:  # the lock is released by now
         farewell(silence=isinstance(error, Interrupted))
         if isinstance(error, Interrupted):
@@ -243,14 +248,17 @@ class _Farewell:
         link = latest(self.outputs, self.year)
         return os.readlink(link) if link.is_symlink() else None
 
+    def left(self) -> str:
+        """What the stopped run left: nothing published, or a version published before it stopped."""
+        now = self._live()
+        if now == self.before:
+            return f"{self.year} 年度未发布任何内容，latest 未改动（{self.before or '尚无发布'}）"
+        return f"{self.year} 年度已发布 {now}，检查报告可能未写完：请再运行一次 nianbao run {self.year}"
+
     def __call__(self, silence: bool = True) -> None:
         if not self.said.acquire(blocking=False):
             return
-        now = self._live()
-        if now == self.before:
-            said = f"已中断：{self.year} 年度未发布任何内容，latest 未改动（{self.before or '尚无发布'}）"
-        else:
-            said = f"已中断：{self.year} 年度已发布 {now}，检查报告可能未写完：请再运行一次 nianbao run {self.year}"
+        said = f"已中断：{self.left()}"
         # Not print(): while a flow runs, Prefect takes print() for its logs (log_prints).
         sys.stderr.write(f"nianbao: {said}\n")
         sys.stderr.flush()
