@@ -7,14 +7,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from flows import places
 from flows.documents.compare import Side, compare, render_html, render_xlsx
 from flows.format.text import parse_sections
 from flows.intake.previous import PreviousYearError, catalog_releases, live_release, load_release
+from flows.release.versions import replace_file
 
 COMPARE = "compare"
 PAGE, WORKBOOK = "index.html", "comparison.xlsx"
@@ -71,8 +70,8 @@ def write_comparison(outputs: Path, a: str, b: str, units: list[str] | None = No
     comparison = compare(first, second, bureau, units, history(outputs, bureau))
     folder = Path(out) if out else comparison_folder(outputs, first, second)
     folder.mkdir(parents=True, exist_ok=True)
-    _replace(folder / WORKBOOK, render_xlsx(comparison))
-    _replace(folder / PAGE, render_html(comparison).encode("utf-8"))
+    replace_file(folder / WORKBOOK, render_xlsx(comparison))
+    replace_file(folder / PAGE, render_html(comparison).encode("utf-8"))
     return folder / PAGE
 
 
@@ -80,15 +79,3 @@ def comparison_folder(outputs: Path, a: Side, b: Side) -> Path:
     """outputs/compare/2020-2021/ for two years; with their versions when they are of one year."""
     name = f"{a.year}-{b.year}" if a.year != b.year else f"{a.year}-{a.version}-{b.version}"
     return Path(outputs) / COMPARE / name
-
-
-def _replace(path: Path, content: bytes) -> None:
-    handle, aside = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(handle, 0o644)  # served as the releases are
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.replace(aside, path)
-    except BaseException:
-        Path(aside).unlink(missing_ok=True)
-        raise

@@ -8,8 +8,6 @@ import csv
 import fcntl
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,7 +16,7 @@ import pyarrow.parquet as pq
 from flows import places
 from flows.format.edition import edition_named
 from flows.intake.previous import catalog_releases
-from flows.release.versions import umask
+from flows.release.versions import replace_file
 
 PANEL_CSV, PANEL_PARQUET = "panel.csv", "panel.parquet"
 COLUMNS = ("year", "version", "live", "unit", "table", "row", "column", "value")
@@ -40,14 +38,14 @@ def write_panel(outputs: Path) -> None:
         for year, version, live in versions:
             _add_release(columns, places.year_folder(outputs, year) / version, year, version, live)
         texts = columns["value"]
-        _replace(outputs / PANEL_CSV, _csv(columns))
+        replace_file(outputs / PANEL_CSV, _csv(columns))
         columns["value"] = [float(text) for text in texts]
         table = pa.table(
             {name: pa.array(values, type=TYPES.get(name, pa.string())) for name, values in columns.items()}
         ).replace_schema_metadata({LISTED: json.dumps(versions).encode()})
         out = io.BytesIO()
         pq.write_table(table, out, compression="zstd")
-        _replace(outputs / PANEL_PARQUET, out.getvalue())
+        replace_file(outputs / PANEL_PARQUET, out.getvalue())
 
 
 TYPES = {"year": pa.int32(), "live": pa.bool_(), "value": pa.float64()}
@@ -85,16 +83,3 @@ def _csv(columns: dict[str, list]) -> bytes:
     live = ["true" if v else "false" for v in columns["live"]]
     writer.writerows(zip(*(live if n == "live" else columns[n] for n in COLUMNS), strict=True))
     return out.getvalue().encode("utf-8")
-
-
-def _replace(path: Path, content: bytes) -> None:
-    """Written aside under a name of its own, then moved into place: a reader sees the old or the new panel."""
-    handle, aside = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(handle, 0o666 & ~umask())  # mkstemp makes it 0600: the web server could not read it
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.replace(aside, path)
-    except BaseException:
-        Path(aside).unlink(missing_ok=True)
-        raise

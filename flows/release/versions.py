@@ -251,7 +251,7 @@ def write_catalog(outputs: Path, bureau: Bureau) -> None:
             (places.CATALOG, (json.dumps(catalog, ensure_ascii=False, indent=1) + "\n").encode("utf-8")),
             (places.CATALOG_DCAT, catalog_jsonld(descriptors, bureau, base_url(bureau), live)),
         ):
-            _replace(outputs / name, content)
+            replace_file(outputs / name, content)
 
 
 _CATALOG_ASIDE = re.compile(r"\.catalog\.jsonl?d?\.[a-z0-9_]{8}")
@@ -264,8 +264,9 @@ def _catalog_lock(outputs: Path):
         yield
 
 
-def _replace(path: Path, content: bytes) -> None:
-    """Write `path` aside under a name of its own, then move it into place."""
+def replace_file(path: Path, content: bytes) -> None:
+    """Write `path` aside under a name of its own, then move it into place: a reader sees the old
+    file or the new one, with the mode the user's umask gives."""
     handle, aside = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(handle, 0o666 & ~umask())  # mkstemp makes it 0600: the web server could not read it
