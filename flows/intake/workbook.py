@@ -719,10 +719,7 @@ class _Reader:
             scores[i, :], scores[:, j], scores[i, j] = 0, 0, 1
         # Where a label with no text in its place would stand: in the column of the rows found under
         # as many groups (a leaf row's label is right of its groups').
-        columns = {
-            len(found_row.groups): m.c
-            for m, found_row in ((m, table.rows[table.row_index[c]]) for c, m in found.items())
-        }
+        columns = {len(table.rows[table.row_index[code]].groups): match.c for code, match in found.items()}
         fallback = max(columns.values(), default=0)
 
         def place(i: int, j: int) -> tuple[int, int]:
@@ -762,42 +759,36 @@ class _Reader:
             value = sheet.value(r, c)
             return r, c, value if isinstance(value, str) else typed_text(value)
 
+        def say(rule: str, i: int, r: int, c: int, text: str, **extra) -> None:
+            """A finding of label i, quoting the text at (r, c)."""
+            self.placement_finding(
+                rule,
+                table=table.code,
+                **at(i),
+                expected=expected[i].label,
+                actual=_shown(text) or "（空白）",
+                sheet=sheet.name,
+                cell=sheet.ref(r, c),
+                where=_where(table),
+                **extra,
+            )
+
         read = {}
         for i, j in alignment.read.items():
             r, c, text = text_at(i, j)
             if not printed(expected[i], normalise_label(text)):
-                self.placement_finding(
-                    "F3",
-                    table=table.code,
-                    **at(i),
-                    expected=expected[i].label,
-                    actual=_shown(text),
-                    sheet=sheet.name,
-                    cell=sheet.ref(r, c),
-                    where=_where(table),
-                )
+                say("F3", i, r, c, text)
             read[i] = (r, c, text)
         for i, (j, rivals) in alignment.rivals.items():
             r, c, text = text_at(i, j)
             self.located.explained.add((k, r))
             kind, other = rivals[0]
             if kind == "expected":
-                extra = {"variant": "two_labels", "other": expected[other].label}
+                say("F1", i, r, c, text, variant="two_labels", other=expected[other].label)
             else:
                 r2, c2, other_text = text_at(i, other)
-                extra = {"variant": "two_places", "other": _shown(other_text), "other_cell": sheet.ref(r2, c2)}
                 self.located.explained.add((k, r2))
-            self.placement_finding(
-                "F1",
-                table=table.code,
-                **at(i),
-                expected=expected[i].label,
-                actual=_shown(text),
-                sheet=sheet.name,
-                cell=sheet.ref(r, c),
-                where=_where(table),
-                **extra,
-            )
+                say("F1", i, r, c, text, variant="two_places", other=_shown(other_text), other_cell=sheet.ref(r2, c2))
         for i, label in enumerate(expected):
             if i in alignment.read or i in alignment.rivals:
                 continue
@@ -809,17 +800,7 @@ class _Reader:
                 continue
             r, c, text = text_at(i, at_place)
             self.located.explained.add((k, r))
-            self.placement_finding(
-                "F1",
-                variant="not_there",
-                table=table.code,
-                **at(i),
-                expected=label.label,
-                actual=_shown(text) or "（空白）",
-                sheet=sheet.name,
-                cell=sheet.ref(r, c),
-                where=_where(table),
-            )
+            say("F1", i, r, c, text, variant="not_there")
         return read
 
     def _caption(self, block: Block) -> tuple[Sheet, int] | None:
