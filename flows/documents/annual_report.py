@@ -35,8 +35,9 @@ def _table_html(code: str, table: str, texts: list[str]) -> Markup:
     return fill(drawn("table.html.j2", table=table, rows=table_cells(code, table)), lambda key: texts[int(key)])
 
 
-def render_html(report: Report, name: str, text: ReportText | None) -> str:
-    """The report as a page of templates/report.html.j2."""
+def render_html(report: Report, name: str, text: ReportText | None, compared: str | None = None) -> str:
+    """The report as a page of templates/report.html.j2; `compared`, a relative link to the comparison
+    with last year's release (flows/release/comparison.py), when there is one."""
     code, texts = report.edition.code, _figures(report)
     sections_ = [
         {
@@ -47,7 +48,9 @@ def render_html(report: Report, name: str, text: ReportText | None) -> str:
         }
         for numeral, spec in sections().items()
     ]
-    return template("report.html.j2").render(title=title_of(report, name), sections=sections_)
+    return template("report.html.j2").render(
+        title=title_of(report, name), sections=sections_, compared=compared, year=report.year
+    )
 
 
 def render_docx(report: Report, name: str, text: ReportText | None, created: datetime) -> bytes:

@@ -384,12 +384,14 @@ def build_package(
     texts: dict | None = None,
     files: PackageFiles | None = None,
     map=map,
+    compared: str | None = None,
 ) -> PackageFiles:
     """Every file of the release, by its path in the release, datapackage.json last, into `files`
     (by default hashed only); the reports rendered by `map` (see _reports).
 
     `changes` are the cells that differ from `previous_version`, published with the `reason`;
-    `texts` (unit → ReportText) the report texts, rendered with the tables in report/.
+    `texts` (unit → ReportText) the report texts, rendered with the tables in report/; `compared`
+    the link from report/ to the comparison with last year's release, when there is one.
     """
     edition = merged.bureau.edition
     units = (merged.bureau, *merged.departments)
@@ -398,7 +400,7 @@ def build_package(
     files.tap = analysis.take
     # The workers' part first (with a process pool's map it runs while this process writes the
     # tables and cells): the units' documents, and the submitted files copied byte for byte.
-    documents = _start_documents(files, merged, bureau, texts or {}, map)
+    documents = _start_documents(files, merged, bureau, texts or {}, map, compared)
     submitted = _submissions(merged.departments)
     copies = map(_copy, [(r.file, r.kept, r.sha256, name, files.folder) for name, r in submitted.items()])
     resources = _tables(files, edition, units, bureau)
@@ -609,16 +611,19 @@ def _reports(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict) -
     return resources
 
 
-def _start_documents(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict, map):
+def _start_documents(files: PackageFiles, merged: Merged, bureau: Bureau, texts: dict, map, compared=None):
     """Each unit's HTML and Word report, to be rendered, written into report/ and hashed by `map`'s
     workers; their hashes, by unit, as they finish. A process pool's map starts them all at once,
     so the workers write twenty thousand files (slow to create) while this process writes the
-    tables and cells; the built-in map renders each when its hashes are asked for."""
+    tables and cells; the built-in map renders each when its hashes are asked for. A department's
+    HTML links to its own part of the comparison, the bureau's to its top."""
     names = _names(bureau)
     created = datetime.fromisoformat(created_timestamp(merged.departments).replace("Z", "+00:00")).replace(tzinfo=None)
     # Without where each cell was typed: the documents show figures only, and the jobs travel light.
+    links = {d.unit: compared and f"{compared}#unit-{d.unit}" for d in merged.departments}
+    links[merged.bureau.unit] = compared
     jobs = [
-        (replace(r, provenance={}), names[r.unit], texts.get(r.unit), created, files.folder)
+        (replace(r, provenance={}), names[r.unit], texts.get(r.unit), created, files.folder, links[r.unit])
         for r in (merged.bureau, *merged.departments)
     ]
     return map(_unit_documents, jobs)
@@ -653,9 +658,9 @@ def _unit_documents(job: tuple) -> dict[str, tuple[str, int]]:
     one); their SHA-256 and size by path."""
     from flows.documents.annual_report import render_docx, render_html
 
-    report, name, text, created, folder = job
+    report, name, text, created, folder, compared = job
     files, stem = PackageFiles(folder), f"report/{report.unit}"
-    files[f"{stem}.html"] = render_html(report, name, text).encode("utf-8")
+    files[f"{stem}.html"] = render_html(report, name, text, compared).encode("utf-8")
     files[f"{stem}.docx"] = render_docx(report, name, text, created)
     return {path: (files.sha256[path], files.size[path]) for path in files.sha256}
 
