@@ -6,6 +6,7 @@
 A re-run whose files equal the latest version's publishes nothing; one whose figures changed is a
 new minor version, any other change a patch version, each with the cells that changed and why.
 Writing is atomic: a release is written aside and moved into place, then `latest` is switched.
+After it, the catalog, the panel and the comparisons with the adjacent years are written again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from flows.format.values import format_value
 from flows.intake.bureau import Bureau
 from flows.intake.previous import (
     NoLiveRelease,
+    PreviousYearError,
     catalog_releases,
     complete_versions,
     live_release,
@@ -53,7 +55,7 @@ class Publication:
     path: Path  # the version's folder
     version: str
     new: bool  # False when the inputs gave the latest version again: nothing was written
-    catalog_problem: str | None = None  # why catalog.json could not be updated after publishing
+    catalog_problem: str | None = None  # why the catalog, panel or comparisons could not be updated after publishing
     replaced: tuple[str, ...] = ()  # submitted files changed since their check: published as checked
 
 
@@ -106,12 +108,19 @@ def publish(
     Nothing published is removed or rewritten, and no version number is given twice: a new version
     comes after every number the catalog lists or the live one has (after a rollback of `latest`
     too), and past any folder or zip left by a run that died before switching to it, unless that is
-    byte for byte the version this run makes, whose publication this run then completes."""
+    byte for byte the version this run makes, whose publication this run then completes.
+
+    When last year has a live release, the HTML reports link to the comparison with it, which
+    _catalogued writes (the link is in the release: a year published before its last year gets
+    it in its next version)."""
+    from flows.release.comparison import link_from_report  # here: comparison writes with this module's helpers
+
     year = merged.bureau.year
     year_folder = places.year_folder(outputs, year)
     latest = live_release(outputs, year)
     _tidy(year_folder)
-    build = partial(build_package, merged, bureau, findings, accepted, texts=texts, map=map)
+    compared = link_from_report(outputs, year)
+    build = partial(build_package, merged, bureau, findings, accepted, texts=texts, map=map, compared=compared)
     if latest is None:
         return _catalogued(_write_next(build, year_folder, _published(outputs, year), True, key), bureau)
     _link_latest(year_folder, latest.name)  # restored from the catalog, if the link was lost
@@ -196,15 +205,21 @@ def _link_latest(year_folder: Path, version: str) -> None:
 
 
 def _catalogued(publication: Publication, bureau: Bureau) -> Publication:
-    """The publication, with the catalog updated; a catalog that cannot be written does not undo
-    what was published, and is said."""
-    from flows.release.panel import write_panel  # here: panel reads releases with this module's helpers
+    """The publication, with the catalog, the panel and the comparisons with the years before and
+    after updated; what cannot be written does not undo what was published, and is said."""
+    from flows.release.comparison import written_beside  # here: these read releases with this module's helpers
+    from flows.release.panel import write_panel
 
+    outputs = publication.path.parent.parent
     try:
-        write_catalog(publication.path.parent.parent, bureau)
-        write_panel(publication.path.parent.parent)  # every year and version the catalog now lists
+        write_catalog(outputs, bureau)
+        write_panel(outputs)  # every year and version the catalog now lists
     except (OSError, NoLiveRelease) as error:
         return replace(publication, catalog_problem=str(error))
+    try:
+        written_beside(outputs, int(publication.path.parent.name))
+    except (OSError, PreviousYearError) as error:
+        return replace(publication, catalog_problem=f"与相邻年度的对比页（{outputs / 'compare'}）未写出：{error}")
     return publication
 
 
