@@ -93,10 +93,21 @@ def synthetic_files(out: Path, year: int, departments: int) -> list[Path]:
     return [out / "bureau.yaml", out / str(year) / "report.md", out / f"errors-{year}.csv", *units]
 
 
-def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0, errors: int = 0) -> list[dict]:
+def write_synthetic_bureau(
+    out: Path,
+    year: int,
+    departments: int,
+    seed: int = 0,
+    errors: int = 0,
+    head: dict | None = None,
+    units: list[dict] | None = None,
+    errors_file: bool = True,
+) -> list[dict]:
     """A bureau of `departments` valid workbooks for `year` in `out` (bureau.yaml, <year>/, report.md),
     deterministic from `seed`; `errors` of them get one known error each, returned (and written to
-    out/errors-<year>.csv) with the cell and the rules that must catch it."""
+    out/errors-<year>.csv unless not `errors_file`) with the cell and the rules that must catch it.
+    `head`: bureau.yaml's id, name and level instead of the example's; `units`: more units to list
+    (a tree's child bureaus, flows/province.py)."""
     import csv
 
     import yaml
@@ -106,14 +117,12 @@ def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0
     from flows.format.report import cell_ref
 
     out, edition, rng = Path(out), edition_for_year(year), np.random.default_rng(seed)
-    units = [path.stem for path in synthetic_files(out, year, departments)[3:]]
+    names = [path.stem for path in synthetic_files(out, year, departments)[3:]]
     (out / str(year)).mkdir(parents=True, exist_ok=True)
     (out / "bureau.yaml").write_text(
         yaml.safe_dump(
             {
-                "id": "synthetic",
-                "name": "合成示例局",
-                "level": "county",
+                **(head or {"id": "synthetic", "name": "合成示例局", "level": "county"}),
                 "base_url": "https://example.org/synthetic",
                 "note": "合成数据，全部数字均为虚构。Synthetic data: every figure is invented.",
                 # A release must name its licence (Data Package v2), or `nianbao verify` fails it.
@@ -124,7 +133,7 @@ def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0
                         "title": "Creative Commons Attribution 4.0",
                     }
                 ],
-                "departments": [{"id": u, "name": f"合成部门{u}"} for u in units],
+                "departments": [{"id": u, "name": f"合成部门{u}"} for u in names] + (units or []),
             },
             allow_unicode=True,
             sort_keys=False,
@@ -138,9 +147,9 @@ def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0
         for span in table_grid(layout, state_measures=True)
         if span.kind == "value"
     }
-    broken = set(rng.choice(len(units), size=min(errors, len(units)), replace=False).tolist()) if errors else set()
+    broken = set(rng.choice(len(names), size=min(errors, len(names)), replace=False).tolist()) if errors else set()
     injected = []
-    for i, unit in enumerate(units):
+    for i, unit in enumerate(names):
         report = synthetic_report(edition, unit, year, rng)
         if i in broken:  # one more application disclosed than the totals say: A2 and A3 must catch it
             row, column = "disclosed", APPLICANTS[int(rng.integers(len(APPLICANTS)))]
@@ -164,8 +173,9 @@ def write_synthetic_bureau(out: Path, year: int, departments: int, seed: int = 0
             f"合成部门{unit}",
             created=datetime(year + 1, 1, 6),
         )
-    with open(out / f"errors-{year}.csv", "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["unit", "sheet", "cell", "row", "column", "rules"])
-        writer.writeheader()
-        writer.writerows(injected)
+    if errors_file:
+        with open(out / f"errors-{year}.csv", "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["unit", "sheet", "cell", "row", "column", "rules"])
+            writer.writeheader()
+            writer.writerows(injected)
     return injected

@@ -1,0 +1,264 @@
+"""A tree of bureaus — departments, counties, cities, a province — made synthetic and built level by
+level: each bureau's release, signed with its own key, is its parent's submission.
+
+A tree is a folder holding one sources folder per bureau (`<tree>/<bureau id>/`, with its
+bureau.yaml), the bureaus' private keys (`<tree>/keys/<bureau id>.key`, never inside a sources
+folder) and, once built, their outputs (`<tree>/outputs/<bureau id>/`). A parent's bureau.yaml lists
+its children as units of kind `bureau`, each with the public key the parent checks it with, kept in
+the parent's own sources (`keys/<child id>.pub`). Which bureau is the root, and the order of the
+build, follow from the bureau.yaml files alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from flows import places
+
+# The levels of a tree, top down, as `--levels` names them, and each one's bureau.yaml `level`.
+LEVELS = {
+    "province": "province",
+    "city": "prefecture",
+    "prefecture": "prefecture",
+    "county": "county",
+    "township": "township",
+}
+ORDER = ("province", "prefecture", "county", "township")
+LEVEL_NAMES = {"province": "省", "prefecture": "市", "county": "县", "township": "乡镇"}
+KEYS, OUTPUTS = "keys", "outputs"
+
+
+class TreeError(Exception):
+    """A tree that cannot be made or built; the message says what and where, in one line."""
+
+
+def parse_levels(text: str) -> list[tuple[str, int]]:
+    """`city:14,county:10,department:70` → [("prefecture", 14), ("county", 10), ("department", 70)]:
+    each level's bureau.yaml level (department last) and how many units each parent has."""
+    levels: list[tuple[str, int]] = []
+    for part in text.split(","):
+        name, sep, count = part.strip().partition(":")
+        level = "department" if name == "department" else LEVELS.get(name)
+        if not sep or level is None or not count.strip().isdigit() or int(count) < 1:
+            raise TreeError(
+                f"--levels 中的“{part.strip()}”应写作 层级:个数（层级为 city、county、township 或 department，个数至少为 1），"
+                "如 city:14,county:10,department:70"
+            )
+        levels.append((level, int(count)))
+    names = [level for level, _ in levels]
+    if names[-1] != "department" or names.count("department") != 1:
+        raise TreeError("--levels 的最后一层必须是 department（部门），且只能有一层")
+    bureaus = names[:-1]
+    if [ORDER.index(b) for b in bureaus] != sorted({ORDER.index(b) for b in bureaus}) or "province" in bureaus:
+        raise TreeError("--levels 的各层须自上而下（city、county、township），不重复，不含 province（省为根）")
+    return levels
+
+
+def root_level(levels: list[tuple[str, int]]) -> str:
+    """The level above the first listed: a province above cities, a city above counties …"""
+    first = levels[0][0]
+    return ORDER[ORDER.index(first) - 1] if first != "department" else "county"
+
+
+@dataclass(frozen=True)
+class Planned:
+    id: str
+    name: str
+    level: str
+    children: tuple[str, ...]  # bureau ids, or department ids for a bureau of departments
+    departments: bool  # whether its children are departments (workbooks)
+
+
+def plan(levels: list[tuple[str, int]]) -> list[Planned]:
+    """Every bureau of the tree, the root first; ids say the path from the root (p, p-c01, p-c01-x03)."""
+    letters = {"prefecture": "c", "county": "x", "township": "t"}
+    bureaus: list[Planned] = []
+
+    def add(id: str, name: str, level: str, depth: int) -> None:
+        below, count = levels[depth]
+        if below == "department":
+            children = tuple(f"d{i:05d}" for i in range(1, count + 1))  # as synth.synthetic_files names them
+            bureaus.append(Planned(id, name, level, children, True))
+            return
+        ids = tuple(f"{id}-{letters[below]}{i:02d}" for i in range(1, count + 1))
+        bureaus.append(Planned(id, name, level, ids, False))
+        for i, child in enumerate(ids, start=1):
+            add(child, f"{name}第{i}{LEVEL_NAMES[below]}", below, depth + 1)
+
+    add("p", "合成示例" + LEVEL_NAMES[root_level(levels)], root_level(levels), 0)
+    return bureaus
+
+
+def signing_key(seed: int, bureau: str) -> Ed25519PrivateKey:
+    """A bureau's key, the same for the same seed: a synthetic tree is made again byte for byte."""
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(f"nianbao-synth:{seed}:{bureau}".encode()).digest())
+
+
+def _write_keys(tree: Path, bureau: Planned, parent: Path | None, seed: int) -> None:
+    key = signing_key(seed, bureau.id)
+    private = tree / KEYS / f"{bureau.id}.key"
+    private.parent.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    descriptor = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(pem)
+    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    # beside the private key, for anyone verifying the bureau's releases; and in the parent's
+    # sources, which checks the child's release with it
+    for folder in (tree / KEYS, *((parent / KEYS,) if parent is not None else ())):
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{bureau.id}.pub").write_bytes(public)
+
+
+def write_synthetic_tree(
+    out: Path, year: int, levels: list[tuple[str, int]], seed: int = 0, errors: int = 0
+) -> list[dict]:
+    """A deterministic tree of bureaus in `out`; `errors` departments across it get one known error
+    each, returned and written to out/errors-<year>.csv with the bureau, the cell and the rules."""
+    import csv
+
+    from flows.synth import write_synthetic_bureau
+
+    out = Path(out)
+    bureaus = plan(levels)
+    parents = {child: b for b in bureaus if not b.departments for child in b.children}
+    leaves = [b for b in bureaus if b.departments]
+    # The known errors spread over the tree, drawn from the seed: how many land in each leaf bureau.
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    per_leaf = np.bincount(rng.choice(len(leaves), size=errors), minlength=len(leaves)) if errors else None
+    injected: list[dict] = []
+    for bureau in bureaus:
+        sources = out / bureau.id
+        parent = parents.get(bureau.id)
+        _write_keys(out, bureau, out / parent.id if parent else None, seed)
+        head = {"id": bureau.id, "name": bureau.name, "level": bureau.level}
+        if bureau.departments:
+            leaf = leaves.index(bureau)
+            wrong = int(per_leaf[leaf]) if per_leaf is not None else 0
+            found = write_synthetic_bureau(
+                sources, year, len(bureau.children), seed * 100_003 + leaf, wrong, head=head, errors_file=False
+            )
+            injected += [{"bureau": bureau.id, **entry} for entry in found]
+        else:
+            children = [
+                {
+                    "id": c,
+                    "name": next(b.name for b in bureaus if b.id == c),
+                    "kind": "bureau",
+                    "public_key": f"{KEYS}/{c}.pub",
+                }
+                for c in bureau.children
+            ]
+            write_synthetic_bureau(sources, year, 0, seed, 0, head=head, errors_file=False, units=children)
+    with open(out / f"errors-{year}.csv", "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["bureau", "unit", "sheet", "cell", "row", "column", "rules"])
+        writer.writeheader()
+        writer.writerows(injected)
+    return injected
+
+
+# -- building ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Node:
+    id: str
+    sources: Path
+    children: tuple[str, ...]  # its child bureaus' ids
+
+
+def load_tree(tree: Path) -> tuple[Node, dict[str, Node]]:
+    """The root and every bureau of a tree, read from their bureau.yaml files."""
+    from flows.intake.bureau import BureauConfigError, load_bureau
+
+    nodes: dict[str, Node] = {}
+    for bureau_file in sorted(Path(tree).glob("*/bureau.yaml")):
+        try:
+            bureau = load_bureau(bureau_file.parent)
+        except BureauConfigError as error:
+            raise TreeError(str(error)) from None
+        if bureau.id != bureau_file.parent.name:
+            raise TreeError(f"{bureau_file}：本机关代码 {bureau.id} 与所在目录名 {bureau_file.parent.name} 不同")
+        children = tuple(d.id for d in bureau.departments if getattr(d, "kind", "department") == "bureau")
+        nodes[bureau.id] = Node(bureau.id, bureau_file.parent, children)
+    if not nodes:
+        raise TreeError(f"{tree} 中没有机关（应有 <机关代码>/bureau.yaml）")
+    parents: dict[str, str] = {}
+    for node in nodes.values():
+        for child in node.children:
+            if child in parents:
+                raise TreeError(
+                    f"下级机关 {child} 同时列在 {parents[child]} 与 {node.id} 之下：每个机关只向一个上级报送"
+                )
+            parents[child] = node.id
+    listed = set(parents)
+    missing = sorted(listed - set(nodes))
+    if missing:
+        raise TreeError(f"{tree} 中缺少下级机关 {'、'.join(missing[:5])} 的目录（<机关代码>/bureau.yaml）")
+    roots = sorted(set(nodes) - listed)
+    if len(roots) != 1:
+        raise TreeError(f"{tree} 应有且只有一个上级机关（根），现有 {len(roots)} 个：{'、'.join(roots[:5])}")
+    return nodes[roots[0]], nodes
+
+
+def build_order(root: Node, nodes: dict[str, Node]) -> list[Node]:
+    """Children before parents (depth first), each bureau once; a cycle is refused."""
+    order: list[Node] = []
+    done: set[str] = set()
+
+    def visit(node: Node, path: tuple[str, ...]) -> None:
+        if node.id in path:
+            raise TreeError(f"机关之间的上下级关系成环：{' → '.join((*path, node.id))}")
+        if node.id in done:
+            return
+        for child in node.children:
+            visit(nodes[child], (*path, node.id))
+        done.add(node.id)
+        order.append(node)
+
+    visit(root, ())
+    apart = sorted(set(nodes) - done)  # each has a parent, yet the root does not reach it: a ring
+    if apart:
+        raise TreeError(f"机关 {'、'.join(apart[:5])} 互为上下级（成环），不在根机关 {root.id} 之下")
+    return order
+
+
+def handed_up(release: Path, parent_sources: Path, year: int, child: str) -> Path:
+    """The child's published zip (of the version folder `release`) copied into its parent's sources
+    as `<year>/<child>.zip`, replaced whole (a copy then a rename): the parent never reads half a
+    file."""
+    target = parent_sources / str(year) / f"{child}.zip"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copyfile(release.parent / f"{release.name}.zip", partial)
+    os.replace(partial, target)
+    return target
+
+
+def build_tree(tree: Path, year: int, run: Callable, progress: Callable[[str, object], None] = lambda *_: None) -> dict:
+    """Every bureau's run for `year`, children first, each published release handed to its parent.
+    `run(year, sources, outputs, key)` is run_year or the flow's; returns bureau id → its outcome."""
+    tree = Path(tree)
+    root, nodes = load_tree(tree)
+    parents = {c: node for node in nodes.values() for c in node.children}
+    outcomes = {}
+    for node in build_order(root, nodes):
+        key = tree / KEYS / f"{node.id}.key"
+        outcome = run(year, node.sources, tree / OUTPUTS / node.id, key if key.exists() else None)
+        outcomes[node.id] = outcome
+        progress(node.id, outcome)
+        parent = parents.get(node.id)
+        live = places.latest(tree / OUTPUTS / node.id, year)
+        # The version live now: this run's, or the last one when this run was blocked (a blocked
+        # correction leaves the published version standing, for the parent as for everyone).
+        if parent is not None and live.exists():
+            handed_up(live.resolve(), parent.sources, year, node.id)
+    return outcomes

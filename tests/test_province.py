@@ -1,0 +1,132 @@
+"""A synthetic tree of bureaus (flows/province.py): made deterministic, built children first, each
+signed release handed to its parent, and the root's figures the sum of every department's."""
+
+from __future__ import annotations
+
+import filecmp
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from flows.intake.workbook import read_workbook
+from flows.province import (
+    TreeError,
+    build_order,
+    build_tree,
+    load_tree,
+    parse_levels,
+    plan,
+    write_synthetic_tree,
+)
+from flows.release.verify import verify
+from flows.run import run_year
+
+YEAR = 2021
+
+
+def test_levels_read_top_down_with_departments_last():
+    assert parse_levels("city:14,county:10,department:70") == [("prefecture", 14), ("county", 10), ("department", 70)]
+    assert parse_levels("county:3, department:2") == [("county", 3), ("department", 2)]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("city:0,department:3", "city:0"),
+        ("town:2,department:3", "town:2"),
+        ("city:2", "最后一层必须是 department"),
+        ("county:2,city:2,department:3", "自上而下"),
+        ("city:x,department:3", "city:x"),
+    ],
+)
+def test_a_wrong_levels_text_is_one_line_naming_it(text, said):
+    with pytest.raises(TreeError) as error:
+        parse_levels(text)
+    assert said in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_plan_has_every_bureau_once_with_the_root_a_level_above():
+    bureaus = plan(parse_levels("city:2,county:3,department:4"))
+    assert len(bureaus) == 1 + 2 + 6 and len({b.id for b in bureaus}) == len(bureaus)
+    assert bureaus[0].id == "p" and bureaus[0].level == "province"
+    assert sum(len(b.children) for b in bureaus if b.departments) == 2 * 3 * 4
+    assert {b.level for b in bureaus if b.departments} == {"county"}
+
+
+def test_the_same_seed_makes_the_same_tree_byte_for_byte(tmp_path):
+    levels = parse_levels("county:2,department:2")
+    first = write_synthetic_tree(tmp_path / "a", YEAR, levels, seed=3, errors=1)
+    second = write_synthetic_tree(tmp_path / "b", YEAR, levels, seed=3, errors=1)
+    assert first == second and len(first) == 1
+    names = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    _, mismatched, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", [str(n) for n in names], shallow=False)
+    assert mismatched == [] and errors == []
+    write_synthetic_tree(tmp_path / "c", YEAR, levels, seed=4)
+    assert (tmp_path / "c/keys/p.key").read_bytes() != (tmp_path / "a/keys/p.key").read_bytes()
+
+
+def test_a_parent_lists_its_children_with_the_key_it_checks_them_with(tmp_path):
+    write_synthetic_tree(tmp_path, YEAR, parse_levels("county:2,department:1"))
+    spec = yaml.safe_load((tmp_path / "p/bureau.yaml").read_text("utf-8"))
+    assert spec["level"] == "prefecture"
+    assert [(u["id"], u["kind"], u["public_key"]) for u in spec["departments"]] == [
+        ("p-x01", "bureau", "keys/p-x01.pub"),
+        ("p-x02", "bureau", "keys/p-x02.pub"),
+    ]
+    assert (tmp_path / "p/keys/p-x01.pub").read_bytes() == (tmp_path / "keys/p-x01.pub").read_bytes()
+    assert (tmp_path / "keys/p-x01.key").stat().st_mode & 0o777 == 0o600
+    assert not list((tmp_path / "p").rglob("*.key"))  # no private key inside a sources folder
+
+
+def test_children_are_built_before_their_parents(tmp_path):
+    write_synthetic_tree(tmp_path, YEAR, parse_levels("city:2,county:2,department:1"))
+    root, nodes = load_tree(tmp_path)
+    order = [n.id for n in build_order(root, nodes)]
+    assert order[-1] == "p" and sorted(order) == sorted(nodes)
+    for node in nodes.values():
+        assert all(order.index(child) < order.index(node.id) for child in node.children)
+
+
+def _bureau(folder: Path, spec: dict) -> None:
+    folder.mkdir()
+    (folder / "bureau.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True), "utf-8")
+
+
+def test_a_ring_two_parents_or_two_roots_are_refused(tmp_path):
+    write_synthetic_tree(tmp_path, YEAR, parse_levels("county:2,department:1"))
+    spec = yaml.safe_load((tmp_path / "p/bureau.yaml").read_text("utf-8"))
+    ring = [{"id": "q", "name": "甲", "kind": "bureau"}, {"id": "r", "name": "乙", "kind": "bureau"}]
+    _bureau(tmp_path / "q", {**spec, "id": "q", "departments": [ring[1]]})
+    _bureau(tmp_path / "r", {**spec, "id": "r", "departments": [ring[0]]})
+    with pytest.raises(TreeError, match="机关 q、r 互为上下级"):
+        build_order(*load_tree(tmp_path))
+    _bureau(tmp_path / "s", {**spec, "id": "s", "departments": [{"id": "p-x01", "name": "丙", "kind": "bureau"}]})
+    with pytest.raises(TreeError, match="p-x01 同时列在 p 与 s 之下"):
+        load_tree(tmp_path)
+    for name in "qrs":
+        (tmp_path / name / "bureau.yaml").unlink()
+    (tmp_path / "p/bureau.yaml").unlink()
+    with pytest.raises(TreeError, match="只有一个上级机关（根），现有 2 个"):
+        load_tree(tmp_path)
+
+
+def test_a_tree_builds_level_by_level_into_signed_releases_summing_every_department(tmp_path):
+    write_synthetic_tree(tmp_path, YEAR, parse_levels("city:2,county:2,department:2"), seed=5)
+    outcomes = build_tree(tmp_path, YEAR, lambda year, sources, outputs, key: run_year(year, sources, outputs, key=key))
+    assert len(outcomes) == 7 and all(o.release is not None for o in outcomes.values())
+    for bureau, outcome in outcomes.items():  # each verifies with its own public key
+        assert [
+            v.problems for v in verify(outcome.release, tmp_path / "keys" / f"{bureau}.pub") if not v.passed
+        ] == [], bureau
+    assert (tmp_path / "p/2021/p-c01.zip").read_bytes() == (tmp_path / "outputs/p-c01/2021/1.0.0.zip").read_bytes()
+    total = None
+    for workbook in sorted(tmp_path.glob("p-c*-x*/2021/*.xlsx")):
+        report = read_workbook(workbook, YEAR, workbook.stem)[0]
+        assert report is not None
+        values = report.values["applications"]
+        total = values.copy() if total is None else total + values
+    root = outcomes["p"].merged.bureau
+    assert np.array_equal(root.values["applications"], total)
