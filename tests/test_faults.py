@@ -107,3 +107,122 @@ def test_a_storage_fault_is_one_line_saying_what_was_published(sources_copy, tmp
     err = capsys.readouterr().err.strip().splitlines()
     assert status == 3
     assert len(err) == 1 and "存储空间已满" in err[0] and "latest 未改动（1.0.0）" in err[0], err
+
+
+# -- A workbook changed while it is read ----------------------------------------------------------------
+# A department's workbook is read once, into memory (flows/intake/files.py inspect): the hash, the
+# figures, the findings and the bytes kept for publication (flows/intake/kept.py) all come from that
+# one read. Rewritten after it, the release ships what was checked and the run says the file changed;
+# caught half-written by the read, the workbook is refused (F0) and nothing is published.
+
+
+def checked_and_replacement(sources: Path) -> tuple[bytes, bytes]:
+    """household.xlsx corrected (+3, left in place: what the run reads), and corrected again (+5
+    more: what a clerk saves over it while the run goes on)."""
+    workbook = sources / "2021" / "household.xlsx"
+    bump_figure(sources)
+    checked = workbook.read_bytes()
+    bump_figure(sources, by=5)
+    replacement = workbook.read_bytes()
+    workbook.write_bytes(checked)
+    return checked, replacement
+
+
+def rewrite_household(monkeypatch, module, name: str, before=None, after=None) -> None:
+    """`module.name` (a reading step taking the file's path first) does `before(path)`, reads, then
+    `after(path)`, for household.xlsx and once."""
+    real, done = getattr(module, name), []
+
+    def reading(path, *args, **kwargs):
+        mine = Path(path).name == "household.xlsx" and not done
+        if mine:
+            done.append(path)
+        if mine and before:
+            before(Path(path))
+        try:
+            return real(path, *args, **kwargs)
+        finally:
+            if mine and after:
+                after(Path(path))
+
+    monkeypatch.setattr(module, name, reading)
+
+
+def run_cli(sources: Path, outputs: Path) -> int:
+    from flows.cli import main
+
+    return main(["run", "2021", "--sources", str(sources), "--outputs", str(outputs), "--runner", "threads", "--quiet"])
+
+
+def test_a_workbook_rewritten_right_after_its_read_ships_as_checked(sources_copy, tmp_path, monkeypatch, capsys):
+    """The release has the bytes read, and its cells are theirs (verify re-reads them); the run says
+    the file changed (exit 0: what was checked is published); the next run publishes the new file."""
+    from flows.intake import workbook
+    from flows.release.verify import verify
+
+    outputs = tmp_path / "outputs"
+    first = run_year(2021, sources_copy, outputs).publication
+    live = snapshot(first.path)
+    checked, replacement = checked_and_replacement(sources_copy)
+    rewrite_household(monkeypatch, workbook, "load_sheets", after=lambda path: path.write_bytes(replacement))
+
+    assert run_cli(sources_copy, outputs) == 0
+    said = capsys.readouterr().err.strip().splitlines()
+    monkeypatch.undo()
+    (notice,) = [line for line in said if "household.xlsx" in line]
+    assert "检查之后被替换" in notice and "nianbao run 2021" in notice, said
+    year = outputs / "2021"
+    assert os.readlink(year / "latest") == "1.1.0" and snapshot(first.path) == live
+    assert (year / "1.1.0" / "submissions" / "household.xlsx").read_bytes() == checked
+    assert all(v.passed for v in verify(year / "1.1.0"))  # the cells are the checked workbook's
+    published = {(r["unit_id"], r["row"], r["column"]): r["value"] for r in cells(year / "1.1.0")}
+    corrected = workbook.read_workbook(sources_copy / "2021" / "household.xlsx", 2021, "household")[0]
+    layout = corrected.edition.tables["applications"]
+    new = corrected.values["applications"][layout.row_index["new"], layout.column_index["total"]]
+    assert int(published[("household", "new", "total")]) == int(new) - 5  # the figure as checked
+
+    again = run_year(2021, sources_copy, outputs).publication  # the file as it is now: checked and published
+    assert (again.version, again.new, again.replaced) == ("1.2.0", True, ())
+    assert (again.path / "submissions" / "household.xlsx").read_bytes() == replacement
+    assert snapshot(first.path) == live
+
+
+def cells(release: Path) -> list[dict]:
+    import csv
+
+    with open(release / "data" / "cells.csv", encoding="utf-8", newline="") as handle:
+        return [r for r in csv.DictReader(handle) if r["table"] == "applications"]
+
+
+def test_a_workbook_read_while_half_written_is_refused_and_the_next_run_publishes_it(
+    sources_copy, tmp_path, monkeypatch, capsys
+):
+    """A clerk's save (or a sync client) caught midway: the read gets half a file, which is refused
+    (F0, naming the file) and blocks publication (exit 1); the last release stays as it was, byte for
+    byte, and the next run reads the whole file and publishes it."""
+    from flows.intake import workbook
+
+    outputs = tmp_path / "outputs"
+    first = run_year(2021, sources_copy, outputs).publication
+    year = outputs / "2021"
+    live = snapshot(first.path), (year / "1.0.0.zip").read_bytes()
+    _, replacement = checked_and_replacement(sources_copy)
+    rewrite_household(
+        monkeypatch,
+        workbook,
+        "inspect",
+        before=lambda path: path.write_bytes(replacement[: len(replacement) // 2]),
+        after=lambda path: path.write_bytes(replacement),
+    )
+
+    assert run_cli(sources_copy, outputs) == 1
+    said = capsys.readouterr().err
+    monkeypatch.undo()
+    assert "[household]" in said and "household.xlsx" in said and "已损坏或不完整" in said, said
+    assert os.readlink(year / "latest") == "1.0.0"
+    assert (snapshot(first.path), (year / "1.0.0.zip").read_bytes()) == live
+    assert sorted(p.name for p in year.iterdir() if not p.name.startswith(".")) == ["1.0.0", "1.0.0.zip", "latest"]
+
+    again = run_year(2021, sources_copy, outputs).publication
+    assert (again.version, again.new) == ("1.1.0", True)
+    assert (again.path / "submissions" / "household.xlsx").read_bytes() == replacement
