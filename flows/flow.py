@@ -459,7 +459,8 @@ def _read_and_check(inputs: run.Inputs) -> list:
         logger.info("已读取并检查 %d/%d 个部门", done, total)
         if show:
             show(done, total)
-    return [checked for future in futures for checked in results[future.task_run_id]]
+    # Child bureaus' releases (docs/rollup.md): a few per bureau, verified here in the flow's process.
+    return [checked for future in futures for checked in results[future.task_run_id]] + run.check_children(inputs)
 
 
 def _artifacts(outcome: run.Outcome, index: Path) -> None:

@@ -24,10 +24,12 @@ from flows.format.edition import SCHEMAS, edition_for_year, editions
 from flows.format.report import Finding, Report, make_finding
 from flows.format.text import sections as section_titles
 from flows.intake.bureau import Bureau, BureauConfigError, discover, load_bureau
+from flows.intake.child import accepted_in_children, check_child, is_release, release_bytes
 from flows.intake.kept import Pack, all_kept, changed_since_check, keep_only
 from flows.intake.previous import live_release, previous_release, previous_texts, published_year
 from flows.intake.workbook import sha256_of
 from flows.merge import Merged, merge
+from flows.release.untrusted import Refused
 from flows.release.versions import Publication, publish
 
 
@@ -47,6 +49,8 @@ class Inputs:
     # Read from the units' reports as published (sources/<year>/published/), not from workbooks:
     # a year before nianbao, published as nianbao would have (back-fill).
     from_published: bool = False
+    # Child bureaus' releases (docs/rollup.md): unit → its zip or folder; verified, not read as workbooks.
+    children: dict[str, Path] = field(default_factory=dict)
 
 
 def prepare(sources: Path, outputs: Path, year: int, from_published: bool = False) -> Inputs:
@@ -61,6 +65,8 @@ def prepare(sources: Path, outputs: Path, year: int, from_published: bool = Fals
         submitted, findings = published_submissions(sources, year, bureau)
     else:
         submitted, findings = discover(sources, year, bureau)
+    children = {unit: path for unit, path in submitted.items() if is_release(path)}
+    submitted = {unit: path for unit, path in submitted.items() if unit not in children}
     previous, texts = previous_release(outputs, year), previous_texts(outputs, year)
     if not previous:  # no release of last year: its reports as published, when sources/ has them
         previous, texts = backfilled(sources, year, bureau)
@@ -75,6 +81,7 @@ def prepare(sources: Path, outputs: Path, year: int, from_published: bool = Fals
         exceptions,
         places.checked_copies(outputs, year),
         from_published,
+        children,
     )
 
 
@@ -270,7 +277,10 @@ def code_fingerprint() -> str:
 
 
 def merge_checked(bureau: Bureau, checked: list[Checked]) -> Merged | None:
-    """The bureau's report, when every department's tables were read in the year's edition."""
+    """The bureau's report, when every department's tables were read in the year's edition. A child
+    bureau whose release was refused (its E4) is left out, as a department that did not submit is:
+    its siblings merge without it."""
+    checked = [c for c in checked if c.report is not None or not is_release(c.path)]
     reports = [c.report for c in checked if c.report is not None]
     if not reports or len(reports) < len(checked) or len({r.edition.code for r in reports}) > 1:
         return None
@@ -356,6 +366,8 @@ def settle(inputs: Inputs, checked: list[Checked], merged: Merged | None) -> Out
         findings += text_findings
     path = places.year_folder(inputs.sources, inputs.year) / places.EXCEPTIONS
     accepted, stale = apply_exceptions(findings, inputs.exceptions, path, inputs.bureau.id)
+    explicit = {a.finding for a in accepted}  # exceptions.yaml's own word comes first
+    accepted += [a for a in accepted_in_children(findings, checked) if a.finding not in explicit]
     findings, carried = carry_up(findings, accepted, inputs.bureau.id)
     return Outcome(inputs.year, inputs.bureau, checked, findings + stale, accepted + carried, texts, merged=merged)
 
@@ -410,18 +422,45 @@ def publish_outcome(
 def replaced_since_check(reports: tuple[Report, ...], map=map) -> tuple[str, ...]:
     """The submitted files (of reports whose bytes were kept) that hold other bytes now than when
     they were checked, or are gone: the release has the checked bytes, and the run says so."""
-    jobs = sorted({(r.file, r.sha256) for r in reports if r.kept and r.file and r.sha256})
-    return tuple(file for (file, _), changed in zip(jobs, map(changed_since_check, jobs), strict=True) if changed)
+    jobs = sorted({(r.file, r.sha256) for r in reports if r.kept and r.file and r.sha256 and not Path(r.file).is_dir()})
+    folders = [str(r.file) for r in reports if r.file and r.sha256 and Path(r.file).is_dir() and _refolded(r)]
+    return tuple(
+        file for (file, _), changed in zip(jobs, map(changed_since_check, jobs), strict=True) if changed
+    ) + tuple(folders)
+
+
+def _refolded(report: Report) -> bool:
+    """Whether a child bureau's release submitted as a folder holds other files now than when it was
+    verified (its zip, made the same way, has another hash)."""
+    try:
+        return hashlib.sha256(release_bytes(Path(str(report.file)))).hexdigest() != report.sha256
+    except (Refused, OSError):
+        return True
 
 
 def check_all(inputs: Inputs) -> list[Checked]:
-    """Every submission read and checked, batch by batch, in this process."""
+    """Every submission read and checked, batch by batch, in this process; then the child bureaus'
+    releases."""
     level = inputs.bureau.metadata.get("level")
     return [
         c
         for batch in batches(inputs.submitted)
         for c in check_batch(batch, inputs.year, level, inputs.previous, inputs.kept)
-    ]
+    ] + check_children(inputs)
+
+
+def check_children(inputs: Inputs) -> list[Checked]:
+    """Each child bureau's release verified and read (flows/intake/child.py), in order of its id;
+    its bytes kept as a workbook's are, for publication."""
+    checked = []
+    with Pack(inputs.kept) if inputs.kept is not None else nullcontext() as pack:
+        for unit, path in sorted(inputs.children.items()):
+            child = inputs.bureau.department(unit)
+            assert child is not None  # discovery submits only the units of bureau.yaml
+            checked.append(
+                check_child(path, inputs.year, unit, child.name, child.public_key, inputs.previous.get(unit), pack)
+            )
+    return checked
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,8 @@ def test_cells_csv_lines_are_what_csv_writer_writes(raws, sheet):
                     report.sha256,
                     neutralised(source.sheet) if source else "",
                     source.cell if source else "",
+                    "",  # release_version and release_manifest_sha256: a child bureau's only
+                    "",
                 ]
             )
     lines = cell_lines(report, "d1.xlsx")

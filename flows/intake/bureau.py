@@ -30,8 +30,21 @@ AUXILIARY = {EXCEPTIONS, NIL_RETURNS, REPORT_TEXT, "README.md"}
 
 @dataclass(frozen=True)
 class Department:
+    """A unit that reports to the bureau: a department (a workbook), or with kind "bureau" a child
+    bureau, whose submission is its own published release (docs/rollup.md); `public_key` is the
+    file of the key that release must be signed with (None: no signature asked)."""
+
     id: str
     name: str
+    kind: str = "department"
+    public_key: Path | None = None
+
+    @property
+    def is_bureau(self) -> bool:
+        return self.kind == BUREAU_KIND
+
+
+BUREAU_KIND = "bureau"  # bureau.yaml's `kind` of a child bureau
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,10 @@ def load_bureau(sources: Path) -> Bureau:
     if problems:
         shown = problems[:MAX_PROBLEMS] + ([f"……共 {len(problems)} 处"] if len(problems) > MAX_PROBLEMS else [])
         raise BureauConfigError(f"{path}：{'；'.join(shown)}")
-    departments = tuple(Department(d["id"], d["name"]) for d in spec["departments"])
+    departments = tuple(
+        Department(d["id"], d["name"], d.get("kind", "department"), _key_file(path, d.get("public_key")))
+        for d in spec["departments"]
+    )
     bureau = Bureau(spec["id"], spec["name"], departments, spec)
     ids = [d.id for d in departments]
     if len(set(ids)) != len(ids):
@@ -76,6 +92,17 @@ def load_bureau(sources: Path) -> Bureau:
     if bureau.id in ids:  # the bureau's rows and the department's would share one unit_id in every table
         raise BureauConfigError(f"{path}：本机关代码“{bureau.id}”与一个部门的代码相同：请给本机关或该部门另取代码")
     return bureau
+
+
+def _key_file(bureau_yaml: Path, key: str | None) -> Path | None:
+    """A child bureau's public key, named relative to the folder of bureau.yaml; BureauConfigError
+    when there is no such file (a key written but missing must not pass as "no key asked")."""
+    if key is None:
+        return None
+    path = bureau_yaml.parent / key
+    if not path.is_file():
+        raise BureauConfigError(f"{bureau_yaml}：找不到下级机关的公钥文件 {key}（相对于 bureau.yaml 所在目录）")
+    return path
 
 
 MAX_PROBLEMS = 10  # a misspelt key in each of ten thousand departments is not ten thousand clauses
@@ -131,6 +158,8 @@ def _bureau_problem(error: jsonschema.ValidationError) -> list[str]:
         missing = [k for k in wanted if not isinstance(value, dict) or k not in value]
         hint = f"（发布包须写明许可协议，{LICENCE_EXAMPLE}）" if "licenses" in missing else ""
         return [_spaced(where, f"缺少必需的键 {'、'.join(missing)}{hint}")]
+    if list(error.relative_schema_path)[-2:] == ["then", "not"]:  # a department given a public key
+        return [f"{where}的 public_key 只用于下级机关（kind: bureau）：部门报送工作簿，不需要公钥"]
     subject = f"{where}（{schema['title']}）" if where and "title" in schema else where or "整个文件"
     return [_spaced(subject, _what_is_wrong(error, parts))]
 
@@ -265,13 +294,18 @@ def discover(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path],
             findings.append(_e5(unit, path, f"重复登记了“{unit}”的零报告", f"a second nil return for {unit}"))
         else:
             submitted[unit] = path
-    for path in files:
-        unit = path.stem
+    releases = [p for p in folder.iterdir() if p.is_dir() and _child(bureau, p.name)] if folder.is_dir() else []
+    for path in sorted(files + releases):
+        unit = path.stem if path.is_file() else path.name
         if path.suffix == ".md" and bureau.department(unit) is not None:
             continue  # a department's own report text (see flows/checks/text.py)
         ignored = _not_a_submission(path, bureau)
         if ignored is not None:
             findings.append(ignored)
+            continue
+        wrong_kind = _wrong_kind(path, bureau.department(unit))
+        if wrong_kind is not None:
+            findings.append(_e5(unit, path, *wrong_kind))
             continue
         copy = SECOND_COPY.match(unit)
         if bureau.department(unit) is None and copy and bureau.department(copy["unit"]):
@@ -306,12 +340,34 @@ def discover(sources: Path, year: int, bureau: Bureau) -> tuple[dict[str, Path],
             submitted[unit] = path
     for department in bureau.departments:
         if department.id not in submitted:
-            findings.append(
-                make_finding(
-                    "E4", department.id, unit_name=department.name, year=year, expected=f"{year}/{department.id}.xlsx"
-                )
-            )
+            expected = f"{year}/{department.id}" + (".zip" if department.is_bureau else ".xlsx")
+            findings.append(make_finding("E4", department.id, unit_name=department.name, year=year, expected=expected))
     return submitted, findings
+
+
+def _child(bureau: Bureau, name: str) -> bool:
+    department = bureau.department(name)
+    return department is not None and department.is_bureau
+
+
+def _wrong_kind(path: Path, unit: Department | None) -> tuple[str, str] | None:
+    """E5's problem, in Chinese and English, for a unit's file of the other kind: a workbook (or any
+    file but a zip) for a child bureau, whose submission is its release, or a release for a
+    department, whose submission is its workbook. None when the kind is right or the unit unknown."""
+    if unit is None:
+        return None
+    release = path.is_dir() or path.suffix.lower() == ".zip"
+    if unit.is_bureau and not release:
+        return (
+            f"不是下级机关“{unit.id}”的发布包：下级机关应报送 nianbao run 生成的发布包 {unit.id}.zip（或其目录 {unit.id}/），而不是工作簿或其他文件",
+            f"is no release: child bureau {unit.id} submits its release {unit.id}.zip or folder {unit.id}/",
+        )
+    if not unit.is_bureau and release:
+        return (
+            f"是 zip 或目录，而“{unit.id}”是部门：部门应报送工作簿 {unit.id}.xlsx；若它是下级机关，请在 bureau.yaml 中为它写明 kind: bureau",
+            f"is a zip or folder, but {unit.id} is a department: it submits a workbook {unit.id}.xlsx",
+        )
+    return None
 
 
 def _not_a_submission(path: Path, bureau: Bureau) -> Finding | None:

@@ -24,6 +24,7 @@ from flows.format.edition import SCHEMAS, Edition, TableLayout, edition_named, r
 from flows.format.report import Finding, Report, cell_ref, typed_text
 from flows.format.values import figures
 from flows.intake.bureau import Bureau
+from flows.intake.child import ChildReport
 from flows.intake.kept import kept_bytes
 from flows.merge import Merged
 from flows.release.analysis import AnalysisCopies
@@ -115,16 +116,33 @@ def _exception_row(accepted: Accepted) -> dict:
 
 # (name, type, title, description) of the long-form resources.
 CELL_FIELDS = (
-    ("unit_id", "string", "部门代码", "报送单位（部门）代码"),
+    ("unit_id", "string", "部门代码", "报送单位代码：部门，或下级机关（其数字为其发布包中本机关的行）"),
     ("table", "string", "表代码", "proactive_disclosure / applications / review_litigation"),
     ("row", "string", "行代码", "表四只有一行，此处为空"),
     ("column", "string", "列代码", "与该表 CSV 的列名相同"),
     ("value", "number", "数值", "读取并规范化后的数值（金额按该列单位）"),
-    ("raw", "string", "填写原文", "单元格中原样填写的内容，空白即为空"),
-    ("file", "string", "来源文件", "submissions/ 中的文件名"),
+    ("raw", "string", "填写原文", "单元格中原样填写的内容，空白即为空；下级机关的数字不是填写的，为空"),
+    ("file", "string", "来源文件", "submissions/ 中的文件名：部门的工作簿，或下级机关的发布包（zip）"),
     ("sha256", "string", "文件 SHA-256", "来源文件的 SHA-256"),
-    ("sheet", "string", "工作表", "来源工作表"),
-    ("cell", "string", "单元格", "来源单元格，如 C7"),
+    ("sheet", "string", "工作表", "来源工作表；下级机关为空"),
+    (
+        "cell",
+        "string",
+        "单元格",
+        "来源单元格，如 C7；下级机关为空：数字在其发布包中的位置即本行的 table、row、column（其本机关的行）",
+    ),
+    (
+        "release_version",
+        "string",
+        "下级发布包版本",
+        "下级机关的数字：所汇总的其发布包的版本（docs/rollup.md）；部门为空",
+    ),
+    (
+        "release_manifest_sha256",
+        "string",
+        "下级发布包清单 SHA-256",
+        "下级机关的数字：其发布包 MANIFEST.sha256 的 SHA-256，即所汇总、所核验（含签名）的那一份；部门为空",
+    ),
 )
 SUBMISSION_FIELDS = (
     ("unit_id", "string", "部门代码", "报送单位（部门）代码"),
@@ -153,8 +171,8 @@ def _submissions(departments: tuple[Report, ...]) -> dict[str, Report]:
             continue
         path = Path(report.file)
         suffix = (
-            re.sub(r"[^a-z0-9.]", "", path.suffix.lower())[:8] or ".bin"
-        )  # the unit id is safe; the suffix came with the file
+            ".zip" if isinstance(report, ChildReport) else re.sub(r"[^a-z0-9.]", "", path.suffix.lower())[:8] or ".bin"
+        )  # the unit id is safe; the suffix came with the file (a child's release is a zip, if a folder was submitted)
         name = f"submissions/{path.name}" if path.name == "nil_returns.yaml" else f"submissions/{report.unit}{suffix}"
         shipped.setdefault(name, report)
     return shipped
@@ -179,12 +197,14 @@ def cell_lines(report: Report, file: str) -> str:
     departments, so each is joined from parts made once per table. Only the typed text and the
     sheet name come from the workbook, so only they are neutralised and quoted; unit ids are
     bureau.SAFE_ID, codes plain words."""
+    if isinstance(report, ChildReport):
+        return _child_cell_lines(report, file)
     lines, unit, middle = [], report.unit, f",{file},{report.sha256 or ''},"
     for code, layout in report.edition.tables.items():
         keys, texts = _cell_keys(report.edition.code, code), figures(report.values[code], layout)
         provenance = report.provenance.get(code)
         if provenance is None:
-            lines += [f"{unit},{key}{text},{middle},\n" for key, text in zip(keys, texts, strict=True)]
+            lines += [f"{unit},{key}{text},{middle},,,\n" for key, text in zip(keys, texts, strict=True)]
             continue
         # As Python lists: indexing a numpy array makes a numpy scalar per cell.
         sheets, rows, cols, raws = (
@@ -193,13 +213,25 @@ def cell_lines(report: Report, file: str) -> str:
         sheet_fields = {name: _csv_field(neutralised(name)) for name in set(sheets) if name is not None}
         for key, text, sheet, row, col, raw in zip(keys, texts, sheets, rows, cols, raws, strict=True):
             if sheet is None:
-                lines.append(f"{unit},{key}{text},{middle},\n")
+                lines.append(f"{unit},{key}{text},{middle},,,\n")
             else:
                 cell = cell_ref(row, col)
                 if report.places:  # read from a published report: the figure's place in its words
                     cell = _csv_field(neutralised(report.places.get((sheet, cell), cell)))
-                lines.append(f"{unit},{key}{text},{_typed_field(raw)}{middle}{sheet_fields[sheet]},{cell}\n")
+                lines.append(f"{unit},{key}{text},{_typed_field(raw)}{middle}{sheet_fields[sheet]},{cell},,\n")
     return "".join(lines)
+
+
+def _child_cell_lines(report: ChildReport, file: str) -> str:
+    """A child bureau's cells: each figure of its bureau row, pointing to its release (`file`, the
+    zip in submissions/, by SHA-256) and to the version and manifest verified; the figure's place
+    there is the same table, row and column of the child's bureau row (docs/rollup.md)."""
+    end = f",{file},{report.sha256 or ''},,,{report.version},{report.manifest_sha256}\n"
+    return "".join(
+        f"{report.unit},{key}{text},{end}"
+        for code, layout in report.edition.tables.items()
+        for key, text in zip(_cell_keys(report.edition.code, code), figures(report.values[code], layout), strict=True)
+    )
 
 
 def _typed_field(raw) -> str:
@@ -518,9 +550,7 @@ def _units(files: PackageFiles, bureau: Bureau, departments: tuple[Report, ...])
     table every other table's unit_id refers to; its resource."""
     rows = [{"unit_id": bureau.id, "name": bureau.name, "level": bureau.metadata.get("level"), "parent": None}]
     names = _names(bureau)
-    rows += [
-        {"unit_id": r.unit, "name": names[r.unit], "level": DEPARTMENT_LEVEL, "parent": bureau.id} for r in departments
-    ]
+    rows += [{"unit_id": r.unit, "name": names[r.unit], "level": _level(r), "parent": bureau.id} for r in departments]
     schema = json.loads((SCHEMAS / "units.schema.json").read_text("utf-8"))
     schema.pop("$schema", None)
     files["data/units.csv"] = _csv_bytes([f["name"] for f in schema["fields"]], rows)
@@ -530,6 +560,11 @@ def _units(files: PackageFiles, bureau: Bureau, departments: tuple[Report, ...])
 
 # What schemas/rules.yaml (C4's `maximum`) and docs/glossary.md call the level of a department's figures.
 DEPARTMENT_LEVEL = "department"
+
+
+def _level(report: Report) -> str | None:
+    """A unit's level in units.csv: a department's, or a child bureau's own (its release's)."""
+    return report.level if isinstance(report, ChildReport) else DEPARTMENT_LEVEL
 
 
 def _cells(files: PackageFiles, departments: tuple[Report, ...], shipped: dict[str, str]) -> None:

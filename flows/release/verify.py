@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from flows.checks.accepted import CARRIED
 from flows.checks.check import check_report
 from flows.format.edition import SCHEMAS, Edition, edition_named
 from flows.format.report import Report, place
@@ -212,9 +213,12 @@ def verify_submissions(result: Verification, folder: Path) -> None:
 
 @_check("已发布的表格符合格式的各项规则（已接受的例外除外）")
 def verify_rules(result: Verification, reports: dict[str, Report], folder: Path) -> None:
+    # A bureau's accepted E1 is its A2, A3 or B1 here: E1 is those rules run on its summed figures
+    # (rules.rule_e1), which check_report runs as A2, A3, B1.
     accepted = {
-        (r["rule"], r["unit_id"], r["table"], r["row"] or None, r["column"] or None)
+        (rule, r["unit_id"], r["table"], r["row"] or None, r["column"] or None)
         for r in _rows(folder, "exceptions")
+        for rule in (CARRIED["E1"] if r["rule"] == "E1" else (r["rule"],))
     }
     for unit, report in sorted(reports.items()):
         for f in check_report(report):
@@ -262,6 +266,11 @@ def verify_cells_against_workbooks(result: Verification, reports: dict[str, Repo
             continue
         if path.name == "nil_returns.yaml":
             reread = None  # a nil return: every figure 0
+        elif (
+            path.suffix == ".zip"
+        ):  # a child bureau's release (docs/rollup.md): verified in full, down to its workbooks
+            result.problems += _child_release_problems(path, unit, year, by_unit.pop(unit, []))
+            continue
         else:
             try:
                 reread = _reread(path, year, unit)
@@ -293,6 +302,39 @@ def verify_cells_against_workbooks(result: Verification, reports: dict[str, Repo
                 )
     for unit in by_unit:
         result.problems.append(f"cells.csv 中的 {unit} 没有对应的报送文件")
+
+
+def _child_release_problems(path: Path, unit: str, year: int, rows: list[dict]) -> list[str]:
+    """A child bureau's release shipped in its parent's release, verified as `nianbao verify` does
+    (its own children's releases too, down to the workbooks), and its cells rows held to it: the
+    child's bureau and year, its version and manifest's SHA-256, and each figure of its bureau row."""
+    name = f"{path.parent.name}/{path.name}"
+    try:
+        with opened(path) as child:
+            failed = [v for v in _verify_release(child, None, named=False) if not v.passed]
+            problems = [f"{name}（{unit}）：{v.name}：{v.problems[0]}" for v in failed]
+            if failed:
+                return problems
+            descriptor, _ = _descriptor(child.folder)
+            meta, manifest = descriptor["nianbao"], _sha256(child.folder / MANIFEST)
+            _, reports = load_release(child.folder)
+    except Refused as refused:
+        return [f"{name}（{unit}）：{p}" for p in refused.problems]
+    if (meta["bureau"], meta["year"]) != (unit, year):
+        return [f"{name}：是 {meta['bureau']} 的 {meta['year']} 年度发布包，应为 {unit} 的 {year} 年度"]
+    report = reports[unit]
+    for row in rows:
+        layout, r, c = _position(report.edition, row, "cells.csv")
+        value = format_value(int(report.values[row["table"]][r, c]), layout.columns[c])
+        pinned = (row.get("release_version"), row.get("release_manifest_sha256"))
+        if value != row["value"]:
+            problems.append(f"{name} {place(layout, r, c)}：发布包中为 {value}，cells.csv 为 {row['value']}")
+        if pinned != (descriptor.get("version"), manifest):
+            problems.append(
+                f"{name} {place(layout, r, c)}：cells.csv 记为版本 {pinned[0]}（清单 {pinned[1]}），"
+                f"发布包为版本 {descriptor.get('version')}（清单 {manifest}）"
+            )
+    return problems
 
 
 def _reread(path: Path, year: int, unit: str) -> Report:
@@ -502,7 +544,11 @@ def _reports(folder: Path) -> tuple[dict[str, Report], Verification]:
     return reports, result
 
 
-def _verify_release(release: Opened, public_key: Path | None) -> list[Verification]:
+def _verify_release(
+    release: Opened, public_key: Path | None, named: bool = True, reread: bool = True
+) -> list[Verification]:
+    """Every verification of the release; `named`: its name must be its version; `reread`: its
+    submissions are read again against cells (see verify_child)."""
     folder = release.folder
     descriptor, structure = _structure(release)
     signature = [verify_signature(folder, public_key)] if public_key is not None else []
@@ -512,7 +558,7 @@ def _verify_release(release: Opened, public_key: Path | None) -> list[Verificati
     meta = descriptor["nianbao"]
     results = [
         structure,
-        verify_version(release.names, descriptor.get("version")),
+        *([verify_version(release.names, descriptor.get("version"))] if named else []),
         verify_profile(descriptor),
         verify_hashes(folder, descriptor),
         verify_manifest(folder),
@@ -529,8 +575,18 @@ def _verify_release(release: Opened, public_key: Path | None) -> list[Verificati
         verify_rules(reports, folder),
         verify_bureau_sums(reports, meta["bureau"], folder),
         verify_departments_match_cells(reports, meta["bureau"], folder),
-        verify_cells_against_workbooks(reports, folder, meta["year"]),
+        *([verify_cells_against_workbooks(reports, folder, meta["year"])] if reread else []),
     ]
+
+
+def verify_child(release: Opened, public_key: Path | None) -> list[Verification]:
+    """A child bureau's release as its parent verifies it before merging it (docs/rollup.md): as
+    `nianbao verify` does, but for two things. Its name is the child's id (sources/<year>/<id>.zip),
+    not its version: the parent pins the version by the manifest's SHA-256, which it publishes. And
+    when a key is given and the signature holds, its submissions are not read again (they are held
+    to the signed manifest and submissions.csv all the same): re-reading would read the child's
+    whole subtree at every level; an unsigned child is read again to the bottom."""
+    return _verify_release(release, public_key, named=False, reread=public_key is None)
 
 
 # What publication verifies of a release it has just written, before `latest` is switched to it: what
