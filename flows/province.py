@@ -243,22 +243,46 @@ def handed_up(release: Path, parent_sources: Path, year: int, child: str) -> Pat
     return target
 
 
-def build_tree(tree: Path, year: int, run: Callable, progress: Callable[[str, object], None] = lambda *_: None) -> dict:
-    """Every bureau's run for `year`, children first, each published release handed to its parent.
-    `run(year, sources, outputs, key)` is run_year or the flow's; returns bureau id → its outcome."""
+@dataclass(frozen=True)
+class Built:
+    """What one bureau's run of a tree did, in brief: the version it published (None: blocked), the
+    version live now (a blocked correction leaves the last one), and its blocking errors' messages."""
+
+    id: str
+    published: str | None
+    live: str | None
+    errors: tuple[str, ...]
+    handed_up: bool  # its live release is now its parent's submission
+
+
+def build_bureau(tree: Path, node: Node, parent: Node | None, year: int, run: Callable) -> Built:
+    """One bureau's run for `year`, under its outputs' lock, and its live release handed to its
+    parent. `run(year, sources, outputs, key)`: run.run_year, or what stands for it in a test."""
+    from flows.release.lock import year_lock
+
+    outputs = Path(tree) / OUTPUTS / node.id
+    key = Path(tree) / KEYS / f"{node.id}.key"
+    with year_lock(outputs, year):
+        outcome = run(year, node.sources, outputs, key if key.exists() else None)
+    live = places.latest(outputs, year)
+    # The version live now: this run's, or the last one when this run was blocked (a blocked
+    # correction leaves the published version standing, for the parent as for everyone).
+    handed = parent is not None and live.exists()
+    if parent is not None and handed:
+        handed_up(live.resolve(), parent.sources, year, node.id)
+    return Built(
+        node.id,
+        outcome.publication.version if outcome.publication else None,
+        live.resolve().name if live.exists() else None,
+        tuple(f.message for f in outcome.errors),
+        handed,
+    )
+
+
+def build_tree(tree: Path, year: int, run: Callable) -> dict[str, Built]:
+    """Every bureau's run for `year`, children first, each live release handed to its parent: the
+    plain loop (the flow, flows/flow.py's rollup_flow, runs siblings side by side)."""
     tree = Path(tree)
     root, nodes = load_tree(tree)
     parents = {c: node for node in nodes.values() for c in node.children}
-    outcomes = {}
-    for node in build_order(root, nodes):
-        key = tree / KEYS / f"{node.id}.key"
-        outcome = run(year, node.sources, tree / OUTPUTS / node.id, key if key.exists() else None)
-        outcomes[node.id] = outcome
-        progress(node.id, outcome)
-        parent = parents.get(node.id)
-        live = places.latest(tree / OUTPUTS / node.id, year)
-        # The version live now: this run's, or the last one when this run was blocked (a blocked
-        # correction leaves the published version standing, for the parent as for everyone).
-        if parent is not None and live.exists():
-            handed_up(live.resolve(), parent.sources, year, node.id)
-    return outcomes
+    return {node.id: build_bureau(tree, node, parents.get(node.id), year, run) for node in build_order(root, nodes)}

@@ -115,18 +115,34 @@ def test_a_ring_two_parents_or_two_roots_are_refused(tmp_path):
 
 def test_a_tree_builds_level_by_level_into_signed_releases_summing_every_department(tmp_path):
     write_synthetic_tree(tmp_path, YEAR, parse_levels("city:2,county:2,department:2"), seed=5)
-    outcomes = build_tree(tmp_path, YEAR, lambda year, sources, outputs, key: run_year(year, sources, outputs, key=key))
-    assert len(outcomes) == 7 and all(o.release is not None for o in outcomes.values())
+    outcomes = {}
+
+    def run(year, sources, outputs, key):
+        outcomes[sources.name] = run_year(year, sources, outputs, key=key)
+        return outcomes[sources.name]
+
+    built = build_tree(tmp_path, YEAR, run)
+    assert list(built)[-1] == "p" and len(built) == 7
+    assert all(b.published == b.live == "1.0.0" and not b.errors for b in built.values())
+    assert [b.id for b in built.values() if not b.handed_up] == ["p"]
     for bureau, outcome in outcomes.items():  # each verifies with its own public key
-        assert [
-            v.problems for v in verify(outcome.release, tmp_path / "keys" / f"{bureau}.pub") if not v.passed
-        ] == [], bureau
+        failed = [v.problems for v in verify(outcome.release, tmp_path / "keys" / f"{bureau}.pub") if not v.passed]
+        assert failed == [], bureau
     assert (tmp_path / "p/2021/p-c01.zip").read_bytes() == (tmp_path / "outputs/p-c01/2021/1.0.0.zip").read_bytes()
     total = None
     for workbook in sorted(tmp_path.glob("p-c*-x*/2021/*.xlsx")):
-        report = read_workbook(workbook, YEAR, workbook.stem)[0]
-        assert report is not None
-        values = report.values["applications"]
+        values = read_workbook(workbook, YEAR, workbook.stem)[0].values["applications"]
         total = values.copy() if total is None else total + values
-    root = outcomes["p"].merged.bureau
-    assert np.array_equal(root.values["applications"], total)
+    assert np.array_equal(outcomes["p"].merged.bureau.values["applications"], total)
+
+
+def test_a_blocked_child_hands_up_the_version_still_live(tmp_path):
+    write_synthetic_tree(tmp_path, YEAR, parse_levels("county:2,department:1"), seed=6)
+    run = lambda year, sources, outputs, key: run_year(year, sources, outputs, key=key)  # noqa: E731
+    build_tree(tmp_path, YEAR, run)
+    handed = (tmp_path / "p/2021/p-x01.zip").read_bytes()
+    (tmp_path / "p-x01/2021/d00001.xlsx").write_bytes(b"not a workbook")
+    built = build_tree(tmp_path, YEAR, run)
+    assert built["p-x01"].published is None and built["p-x01"].live == "1.0.0" and built["p-x01"].errors
+    assert built["p-x01"].handed_up and (tmp_path / "p/2021/p-x01.zip").read_bytes() == handed
+    assert built["p"].errors == ()
