@@ -6,10 +6,14 @@ import argparse
 import errno
 import json
 import os
+import re
 import sys
 import threading
+import unicodedata
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from flows.places import CHECK_INDEX, checks_folder, year_folder
@@ -17,6 +21,11 @@ from flows.schedule import ANNUAL_CRON
 
 SEVERITY = {"error": "错误", "warning": "警告"}
 RUNNERS = ("auto", "threads", "processes", "dask")  # see flows/flow.py run_flow
+LEVELS = ("province", "prefecture", "county", "township")
+# The folders' defaults, when an option does not name them (docs/cli.md).
+SOURCES_VARIABLE, OUTPUTS_VARIABLE = "NIANBAO_SOURCES", "NIANBAO_OUTPUTS"
+# Prefect's console handler: the level of the lines it shows on stderr (-v: INFO; otherwise none).
+PREFECT_CONSOLE_LEVEL = "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"
 
 
 class UsageError(Exception):
@@ -30,12 +39,278 @@ class CannotRun(Exception):
 
 # What every command's exit status means (argparse's epilog, and docs/operations.md).
 PUBLISHED, BLOCKED, WRONG_CALL, COULD_NOT_RUN = 0, 1, 2, 3
-EXIT_STATUSES = """退出状态：
-  0  已发布，或与已发布的版本相同、无需发布（check、verify：没有错误）
-  1  数据有错误，未发布（错误见输出与检查报告；发布前核验未通过也是 1）
-  2  调用有误或配置无法读取：参数、bureau.yaml、exceptions.yaml、签名私钥、该年度正由另一运行持有
-  3  工具未能完成工作：无法连接 Prefect 服务器、存储已满或不可写、被中断（Ctrl+C、SIGTERM）、工作进程意外退出
-每种情况只输出一行说明，不输出 traceback。"""
+EXIT_STATUSES = {
+    0: "已发布，或与已发布的版本相同、无需发布（check、import、audit、verify：没有错误）",
+    1: "数据有错误，未发布（错误见输出与检查报告；发布前核验未通过也是 1）；检查、导入或核验发现错误",
+    2: "调用有误或配置无法读取：参数、bureau.yaml、exceptions.yaml、签名私钥、该年度正由另一运行持有；无法读取的文件",
+    3: "工具未能完成工作：无法连接 Prefect 服务器、存储已满或不可写、被中断（Ctrl+C、SIGTERM）、工作进程意外退出",
+}
+WRONG = "调用有误：参数，或找不到的文件、目录"
+STOPPED = "工具未能完成工作：存储已满或不可写、被中断（Ctrl+C、SIGTERM）"
+
+# Each command's examples and what each exit status it can end with means: the end of its --help
+# (docs/cli.md says the same). The one place these texts are kept; the parser is built from it.
+COMMANDS: dict[str, tuple[tuple[str, ...], dict[int, str]]] = {
+    "run": (
+        (
+            "nianbao run 2021",
+            "nianbao run 2021 --sources /srv/nianbao/sources --outputs /srv/www/nianbao --sign bureau.key",
+            "NIANBAO_SOURCES=/srv/nianbao/sources nianbao run 2021 --json > run-2021.json",
+        ),
+        EXIT_STATUSES
+        | {
+            0: "已发布，或与已发布的版本相同、无需发布",
+            1: "数据有错误，未发布（错误见输出与检查报告）；发布前核验未通过；报送文件在检查后被替换",
+        },
+    ),
+    "check": (
+        (
+            "nianbao check 交警大队.xlsx --year 2021",
+            "nianbao check 2021/*.xlsx --year 2021 --previous outputs/2020/latest --json",
+            "nianbao check 公开年报.pdf --year 2021 --level county --html 检查报告/",
+        ),
+        {
+            0: "没有错误（可能有警告）",
+            1: "有错误",
+            2: f"有文件无法作为工作簿或年度报告读取（F0）；{WRONG}",
+            3: STOPPED,
+        },
+    ),
+    "import": (
+        (
+            "nianbao import 公开年报.html --json",
+            "nianbao import 公开年报.docx --year 2020 --out sources/2020/ --unit traffic",
+        ),
+        {
+            0: "没有错误（可能有警告）",
+            1: "有错误",
+            2: f"有文件无法作为年度报告读取（F0）；要写出的文件已存在（未加 --force）；{WRONG}",
+            3: STOPPED,
+        },
+    ),
+    "audit": (
+        ("nianbao audit 各县年报/ --out 审查结果/", "nianbao audit 各县年报/ --year 2021 --json --quiet"),
+        {0: "所有报告都没有错误", 1: "有报告有错误", 2: WRONG, 3: STOPPED},
+    ),
+    "template": (
+        ("nianbao template 2021", "nianbao template 2021 -o 填报模板.xlsx --force"),
+        {0: "已生成", 2: f"文件已存在（未加 --force）；{WRONG}", 3: STOPPED},
+    ),
+    "verify": (
+        (
+            "nianbao verify outputs/2021/latest",
+            "nianbao verify 1.0.0.zip --key bureau.pub --json",
+        ),
+        {
+            0: "每项核验都通过",
+            1: "有核验未通过",
+            2: f"不是发布包（目录或其 zip），或公钥无法读取；{WRONG}",
+            3: STOPPED,
+        },
+    ),
+    "keygen": (
+        ("nianbao keygen --out keys/",),
+        {0: "已生成", 2: f"密钥文件已存在；{WRONG}", 3: STOPPED},
+    ),
+    "push": (
+        (
+            "nianbao push 2021 --ckan https://data.example.gov.cn --org yuanjiang-psb",
+            "CKAN_API_KEY=… nianbao push 2021 --ckan https://data.example.gov.cn --org yuanjiang-psb --max-upload-mb 50",
+        ),
+        {
+            0: "已推送",
+            1: "门户拒绝或出错（原因见输出）",
+            2: f"该年度没有已发布的版本；缺少 --org；{WRONG}",
+            3: STOPPED,
+        },
+    ),
+    "serve": (
+        ("nianbao serve", "nianbao serve --sources /srv/nianbao/sources --cron '0 9 10 1 *'"),
+        {
+            0: "按 Ctrl+C 停止",
+            2: f"bureau.yaml 无法读取；{WRONG}",
+            3: "无法连接 Prefect 服务器；存储已满或不可写",
+        },
+    ),
+    "deploy": (
+        ("PREFECT_API_URL=http://server:4200/api nianbao deploy --sources /srv/nianbao/sources",),
+        {
+            0: "已创建或更新部署",
+            2: f"未设置 PREFECT_API_URL；bureau.yaml 无法读取；{WRONG}",
+            3: "无法连接 Prefect 服务器；存储已满或不可写；被中断",
+        },
+    ),
+    "synth": (
+        (
+            "nianbao synth --departments 600 --year 2021 --out /tmp/bureau",
+            "nianbao synth --departments 50 --year 2021 --out /tmp/bureau --errors 5 --seed 1 --force",
+        ),
+        {0: "已生成", 2: f"文件已存在（未加 --force）；{WRONG}", 3: STOPPED},
+    ),
+    "compare": (
+        ("nianbao compare 2020 2021", "nianbao compare 2021/1.0.0 2021/1.1.0 --units traffic household"),
+        {0: "已写出对比", 2: f"找不到所说的年度或版本；{WRONG}", 3: STOPPED},
+    ),
+}
+TOP_EXAMPLES = (
+    "nianbao run 2021",
+    "nianbao check 交警大队.xlsx --year 2021",
+    "nianbao COMMAND --help    （该命令的选项、示例与退出状态）",
+)
+
+
+def _epilog(examples: tuple[str, ...], statuses: dict[int, str]) -> str:
+    lines = ["示例：", *(f"  {e}" for e in examples), "", "退出状态："]
+    lines += [f"  {status}  {meaning}" for status, meaning in sorted(statuses.items())]
+    return "\n".join([*lines, "每种情况只输出一行说明，不输出 traceback。"])
+
+
+# argparse's own words in Chinese. argparse says each of them through gettext (its `_` and
+# `ngettext`), the way it offers to be translated; but gettext picks the language from LANG or
+# LANGUAGE and reads a compiled .mo catalogue, whereas nianbao speaks Chinese whatever the locale
+# (its descriptions are Chinese). So this catalogue, argparse's messages (3.11 to 3.14) as data, is
+# handed to argparse directly, and only while nianbao's own parser is built, formats its help or
+# parses (ChineseParser): another argparse parser in the process is left as it was. A message
+# missing here stays English; tests/test_cli_habits.py fails on an English word in any --help.
+ARGPARSE_WORDS = {
+    "usage: ": "用法：",
+    "positional arguments": "位置参数",
+    "options": "选项",
+    "%(heading)s:": "%(heading)s：",
+    "subcommands": "命令",
+    "show this help message and exit": "显示此帮助并退出",
+    "show program's version number and exit": "显示版本号并退出",
+    "the following arguments are required: %s": "缺少必需的参数：%s",
+    "unrecognized arguments: %s": "无法识别的参数：%s",
+    "argument %(argument_name)s: %(message)s": "参数 %(argument_name)s：%(message)s",
+    "invalid choice: %(value)r (choose from %(choices)s)": "不是可用的取值：%(value)r（可用：%(choices)s）",
+    "invalid %(type)s value: %(value)r": "%(value)r 不是有效的 %(type)s 值",
+    "expected one argument": "需要一个值",
+    "expected at most one argument": "最多一个值",
+    "expected at least one argument": "至少需要一个值",
+    "expected %s argument": "需要 %s 个值",
+    "expected %s arguments": "需要 %s 个值",
+    "ambiguous option: %(option)s could match %(matches)s": "选项有歧义：%(option)s 可以是 %(matches)s",
+    "not allowed with argument %s": "不能与参数 %s 同时使用",
+    "ignored explicit argument %r": "多余的值 %r",
+    "one of the arguments %s is required": "需要参数 %s 之一",
+    "unexpected option string: %s": "意外的选项：%s",
+    "unknown parser %(parser_name)r (choices: %(choices)s)": "没有命令 %(parser_name)r（可用：%(choices)s）",
+}
+
+
+def _in_chinese(message: str) -> str:
+    return ARGPARSE_WORDS.get(message, message)
+
+
+def _in_chinese_by_number(one: str, many: str, n: int) -> str:
+    return _in_chinese(one if n == 1 else many)
+
+
+@contextmanager
+def _argparse_in_chinese() -> Iterator[None]:
+    """argparse's `_` and `ngettext` (gettext's, imported into it) replaced by the catalogue, then put back."""
+    chinese = {"_": _in_chinese, "ngettext": _in_chinese_by_number}
+    said = {name: getattr(argparse, name) for name in chinese}
+    for name, function in chinese.items():
+        setattr(argparse, name, function)
+    try:
+        yield
+    finally:
+        for name, function in said.items():
+            setattr(argparse, name, function)
+
+
+def _columns(text: str) -> int:
+    """How many terminal columns `text` takes: a Chinese character (or full-width sign) two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+CLOSING = "，。、；：）」』》？！"  # never at the start of a line (they close what stands before them)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """`text` in lines of at most `width` columns: broken between Chinese characters or at spaces,
+    never inside a Latin word (an option, a path), nor before closing punctuation. textwrap counts a
+    Chinese character as one column and takes a run of them for one word, so it overflows the
+    terminal and breaks `findings.csv` in two."""
+    lines, line = [], ""
+    for token in re.findall(r"[!-~]+| |.", text):
+        if line and _columns(line + token) > width and token not in CLOSING:
+            lines.append(line.rstrip())
+            line = ""
+        if line or token != " ":
+            line += token
+    return [*lines, line.rstrip()] if line else lines
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and epilogs as written (examples and exit statuses keep their lines); an option's
+    help ends with its default, as ArgumentDefaultsHelpFormatter's does, in Chinese (an option whose
+    default is nothing or off says in its own words what happens without it); lines are wrapped by
+    the columns they take (_wrap)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help = action.help or ""
+        if any(action.default is nothing for nothing in (None, False, argparse.SUPPRESS)) or "%(default)" in help:
+            return help
+        return f"{help}（默认：%(default)s）"
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return _wrap(" ".join(text.split()), width)
+
+    def _format_usage(self, usage, actions, groups, prefix) -> str:
+        # argparse indents the usage's next lines by the length of 用法：, which takes 3 columns more.
+        first, *rest = super()._format_usage(usage, actions, groups, prefix).split("\n")
+        shift = " " * (_columns(ARGPARSE_WORDS["usage: "]) - len(ARGPARSE_WORDS["usage: "]))
+        return "\n".join([first, *(shift + line if line else line for line in rest)])
+
+
+class ChineseParser(argparse.ArgumentParser):
+    """argparse's parser speaking Chinese (ARGPARSE_WORDS), with its help formatted by HelpFormatter;
+    a wrong call is one line on stderr naming --help (exit 2), as every other error of nianbao."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        with _argparse_in_chinese():
+            super().__init__(*args, **kwargs)
+
+    def add_subparsers(self, **kwargs):
+        with _argparse_in_chinese():
+            return super().add_subparsers(**kwargs)
+
+    def format_usage(self) -> str:
+        with _argparse_in_chinese():
+            return super().format_usage()
+
+    def format_help(self) -> str:
+        with _argparse_in_chinese():
+            help = super().format_help()
+        # A section's heading ends with an ASCII colon that Python before 3.14 does not translate.
+        return re.sub(r"^(\S[^\n]*):$", r"\1：", help, flags=re.MULTILINE)
+
+    def parse_args(self, args=None, namespace=None):
+        with _argparse_in_chinese():
+            return super().parse_args(args, namespace)
+
+    def parse_known_args(self, args=None, namespace=None):
+        with _argparse_in_chinese():
+            return super().parse_known_args(args, namespace)
+
+    def error(self, message: str):
+        self.exit(WRONG_CALL, f"{self.prog}：{message}（用法见 {self.prog} --help）\n")
+
+
+def _folder(variable: str, fallback: str) -> str:
+    """A folder option's default: the environment variable when it is set (and not empty), else `fallback`."""
+    return os.environ.get(variable) or fallback
+
+
+def _installed_version() -> str:
+    try:
+        return version("nianbao")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "（未安装，版本未知）"
 
 
 def _year(text: str) -> int:
@@ -54,6 +329,19 @@ def _year(text: str) -> int:
 
 def _finding_line(f) -> str:
     return f"  {SEVERITY[f.severity]} {f.rule} {f.message}"
+
+
+# The verdict of `--json` on a checked file or folder, by exit status (docs/cli.md).
+VERDICTS = {0: "valid", 1: "invalid", 2: "unreadable"}
+
+
+def _file_status(checked) -> int:
+    return 2 if checked.unreadable else 1 if checked.errors else 0
+
+
+def _print_json(document: dict) -> None:
+    """`--json`: the one document on stdout (what else is said goes to stderr)."""
+    print(json.dumps(document, ensure_ascii=False, indent=2))
 
 
 def cmd_check(args) -> int:
@@ -84,12 +372,19 @@ def cmd_check(args) -> int:
             checked.findings += previous_flaws(unit, args.year, previous, flawed)
         if args.html:
             write_department(Path(args.html), checked, unit, args.year)
-        if checked.unreadable:
-            worst = 2
-        elif checked.errors:
-            worst = max(worst, 1)
+        status = _file_status(checked)
+        worst = max(worst, status)
         edition = checked.report.edition.code if checked.report else None
-        documents.append({"path": str(path), "edition": edition, "findings": [f.as_dict() for f in checked.findings]})
+        documents.append(
+            {
+                "path": str(path),
+                "verdict": VERDICTS[status],
+                "edition": edition,
+                "errors": checked.errors,
+                "warnings": checked.warnings,
+                "findings": [f.as_dict() for f in checked.findings],
+            }
+        )
         if not args.json:
             print(
                 f"{path}（{edition or '—'} 版）：{status_of(checked)}，错误 {checked.errors} 个，警告 {checked.warnings} 个"
@@ -97,7 +392,7 @@ def cmd_check(args) -> int:
             for f in checked.findings:
                 print(_finding_line(f))
     if args.json:
-        print(json.dumps({"files": documents}, ensure_ascii=False, indent=2))
+        _print_json({"verdict": VERDICTS[worst], "files": documents})
     return worst
 
 
@@ -113,8 +408,9 @@ def cmd_import(args) -> int:
         if not path.is_file():
             raise UsageError(f"找不到文件：{path}")
         checked, published = check_published(path, args.year, None)
-        documents.append(published_json(checked, published))
-        worst = max(worst, 2 if checked.unreadable else 1 if checked.errors else 0)
+        status = _file_status(checked)
+        documents.append({"verdict": VERDICTS[status]} | published_json(checked, published))
+        worst = max(worst, status)
         if args.out and published is not None:
             from flows.documents.imported import write_imported
 
@@ -123,8 +419,7 @@ def cmd_import(args) -> int:
             written = write_imported(
                 Path(args.out), published.report, published.text.sections, unit, published.title.unit or ""
             )
-            if not args.json:
-                print(f"已写出 {'、'.join(map(str, written))}")
+            print(f"已写出 {'、'.join(map(str, written))}", file=sys.stderr if args.json else sys.stdout)
         if not args.json:
             report = checked.report
             what = (
@@ -136,7 +431,7 @@ def cmd_import(args) -> int:
             for f in checked.findings:
                 print(_finding_line(f))
     if args.json:
-        print(json.dumps({"files": documents}, ensure_ascii=False, indent=2))
+        _print_json({"verdict": VERDICTS[worst], "files": documents})
     return worst
 
 
@@ -147,11 +442,22 @@ def cmd_audit(args) -> int:
     if not folder.is_dir():
         raise UsageError(f"找不到目录：{folder}")
     out = Path(args.out or f"{folder.resolve().name}-audit")
-    console = _console()
+    console = _console(stderr=args.json)
     with _progress(console, args.quiet, "份报告") as show:
         lines, index = audit_folder(folder, out, args.year, args.workers, show)
     with_errors = sum(a.errors > 0 for a in lines)
-    if not args.quiet:
+    if args.json:
+        reports = [{k: v for k, v in vars(a).items() if k != "findings"} for a in lines]
+        _print_json(
+            {
+                "verdict": VERDICTS[BLOCKED if with_errors else 0],
+                "folder": str(folder),
+                "index": str(index),
+                "with_errors": with_errors,
+                "reports": reports,
+            }
+        )
+    elif not args.quiet:
         print(f"{len(lines)} 份报告，{with_errors} 份有错误：{index}（及 reports.csv、findings.csv）")
     return BLOCKED if with_errors else 0
 
@@ -225,11 +531,12 @@ def _run_locked(args) -> int:
         return _run_prepared(args, inputs)
     except (BureauConfigError, SigningKeyError, PreviousYearError) as error:
         raise UsageError(str(error)) from None
-    except NotVerified as error:  # the release as written failed verification: removed, latest as it was
+    except (NotVerified, SubmissionChanged) as error:
+        # Not published: the release as written failed verification (removed, latest as it was), or
+        # a submission changed after its check (the checked bytes are gone); the check reports are written.
         print(f"nianbao: {error}", file=sys.stderr)
-        return BLOCKED
-    except SubmissionChanged as error:  # not published: the checked bytes are gone (the check reports are written)
-        print(f"nianbao: {error}", file=sys.stderr)
+        if args.json:
+            _print_json({"verdict": "not_published", "year": args.year, "message": str(error)})
         return BLOCKED
 
 
@@ -278,12 +585,17 @@ def _run_prepared(args, inputs) -> int:
     from concurrent.futures.process import BrokenProcessPool
 
     # The terminal shows a progress bar and the verdict, or one line saying why the run stopped;
-    # Prefect's own lines (a failed task's traceback among them) go to its logs, which the UI shows.
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    # Prefect's own lines (a failed task's traceback among them) go to its logs, which the UI shows,
+    # and with -v to stderr as well, in place of the progress bar (they say how far the run is).
+    # Set before prefect is imported, which reads it.
+    if args.verbose:
+        os.environ[PREFECT_CONSOLE_LEVEL] = "DEBUG" if os.environ.get(PREFECT_CONSOLE_LEVEL) == "DEBUG" else "INFO"
+    else:
+        os.environ.setdefault(PREFECT_CONSOLE_LEVEL, "CRITICAL")
     from flows.flow import PrefectUnreachable, progress_bar, run_flow  # imports prefect: only here
 
-    console = _console()
-    with _progress(console, args.quiet) as show:
+    console = _console(stderr=args.json)
+    with _progress(console, args.quiet or args.verbose) as show:
         token = progress_bar.set(show)
         try:
             outcome = run_flow(
@@ -305,7 +617,9 @@ def _run_prepared(args, inputs) -> int:
         finally:
             progress_bar.reset(token)
     # For cron (--quiet): nothing on success; why not, or what else to know: a catalog not updated, a file replaced.
-    if args.quiet:
+    if args.json:
+        _print_json(run_json(outcome, Path(args.outputs)))
+    elif args.quiet:
         publication = outcome.publication
         if publication is None or publication.catalog_problem or publication.replaced:
             print("\n".join(verdict(outcome)), file=sys.stderr)
@@ -318,11 +632,13 @@ def _run_prepared(args, inputs) -> int:
     return PUBLISHED if outcome.release else BLOCKED
 
 
-def _console():
+def _console(stderr: bool = False):
+    """rich's console on stdout, or on stderr (the progress bar of a command printing `--json`)."""
     from rich.console import Console
 
     # Not a terminal (a log file, a pipe): wide enough that a department's row is one line.
-    return Console() if sys.stdout.isatty() else Console(width=160, no_color=True)
+    terminal = (sys.stderr if stderr else sys.stdout).isatty()
+    return Console(stderr=stderr) if terminal else Console(stderr=stderr, width=160, no_color=True)
 
 
 @contextmanager
@@ -395,6 +711,28 @@ def summary_tables(outcome) -> list:
 
 
 ERROR_LINES = 50
+
+
+def run_json(outcome, outputs: Path) -> dict:
+    """`nianbao run --json`: whether the run published, what, and the errors that stopped it (docs/cli.md)."""
+    publication = outcome.publication
+    said = "not_published" if publication is None else "published" if publication.new else "unchanged"
+    return {
+        "verdict": said,
+        "year": outcome.year,
+        "bureau": outcome.bureau.id,
+        "version": publication.version if publication else None,
+        "release": str(outcome.release) if outcome.release else None,
+        "departments": len(outcome.checked),
+        "errors": len(outcome.errors),
+        "warnings": sum(f.severity == "warning" for f in outcome.findings),
+        "accepted": len(outcome.accepted),
+        "blocking": [f.as_dict() for f in outcome.errors],
+        "catalog_problem": publication.catalog_problem if publication else None,
+        "replaced": list(publication.replaced) if publication else [],
+        "checks": str(checks_folder(outputs, outcome.year) / CHECK_INDEX),
+        "message": "\n".join(verdict(outcome)),
+    }
 
 
 def verdict(outcome) -> list[str]:
@@ -553,48 +891,100 @@ def cmd_verify(args) -> int:
         results = verify(Path(args.path), Path(args.key) if args.key else None)
     except (NotARelease, SigningKeyError) as error:
         raise UsageError(str(error)) from None
+    failed = sum(not c.passed for c in results)
+    if args.json:
+        checks = [{"name": c.name, "passed": c.passed, "problems": c.problems} for c in results]
+        _print_json({"verdict": "invalid" if failed else "valid", "path": args.path, "checks": checks})
+        return 1 if failed else 0
     for result in results:
         print(f"{'通过' if result.passed else '未通过'}  {result.name}")
         for problem in result.problems[:50]:
             print(f"    - {problem}")
         if len(result.problems) > 50:
             print(f"    - ……另有 {len(result.problems) - 50} 处")
-    failed = sum(not c.passed for c in results)
     print(f"核验结论：{'全部通过' if not failed else f'{failed} 项未通过'}（共 {len(results)} 项）")
     return 1 if failed else 0
 
 
+def _command(sub, name: str, summary: str, description: str | None = None, **kwargs) -> argparse.ArgumentParser:
+    """A command's parser: its summary in `nianbao --help`, and in its own help its examples and exit statuses."""
+    examples, statuses = COMMANDS[name]
+    return sub.add_parser(
+        name, help=summary, description=description or summary, epilog=_epilog(examples, statuses), **kwargs
+    )
+
+
+def _sources(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--sources",
+        metavar="DIR",
+        default=_folder(SOURCES_VARIABLE, "sources"),
+        help=f"报送目录（含 bureau.yaml 与 <年度>/ 子目录）；环境变量 {SOURCES_VARIABLE} 可设其默认值",
+    )
+
+
+def _outputs(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--outputs",
+        metavar="DIR",
+        default=_folder(OUTPUTS_VARIABLE, "outputs"),
+        help=f"发布目录；环境变量 {OUTPUTS_VARIABLE} 可设其默认值",
+    )
+
+
+def _force(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--force", action="store_true", help="覆盖已存在的文件（默认拒绝覆盖）")
+
+
+def _json(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument(
+        "--json", action="store_true", help=f"在标准输出上只输出一个 JSON 文档：{what}（见 docs/cli.md）"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = ChineseParser(
         prog="nianbao",
         description="政府信息公开工作年度报告：检查、汇总、发布",
-        epilog=EXIT_STATUSES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_epilog(TOP_EXAMPLES, EXIT_STATUSES),
     )
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"nianbao {_installed_version()}",
+        help="显示版本号（nianbao <版本>）并退出",
+    )
+    sub = p.add_subparsers(
+        dest="command", required=True, title="命令", metavar="COMMAND", help="nianbao COMMAND --help 显示该命令的说明"
+    )
 
-    run = sub.add_parser(
+    run = _command(
+        sub,
         "run",
-        help="运行年度流程：读取、检查、汇总各部门报表并发布数据包",
-        description="运行年度流程：读取、检查、汇总各部门报表并发布数据包；检查报告无论是否发布都会写出",
-        epilog=EXIT_STATUSES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "运行年度流程：读取、检查、汇总各部门报表并发布数据包",
+        "运行年度流程：读取、检查、汇总各部门报表并发布数据包；检查报告无论是否发布都会写出",
     )
-    run.add_argument("year", type=_year)
-    run.add_argument("--sources", default="sources", help="报送目录（含 bureau.yaml 与 <年度>/ 子目录）")
-    run.add_argument("--outputs", default="outputs", help="发布目录")
-    run.add_argument("--reason", help="更正发布的原因（写入新版本的变更记录）")
-    run.add_argument("--sign", metavar="KEYFILE", help="用本机关的 Ed25519 私钥签署发布包的哈希清单")
+    run.add_argument("year", type=_year, help="报告年度（四位数字，如 2021）：读取 <报送目录>/<年度>/")
+    _sources(run)
+    _outputs(run)
+    run.add_argument("--reason", metavar="TEXT", help="更正发布的原因（写入新版本的变更记录；默认无）")
+    run.add_argument(
+        "--sign", metavar="KEYFILE", help="用本机关的 Ed25519 私钥签署发布包的哈希清单（默认不签署；见 nianbao keygen）"
+    )
     run.add_argument(
         "--runner",
         choices=RUNNERS,
         default="auto",
-        help="读取与检查的执行方式：本进程线程、每核一个进程、Dask 集群（默认 auto：部门多时用进程）",
+        help="读取与检查的执行方式：本进程线程、每核一个进程、Dask 集群；auto：报送超过 200 份时用进程",
     )
     run.add_argument(
         "--dask-address", metavar="URL", help="Dask 集群调度器地址（--runner dask；默认在本机起两个 worker）"
     )
     run.add_argument("--quiet", action="store_true", help="不显示进度与汇总表，只在未发布时输出错误（适合 cron）")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="在标准错误上显示 Prefect 的日志行（代替进度条；默认不显示）"
+    )
+    _json(run, "verdict（published、unchanged、not_published）、版本、发布目录、错误与警告数、阻止发布的错误")
     run.add_argument(
         "--from-published",
         action="store_true",
@@ -602,65 +992,64 @@ def parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=cmd_run)
 
-    check = sub.add_parser("check", help="检查部门报表（工作簿）或发布的年度报告（网页、Word、PDF、文本），不发布")
-    check.add_argument("files", nargs="+")
-    check.add_argument("--year", type=_year, required=True)
+    check = _command(sub, "check", "检查部门报表（工作簿）或发布的年度报告（网页、Word、PDF、文本），不发布")
+    check.add_argument(
+        "files", nargs="+", metavar="FILE", help="要检查的文件：工作簿（xlsx、xls、ods）或发布的报告，按内容识别"
+    )
+    check.add_argument("--year", type=_year, required=True, help="报告年度（必填）")
     check.add_argument("--unit", help="部门代码（默认取文件名）")
-    check.add_argument("--json", action="store_true", help="输出 JSON")
+    _json(check, "verdict（valid、invalid、unreadable）与每个文件的检查发现")
     check.add_argument(
-        "--previous", help="上年报表（工作簿或发布的报告）或上年发布包（目录或 datapackage.json），用于跨年度核对"
+        "--previous",
+        metavar="PATH",
+        help="上年报表（工作簿或发布的报告）或上年发布包（目录或 datapackage.json），用于跨年度核对（默认不核对，报 D0）",
     )
-    check.add_argument(
-        "--level",
-        choices=["province", "prefecture", "county", "township"],
-        help="本机关层级（规则 C3、C4）；不填时按部门核对",
-    )
-    check.add_argument("--html", metavar="DIR", help="把检查报告（HTML 与 JSON）写入该目录")
+    check.add_argument("--level", choices=LEVELS, help="本机关层级（规则 C3、C4；默认按部门核对）")
+    check.add_argument("--html", metavar="DIR", help="把检查报告（HTML 与 JSON）写入该目录（默认不写）")
     check.set_defaults(handler=cmd_check)
 
-    imported = sub.add_parser(
+    imported = _command(
+        sub,
         "import",
-        help="读取发布的年度报告（网页、Word、PDF、文本）：输出其数字、正文与检查发现，或写成填报工作簿与 report.md",
-        epilog=EXIT_STATUSES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "读取发布的年度报告（网页、Word、PDF、文本）：输出其数字、正文与检查发现，或写成填报工作簿与 report.md",
     )
-    imported.add_argument("files", nargs="+")
+    imported.add_argument("files", nargs="+", metavar="FILE", help="发布的年度报告：网页、Word、PDF 或文本，按内容识别")
     imported.add_argument("--year", type=_year, help="所报告的年度（默认取报告标题中的年度）")
-    imported.add_argument(
-        "--json", action="store_true", help="输出 JSON：单位、年度、格式、三张表、六部分正文、检查发现"
-    )
+    _json(imported, "verdict（valid、invalid、unreadable），每份报告的单位、年度、格式、三张表、六部分正文、检查发现")
     imported.add_argument(
         "--out",
         metavar="DIR",
-        help="写出 <部门代码>.xlsx（本年度填报模板）与 <部门代码>.md（正文），可放入 sources/<年度>/",
+        help="写出 <部门代码>.xlsx（本年度填报模板）与 <部门代码>.md（正文），可放入 sources/<年度>/（默认不写）",
     )
     imported.add_argument("--unit", help="部门代码（--out 写出的文件名；默认取文件名）")
-    imported.add_argument("--force", action="store_true", help="覆盖已存在的文件（默认拒绝覆盖）")
+    _force(imported)
     imported.set_defaults(handler=cmd_import)
 
-    audit = sub.add_parser(
-        "audit",
-        help="检查一个目录中所有发布的年度报告，写出可浏览的汇总（index.html、reports.csv、findings.csv）",
-        epilog=EXIT_STATUSES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    audit = _command(
+        sub, "audit", "检查一个目录中所有发布的年度报告，写出可浏览的汇总（index.html、reports.csv、findings.csv）"
     )
-    audit.add_argument("folder", help="存放发布的报告的目录（含子目录；按内容识别网页、Word、PDF、文本）")
+    audit.add_argument(
+        "folder", metavar="DIR", help="存放发布的报告的目录（含子目录；按内容识别网页、Word、PDF、文本）"
+    )
     audit.add_argument("--out", metavar="DIR", help="写入汇总的目录（默认 <目录名>-audit）")
     audit.add_argument("--year", type=_year, help="所报告的年度（默认取各报告标题中的年度）")
-    audit.add_argument("--workers", type=int, help="工作进程数（默认每核一个）")
+    audit.add_argument("--workers", type=int, metavar="N", help="工作进程数（默认每核一个）")
     audit.add_argument("--quiet", action="store_true", help="不显示进度与结论")
+    _json(audit, "verdict（valid、invalid）、有错误的报告数与每份报告的一行")
     audit.set_defaults(handler=cmd_audit)
 
-    verify = sub.add_parser("verify", help="核验发布包：哈希、表结构、规则、汇总数与报送文件")
-    verify.add_argument("path", help="发布目录或其 zip")
-    verify.add_argument("--key", metavar="PUBKEY", help="本机关的公钥：核验发布包的签名")
+    verify = _command(sub, "verify", "核验发布包：哈希、表结构、规则、汇总数与报送文件")
+    verify.add_argument("path", metavar="PATH", help="发布目录（如 outputs/2021/latest）或其 zip")
+    verify.add_argument("--key", metavar="PUBKEY", help="本机关的公钥：核验发布包的签名（默认不核验签名）")
+    _json(verify, "verdict（valid、invalid）与每项核验的结果")
+    verify.set_defaults(handler=cmd_verify)
 
-    push = sub.add_parser("push", aliases=["publish"], help="把某年度的最新版本推送到 CKAN 门户（旧名称 publish）")
-    push.add_argument("year", type=_year)
-    push.add_argument("--ckan", required=True, metavar="URL", help="CKAN 门户地址")
-    push.add_argument("--outputs", default="outputs", help="发布目录")
-    push.add_argument("--api-key", help="CKAN API 密钥（默认取环境变量 CKAN_API_KEY）")
-    push.add_argument("--org", help="CKAN 组织（owner_org），必填")
+    push = _command(sub, "push", "把某年度的最新版本推送到 CKAN 门户（旧名称 publish）", aliases=["publish"])
+    push.add_argument("year", type=_year, help="要推送的年度：其当前发布的版本")
+    push.add_argument("--ckan", required=True, metavar="URL", help="CKAN 门户地址（必填）")
+    _outputs(push)
+    push.add_argument("--api-key", metavar="KEY", help="CKAN API 密钥（默认取环境变量 CKAN_API_KEY）")
+    push.add_argument("--org", metavar="ORG", help="CKAN 组织（owner_org，名称或 id），必填")
     push.add_argument(
         "--max-upload-mb",
         type=float,
@@ -669,50 +1058,54 @@ def parser() -> argparse.ArgumentParser:
     )
     push.set_defaults(handler=cmd_push)
 
-    serve = sub.add_parser("serve", help="按年度计划（每年一月）自动运行流程")
-    serve.add_argument("--sources", default="sources")
-    serve.add_argument("--outputs", default="outputs")
-    serve.add_argument("--cron", default=ANNUAL_CRON, help="运行时间（cron，北京时间；默认每年 1 月 5 日 9:00）")
+    cron = "运行时间（cron，北京时间；默认每年 1 月 5 日 9:00，报告上一年度）"
+    serve = _command(
+        sub,
+        "serve",
+        "按年度计划（每年一月）自动运行流程",
+        "按年度计划在本机运行流程（部署 nianbao-annual/<机关代码>-serve）；Prefect 的日志显示在标准错误上",
+    )
+    _sources(serve)
+    _outputs(serve)
+    serve.add_argument("--cron", default=ANNUAL_CRON, help=cron)
     serve.set_defaults(handler=cmd_serve)
 
-    deploy = sub.add_parser(
-        "deploy",
-        help="在 Prefect 服务器（PREFECT_API_URL）上创建工作池与年度部署，由 prefect worker 按计划运行",
-        epilog=EXIT_STATUSES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    deploy = _command(
+        sub, "deploy", "在 Prefect 服务器（PREFECT_API_URL）上创建工作池与年度部署，由 prefect worker 按计划运行"
     )
-    deploy.add_argument("--sources", default="sources")
-    deploy.add_argument("--outputs", default="outputs")
-    deploy.add_argument("--cron", default=ANNUAL_CRON, help="运行时间（cron，北京时间；默认每年 1 月 5 日 9:00）")
-    deploy.add_argument("--pool", default="nianbao", help="工作池名称（process 类型；不存在时创建）")
+    _sources(deploy)
+    _outputs(deploy)
+    deploy.add_argument("--cron", default=ANNUAL_CRON, help=cron)
+    deploy.add_argument("--pool", default="nianbao", metavar="NAME", help="工作池名称（process 类型；不存在时创建）")
     deploy.set_defaults(handler=cmd_deploy)
 
-    synth = sub.add_parser("synth", help="生成合成的报送目录（演示、负载测试与基准）")
-    synth.add_argument("--departments", type=int, required=True)
-    synth.add_argument("--year", type=_year, required=True)
-    synth.add_argument("--out", required=True)
-    synth.add_argument("--seed", type=int, default=0)
-    synth.add_argument("--errors", type=int, default=0, help="注入的已知错误个数（记录在 errors-<年度>.csv）")
-    synth.add_argument("--force", action="store_true", help="覆盖已存在的文件（默认拒绝覆盖）")
+    synth = _command(sub, "synth", "生成合成的报送目录（演示、负载测试与基准）")
+    synth.add_argument("--departments", type=int, required=True, metavar="N", help="部门数（必填）")
+    synth.add_argument("--year", type=_year, required=True, help="报告年度（必填）")
+    synth.add_argument("--out", required=True, metavar="DIR", help="写入的报送目录（必填）")
+    synth.add_argument("--seed", type=int, default=0, metavar="S", help="随机数种子：同一种子生成同样的数字")
+    synth.add_argument(
+        "--errors", type=int, default=0, metavar="K", help="注入的已知错误个数（记录在 errors-<年度>.csv）"
+    )
+    _force(synth)
     synth.set_defaults(handler=cmd_synth)
 
-    compare = sub.add_parser("compare", help="对比两个年度（或两个版本）：网页与 xlsx")
-    compare.add_argument("a", help="年度（其当前版本）、年度/版本（如 2021/1.0.0）或发布包目录")
-    compare.add_argument("b", help="同上：与 a 对比的年度或版本")
-    compare.add_argument("--units", nargs="+", help="只列出这些部门（本机关总在其中）")
-    compare.add_argument("--outputs", default="outputs", help="发布目录")
-    compare.add_argument("--out", help="写入的目录（默认 outputs/compare/<a>-<b>/）")
+    compare = _command(sub, "compare", "对比两个年度（或两个版本）：网页与 xlsx")
+    compare.add_argument("a", metavar="A", help="年度（其当前版本）、年度/版本（如 2021/1.0.0）或发布包目录")
+    compare.add_argument("b", metavar="B", help="同上：与 A 对比的年度或版本")
+    compare.add_argument("--units", nargs="+", metavar="ID", help="只列出这些部门（本机关总在其中；默认全部）")
+    _outputs(compare)
+    compare.add_argument("--out", metavar="DIR", help="写入的目录（默认 <发布目录>/compare/<A>-<B>/）")
     compare.set_defaults(handler=cmd_compare)
 
-    keys = sub.add_parser("keygen", help="生成用于签署发布包的 Ed25519 密钥对")
-    keys.add_argument("--out", default=".", help="写入密钥的目录")
+    keys = _command(sub, "keygen", "生成用于签署发布包的 Ed25519 密钥对")
+    keys.add_argument("--out", default=".", metavar="DIR", help="写入密钥的目录")
     keys.set_defaults(handler=cmd_keygen)
-    verify.set_defaults(handler=cmd_verify)
 
-    template = sub.add_parser("template", help="生成某年度的填报模板")
-    template.add_argument("year", type=_year)
-    template.add_argument("-o", "--output")
-    template.add_argument("--force", action="store_true", help="覆盖已存在的文件（默认拒绝覆盖）")
+    template = _command(sub, "template", "生成某年度的填报模板")
+    template.add_argument("year", type=_year, help="报告年度：按其格式版本生成")
+    template.add_argument("-o", "--output", metavar="FILE", help="写入的文件（默认 nianbao-template-<年度>.xlsx）")
+    _force(template)
     template.set_defaults(handler=cmd_template)
     return p
 
@@ -729,7 +1122,12 @@ STORAGE = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    command = parser()
+    if "_ARGCOMPLETE" in os.environ:  # the shell asks for completions (docs/cli.md): answered, then exits
+        import argcomplete
+
+        argcomplete.autocomplete(command)
+    args = command.parse_args(argv)
     try:
         return args.handler(args)
     except UsageError as error:
