@@ -4,6 +4,7 @@ release, step by step; flows/flow.py runs the same steps as Prefect tasks (Steps
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -451,16 +452,74 @@ def check_all(inputs: Inputs) -> list[Checked]:
 
 def check_children(inputs: Inputs) -> list[Checked]:
     """Each child bureau's release verified and read (flows/intake/child.py), in order of its id;
-    its bytes kept as a workbook's are, for publication."""
-    checked = []
+    its bytes kept as a workbook's are, for publication. A release verified by an earlier run, with
+    the same key and last year's figures, and nianbao unchanged, is taken from that run's check
+    (child_key): when one child republishes, a re-run verifies that child alone."""
+    checked: list[Checked] = []
+    fresh: list[tuple[Path, Checked]] = []
     with Pack(inputs.kept) if inputs.kept is not None else nullcontext() as pack:
         for unit, path in sorted(inputs.children.items()):
             child = inputs.bureau.department(unit)
             assert child is not None  # discovery submits only the units of bureau.yaml
-            checked.append(
-                check_child(path, inputs.year, unit, child.name, child.public_key, inputs.previous.get(unit), pack)
-            )
+            previous = inputs.previous.get(unit)
+            cached = _child_cache(inputs, unit, path, child.public_key, previous)
+            result = _cached_check(cached)
+            if result is None:
+                result = check_child(path, inputs.year, unit, child.name, child.public_key, previous, pack)
+                if cached is not None:
+                    fresh.append((cached, result))
+            checked.append(result)
+    for cached, result in fresh:  # once the pack is complete: the reports now name where their bytes are
+        _store_check(cached, result)
     return checked
+
+
+CHILD_CHECKS = "children"  # in the year's folder of kept bytes: one folder per child, its last check
+
+
+def _child_cache(inputs: Inputs, unit: str, path: Path, key: Path | None, previous: Report | None) -> Path | None:
+    """Where a child's check is kept, named by child_key; None when the run keeps nothing (no
+    `kept` folder) or the release cannot be read (check_child says why)."""
+    if inputs.kept is None:
+        return None
+    try:
+        data = release_bytes(path)
+    except (Refused, OSError):
+        return None
+    return inputs.kept / CHILD_CHECKS / unit / f"{child_key(data, inputs.year, key, previous)}.pickle"
+
+
+def child_key(release: bytes, year: int, key: Path | None, previous: Report | None) -> str:
+    """What a child's check depends on, hashed: its release's bytes (which fix its manifest, and so
+    every file it holds), the key it must be signed with, last year's figures of it, the year, and
+    nianbao's own code and schemas."""
+    digest = hashlib.sha256(f"{code_fingerprint()}|{year}|".encode())
+    digest.update(hashlib.sha256(release).digest())
+    digest.update(key.read_bytes() if key is not None else b"no key")
+    if previous is not None:
+        digest.update(b"".join(v.tobytes() for _, v in sorted(previous.values.items())))
+    return digest.hexdigest()
+
+
+def _cached_check(path: Path | None) -> Checked | None:
+    """A child's check kept by an earlier run, if there is one and the bytes it names are still kept."""
+    if path is None or not path.is_file():
+        return None
+    try:
+        checked = pickle.loads(path.read_bytes())
+    except Exception:  # a file cut short or of an older nianbao: checked again
+        return None
+    return checked if isinstance(checked, Checked) and all_kept([checked.report]) else None
+
+
+def _store_check(path: Path, checked: Checked) -> None:
+    """Keep a child's check, and only its latest: the child's older checks are removed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for old in path.parent.glob("*.pickle"):
+        old.unlink(missing_ok=True)
+    aside = path.with_suffix(".partial")
+    aside.write_bytes(pickle.dumps(checked, protocol=pickle.HIGHEST_PROTOCOL))
+    os.replace(aside, path)
 
 
 @dataclass(frozen=True)

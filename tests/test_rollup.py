@@ -28,11 +28,16 @@ LICENCE = [{"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/b
 
 
 def bureau_release(
-    root: Path, unit: str, seed: int, key: Path | None = None, year: int = YEAR, errors: int = 0
+    root: Path, unit: str, seed: int, key: Path | None = None, year: int = YEAR, errors: int = 0, nil: bool = False
 ) -> Path:
-    """A bureau of two synthetic departments, published (signed with `key`): its release's zip."""
+    """A bureau of two synthetic departments, published (signed with `key`): its release's zip.
+    `nil`: the second department files a nil return instead of its workbook."""
     sources = root / f"sources-{unit}-{year}"
     injected = write_synthetic_bureau(sources, year, 2, seed=seed, errors=errors)
+    if nil:
+        (sources / str(year) / "d00002.xlsx").unlink()
+        entry = {"unit": "d00002", "reason": "本年度无政府信息公开工作", "filed_by": "李某", "date": "2022-01-05"}
+        (sources / str(year) / "nil_returns.yaml").write_text(yaml.safe_dump([entry], allow_unicode=True), "utf-8")
     spec = yaml.safe_load((sources / "bureau.yaml").read_text("utf-8"))
     spec.update(id=unit, name=f"{unit} 局")
     (sources / "bureau.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True), "utf-8")
@@ -307,3 +312,47 @@ def test_a_childs_accepted_exception_travels_to_the_parent(tmp_path, children):
     assert {r["unit_id"] for r in rows} == {"e", "city"}
     assert all("e" in r["reason"] for r in rows)
     assert [v.name for v in verify(outcome.release) if not v.passed] == []
+
+
+def test_a_nil_return_below_is_said_at_every_level_above_and_traced(tmp_path, children):
+    county = bureau_release(tmp_path, "n", 7, nil=True)
+    city_sources = parent_sources(tmp_path, "city", "prefecture", {"a": children["a"], "n": county})
+    city = run_year(YEAR, city_sources, tmp_path / "outputs-city")
+    assert city.errors == [] and city.release is not None
+    assert [(f.unit, f.actual, f.severity) for f in city.findings if f.rule == "E7"] == [("n", "n/d00002", "warning")]
+    city_zip = city.release.parent / f"{city.release.name}.zip"
+    sources = parent_sources(tmp_path, "province", "province", {"city": city_zip})
+    province = run_year(YEAR, sources, tmp_path / "outputs-province")
+    assert province.errors == [] and province.release is not None
+    (said,) = [f for f in province.findings if f.rule == "E7"]
+    assert said.unit == "city" and said.actual == "city/n/d00002" and "city/n/d00002 报送的是零报告" in said.message
+    with open(province.release / "data" / "findings.csv", encoding="utf-8") as handle:
+        assert [r["actual"] for r in csv.DictReader(handle) if r["rule"] == "E7"] == ["city/n/d00002"]
+    bottom = trace(province.release, "applications", "new", "total", said.actual)[-1]
+    assert (bottom.unit, bottom.value, bottom.file, bottom.sheet) == (
+        "d00002",
+        "0",
+        "submissions/nil_returns.yaml",
+        None,
+    )
+
+
+def test_a_rerun_verifies_only_the_child_that_republished(tmp_path, children, monkeypatch):
+    import flows.run
+
+    sources = parent_sources(tmp_path, "city", "prefecture", children)
+    outputs = tmp_path / "outputs"
+    first = run_year(YEAR, sources, outputs)
+    assert first.release is not None
+    verified: list[str] = []
+    real = flows.run.check_child
+    monkeypatch.setattr(flows.run, "check_child", lambda path, *args: verified.append(path.name) or real(path, *args))
+    again = run_year(YEAR, sources, outputs)
+    assert verified == [] and again.release == first.release  # nothing changed: nothing verified, nothing published
+    republished = bureau_release(tmp_path, "b", 20)  # b's figures corrected
+    shutil.copy(republished, sources / str(YEAR) / "b.zip")
+    corrected = run_year(YEAR, sources, outputs)
+    assert verified == ["b.zip"] and corrected.release is not None and corrected.release.name == "1.1.0"
+    b = load_release(republished.parent / "1.0.0")[1]["b"]
+    assert (load_release(corrected.release)[1]["b"].values["applications"] == b.values["applications"]).all()
+    assert [v.name for v in verify(corrected.release) if not v.passed] == []

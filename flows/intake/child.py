@@ -40,7 +40,8 @@ FOLDER_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 class ChildReport(Report):
     """A child bureau's figures: its bureau row in its release, with which release that is (its
     version and the SHA-256 of its MANIFEST.sha256), its level (data/units.csv), the exceptions
-    its release accepted on its bureau row and its departments that filed a nil return."""
+    its release accepted on its bureau row, and the units below it that filed a nil return (paths
+    from it: b/d00003, b/c/d00007)."""
 
     version: str = ""
     manifest_sha256: str = ""
@@ -107,6 +108,7 @@ def check_child(
         keep.add(report, data, path)
     context = Context(report.level, previous, unit_level=report.level or "department")
     findings = check_report(report, context)
+    findings += [make_finding("E7", unit, actual=below, file=str(path)) for below in report.nil_returns]
     if previous is None:
         findings.append(make_finding("D0", unit, previous_year=year - 1))
     return Checked(path, unit, report, findings)
@@ -155,9 +157,17 @@ def _figures(folder: Path, year: int, unit: str) -> tuple[ChildReport | None, st
         manifest_sha256=hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest(),
         level=level,
         exceptions=tuple(r for r in _csv(folder, "exceptions") if r["unit_id"] == unit),
-        nil_returns=tuple(r["unit_id"] for r in _csv(folder, "submissions") if r["file"].endswith("nil_returns.yaml")),
+        nil_returns=_nil_returns(folder, unit),
     )
     return report, ""
+
+
+def _nil_returns(folder: Path, unit: str) -> tuple[str, ...]:
+    """The units below a child that filed a nil return, as paths from it: its departments'
+    (submissions.csv) and those its own children's releases hold (its E7 findings)."""
+    own = [f"{unit}/{r['unit_id']}" for r in _csv(folder, "submissions") if r["file"].endswith("nil_returns.yaml")]
+    below = [f"{unit}/{r['actual']}" for r in _csv(folder, "findings") if r["rule"] == "E7" and r["actual"]]
+    return tuple(own + below)
 
 
 def _csv(folder: Path, name: str) -> list[dict]:
