@@ -964,7 +964,7 @@ def parser() -> argparse.ArgumentParser:
         "运行年度流程：读取、检查、汇总各部门报表并发布数据包",
         "运行年度流程：读取、检查、汇总各部门报表并发布数据包；检查报告无论是否发布都会写出",
     )
-    run.add_argument("year", type=_year, help="报告年度（四位数字，如 2021）：读取 <报送目录>/<年度>/")
+    run.add_argument("year", type=_year, metavar="YEAR", help="报告年度（四位数字，如 2021）：读取 <报送目录>/<年度>/")
     _sources(run)
     _outputs(run)
     run.add_argument("--reason", metavar="TEXT", help="更正发布的原因（写入新版本的变更记录；默认无）")
@@ -997,7 +997,7 @@ def parser() -> argparse.ArgumentParser:
         "files", nargs="+", metavar="FILE", help="要检查的文件：工作簿（xlsx、xls、ods）或发布的报告，按内容识别"
     )
     check.add_argument("--year", type=_year, required=True, help="报告年度（必填）")
-    check.add_argument("--unit", help="部门代码（默认取文件名）")
+    check.add_argument("--unit", metavar="ID", help="部门代码（默认取文件名）")
     _json(check, "verdict（valid、invalid、unreadable）与每个文件的检查发现")
     check.add_argument(
         "--previous",
@@ -1021,7 +1021,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="写出 <部门代码>.xlsx（本年度填报模板）与 <部门代码>.md（正文），可放入 sources/<年度>/（默认不写）",
     )
-    imported.add_argument("--unit", help="部门代码（--out 写出的文件名；默认取文件名）")
+    imported.add_argument("--unit", metavar="ID", help="部门代码（--out 写出的文件名；默认取文件名）")
     _force(imported)
     imported.set_defaults(handler=cmd_import)
 
@@ -1045,7 +1045,7 @@ def parser() -> argparse.ArgumentParser:
     verify.set_defaults(handler=cmd_verify)
 
     push = _command(sub, "push", "把某年度的最新版本推送到 CKAN 门户（旧名称 publish）", aliases=["publish"])
-    push.add_argument("year", type=_year, help="要推送的年度：其当前发布的版本")
+    push.add_argument("year", type=_year, metavar="YEAR", help="要推送的年度：其当前发布的版本")
     push.add_argument("--ckan", required=True, metavar="URL", help="CKAN 门户地址（必填）")
     _outputs(push)
     push.add_argument("--api-key", metavar="KEY", help="CKAN API 密钥（默认取环境变量 CKAN_API_KEY）")
@@ -1103,7 +1103,7 @@ def parser() -> argparse.ArgumentParser:
     keys.set_defaults(handler=cmd_keygen)
 
     template = _command(sub, "template", "生成某年度的填报模板")
-    template.add_argument("year", type=_year, help="报告年度：按其格式版本生成")
+    template.add_argument("year", type=_year, metavar="YEAR", help="报告年度：按其格式版本生成")
     template.add_argument("-o", "--output", metavar="FILE", help="写入的文件（默认 nianbao-template-<年度>.xlsx）")
     _force(template)
     template.set_defaults(handler=cmd_template)
