@@ -49,7 +49,7 @@ WRONG = "调用有误：参数，或找不到的文件、目录"
 STOPPED = "工具未能完成工作：存储已满或不可写、被中断（Ctrl+C、SIGTERM）"
 
 # Each command's examples and what each exit status it can end with means: the end of its --help
-# (docs/cli.md says the same). The one place these texts are kept; the parser is built from it.
+# (docs/cli.md sends readers there). The one place these texts are kept; the parser is built from it.
 COMMANDS: dict[str, tuple[tuple[str, ...], dict[int, str]]] = {
     "run": (
         (
