@@ -28,14 +28,14 @@ from prefect import flow, get_run_logger, serve, tags, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.client.orchestration import get_client
-from prefect.futures import as_completed
+from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.schedules import Cron
 from prefect.settings import get_current_settings
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import places, run
+from flows import places, province, run
 from flows.lifetime import end_with_parent, end_with_this_process, rearm, stopped_on_interrupt
 from flows.release.lock import year_lock
 from flows.schedule import ANNUAL_CRON, TIME_ZONE, report_year
@@ -471,6 +471,85 @@ def _artifacts(outcome: run.Outcome, index: Path) -> None:
     lines = [f"# {outcome.bureau.name} {outcome.year} 年度", "", verdict, "", f"检查报告：`{index}`", ""]
     lines += [f"- {f.unit} {f.rule}：{f.message}" for f in outcome.errors[:50]]
     create_markdown_artifact("\n".join(lines), key=f"{key}-summary", description="年度流程结论")
+
+
+# -- a tree of bureaus, level by level (flows/province.py) ------------------------------------------------
+ROLLUP_FLOW_NAME = "nianbao-rollup"
+
+
+def _bureau_run(year: int, sources: Path, outputs: Path, key: Path | None) -> run.Outcome:
+    """A bureau's run within a tree: its steps plain (a county's few dozen workbooks take less
+    than Prefect's tasks would cost), in a worker process when the rollup has them."""
+    return run.run_year(year, sources, outputs, key=key)
+
+
+@task(name="build bureau", task_run_name="build {node.id}", cache_policy=NONE)
+def bureau_task(tree: Path, node: province.Node, parent: province.Node | None, year: int) -> province.Built:
+    pool = worker_pool.get()
+    if pool is None:
+        return province.build_bureau(tree, node, parent, year, _bureau_run)
+    return pool.submit(province.build_bureau, tree, node, parent, year, _bureau_run).result()
+
+
+@flow(
+    name=ROLLUP_FLOW_NAME,
+    flow_run_name="nianbao-rollup-{year}",
+    task_runner=ThreadPoolTaskRunner(max_workers=2 * (os.cpu_count() or 1)),  # type: ignore[arg-type]  # prefect types TaskRunner invariant in its future: no runner matches
+)
+def rollup_flow(tree: Path, year: int) -> dict[str, province.Built]:
+    """Every bureau of the tree for `year`, a task each, children before their parent (siblings
+    side by side); each live release handed to its parent. A bureau whose task failed (not
+    blocked: failed, e.g. its storage) is reported so, and its parent is not built."""
+    rearm()
+    root, nodes = province.load_tree(Path(tree))
+    parents = {child: node for node in nodes.values() for child in node.children}
+    futures: dict[str, PrefectFuture[province.Built]] = {}
+    for node in province.build_order(root, nodes):
+        upstream = [futures[child] for child in node.children]
+        futures[node.id] = bureau_task.submit(
+            Path(tree), node, parents.get(node.id), year, wait_for=upstream, return_state=False
+        )
+    built = {}
+    for bureau, future in futures.items():
+        future.wait()
+        state = future.state
+        built[bureau] = (
+            future.result()
+            if state.is_completed()
+            else province.Built(bureau, None, None, (f"未运行完成：{state.message}",), False)
+        )
+    get_run_logger().info(
+        "%d 个机关：%d 个发布了新版本，%d 个未发布",
+        len(built),
+        sum(b.published is not None for b in built.values()),
+        sum(b.published is None for b in built.values()),
+    )
+    return built
+
+
+def run_rollup(
+    tree: Path, year: int, runner: str = "processes", dask_address: str | None = None
+) -> dict[str, province.Built]:
+    """The rollup flow, its bureaus run by `runner`: "processes" (a process per core), "threads"
+    (this process) or "dask" (Prefect's Dask task runner: subtrees on the cluster's workers, a local
+    one of two workers without `dask_address`). Raises PrefectUnreachable as run_flow does."""
+    if runner not in ("threads", "processes", "dask"):
+        raise ValueError(f"unknown runner {runner!r}: threads, processes or dask")
+    with _prefect_answers(), tags("nianbao-rollup", str(year)):
+        _configured_server_answers()
+        if runner == "dask":
+            from prefect_dask import DaskTaskRunner
+
+            dask = (
+                DaskTaskRunner(address=dask_address)
+                if dask_address
+                else DaskTaskRunner(cluster_kwargs={"n_workers": 2})
+            )
+            with _shared_server():
+                return rollup_flow.with_options(task_runner=dask)(Path(tree), year)  # type: ignore[arg-type]  # as above
+        with _worker_processes(runner == "processes", Path(tree), year):
+            _temporary_server()
+            return rollup_flow(Path(tree), year)
 
 
 def deployment_name(bureau: str, served: bool) -> str:
