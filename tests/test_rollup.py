@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 from flows.intake.bureau import load_bureau
 from flows.intake.previous import load_release
 from flows.release.sign import keygen
-from flows.release.trace import TraceError, trace
+from flows.release.trace import BrokenChain, TraceError, lines, trace
 from flows.release.verify import verify
 from flows.run import run_year
 from flows.synth import SYNTHETIC_TEXT, write_synthetic_bureau
@@ -28,12 +29,22 @@ LICENCE = [{"name": "CC-BY-4.0", "path": "https://creativecommons.org/licenses/b
 
 
 def bureau_release(
-    root: Path, unit: str, seed: int, key: Path | None = None, year: int = YEAR, errors: int = 0, nil: bool = False
+    root: Path,
+    unit: str,
+    seed: int,
+    key: Path | None = None,
+    year: int = YEAR,
+    errors: int = 0,
+    nil: bool = False,
+    tweak=None,
 ) -> Path:
     """A bureau of two synthetic departments, published (signed with `key`): its release's zip.
-    `nil`: the second department files a nil return instead of its workbook."""
+    `nil`: the second department files a nil return instead of its workbook; `tweak(path, year)`
+    edits the first one's."""
     sources = root / f"sources-{unit}-{year}"
     injected = write_synthetic_bureau(sources, year, 2, seed=seed, errors=errors)
+    if tweak is not None:
+        tweak(sources / str(year) / "d00001.xlsx", year)
     if nil:
         (sources / str(year) / "d00002.xlsx").unlink()
         entry = {"unit": "d00002", "reason": "本年度无政府信息公开工作", "filed_by": "李某", "date": "2022-01-05"}
@@ -288,6 +299,25 @@ def test_trace_follows_a_province_figure_to_a_departments_workbook_cell(province
         sheet = load_workbook(io.BytesIO(archive.read("submissions/d00002.xlsx")))[bottom.sheet]
         assert str(sheet[bottom.cell].value) == bottom.value
     assert trace(province.parent / "1.0.0.zip", "applications", "new", "total", "city/b/d00002") == hops
+    shown = lines(hops)
+    assert (
+        shown[0]
+        == f"1. province（province）：{hops[0].value}    发布包 1.0.0，MANIFEST.sha256 的 SHA-256 {hops[0].manifest_sha256}"
+    )
+    assert shown[3].startswith(f"4. d00002（department）：{bottom.value}    submissions/d00002.xlsx（SHA-256 ")
+    assert shown[3].endswith(f"三、依申请公开!{bottom.cell}，填写“{bottom.raw}”")
+
+
+def test_trace_says_where_the_chain_breaks(province, tmp_path):
+    copy = shutil.copytree(province, tmp_path / "1.0.0")
+    inner = copy / "submissions" / "city.zip"
+    inner.write_bytes(inner.read_bytes() + b"\0")
+    with pytest.raises(
+        BrokenChain, match=re.escape("1.0.0 的 submissions/city.zip 的 SHA-256 与 cells.csv 不符：追溯链在此断开")
+    ):
+        trace(copy, "applications", "new", "total", "city/b/d00002")
+    with pytest.raises(TraceError, match="没有单位 nobody"):
+        trace(province, "applications", "new", "total", "nobody")
 
 
 def test_trace_asks_which_unit_when_a_figure_is_a_sum_or_a_unit_is_in_several_places(province):
@@ -356,3 +386,60 @@ def test_a_rerun_verifies_only_the_child_that_republished(tmp_path, children, mo
     b = load_release(republished.parent / "1.0.0")[1]["b"]
     assert (load_release(corrected.release)[1]["b"].values["applications"] == b.values["applications"]).all()
     assert [v.name for v in verify(corrected.release) if not v.passed] == []
+
+
+def rules_and_large_fees(path: Path, year: int) -> None:
+    """One 规章 issued (C3 at county level) and fees of 30,000 万元: large for a department (C4),
+    not for a county."""
+    from flows.documents.template import write_workbook
+    from flows.intake.workbook import read_workbook
+
+    report, _ = read_workbook(path, year, "d00001")
+    layout, values = report.edition.tables["proactive_disclosure"], report.values["proactive_disclosure"]
+    values[layout.row_index["rules"], layout.column_index["issued"]] = 1
+    values[layout.row_index["rules"], layout.column_index["in_force"]] += 1
+    fees = layout.column_index["amount_10k_yuan"]
+    values[layout.row_index["fees"], fees] = 30000 * 10 ** layout.columns[fees].decimals
+    write_workbook(path, report.edition, year, report)
+
+
+def test_a_childs_figures_are_checked_at_the_childs_level(tmp_path, children):
+    county = bureau_release(tmp_path, "f", 4, tweak=rules_and_large_fees)
+    sources = parent_sources(tmp_path, "city", "prefecture", {"a": children["a"], "f": county})
+    outcome = run_year(YEAR, sources, tmp_path / "outputs")
+    assert outcome.release is not None
+    on_f = {f.rule: f for f in outcome.findings if f.unit == "f"}
+    assert "C3" in on_f and "县级机关无权制定规章" in on_f["C3"].message  # a county's bureau makes no 规章
+    assert "C4" not in on_f  # 30,000 万元 is within a county body's scale, though not a department's
+    assert not [f for f in outcome.findings if f.rule in ("C3", "C4") and f.unit == "city"]
+
+
+def test_verify_refuses_a_parent_whose_child_release_was_swapped(tmp_path, children):
+    """A forger replaces a child's release inside the parent's and fixes the hashes the parent lists:
+    the child's own verification, inside the parent's, still fails."""
+    import hashlib
+    import json
+
+    sources = parent_sources(tmp_path, "city", "prefecture", children)
+    release = run_year(YEAR, sources, tmp_path / "outputs").release
+    forged = shutil.copytree(release, tmp_path / "forged" / release.name)
+    swapped = tampered(children["b"], tmp_path / "b.zip").read_bytes()
+    old, new = (
+        hashlib.sha256((forged / "submissions" / "b.zip").read_bytes()).hexdigest(),
+        hashlib.sha256(swapped).hexdigest(),
+    )
+    (forged / "submissions" / "b.zip").write_bytes(swapped)
+    for name in ("data/submissions.csv", "data/cells.csv"):
+        (forged / name).write_text((forged / name).read_text("utf-8").replace(old, new), "utf-8")
+    descriptor = json.loads((forged / "datapackage.json").read_text("utf-8"))
+    for resource in descriptor["resources"]:
+        content = (forged / resource["path"]).read_bytes()
+        resource["hash"], resource["bytes"] = "sha256:" + hashlib.sha256(content).hexdigest(), len(content)
+    (forged / "datapackage.json").write_text(json.dumps(descriptor, ensure_ascii=False), "utf-8")
+    failed = {v.name: v.problems for v in verify(forged) if not v.passed}
+    nested = [p for name, problems in failed.items() if name.startswith("重新读取报送文件") for p in problems]
+    assert nested and all(p.startswith("submissions/b.zip（b）：") for p in nested)
+    assert (
+        "submissions/b.zip（b）：每个文件与 MANIFEST.sha256 中的哈希一致，没有多出或缺少的文件：data/applications.csv：SHA-256 与清单不符"
+        in nested
+    )

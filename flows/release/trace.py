@@ -27,8 +27,13 @@ MAX_ENTRY = 2 << 30
 
 
 class TraceError(Exception):
-    """The figure cannot be followed: no such release, cell or unit, a unit found in several places,
-    or a level that does not match the one above it. The message says which, in Chinese."""
+    """The figure cannot be followed as asked: no such release, cell or unit, or a unit found in
+    several places (a wrong call). The message says which, in Chinese."""
+
+
+class BrokenChain(TraceError):
+    """A level does not match the one above it (a child's zip, manifest or figure other than its
+    parent's cells.csv says): the release is not what it claims. The message says where."""
 
 
 @dataclass(frozen=True)
@@ -110,11 +115,11 @@ class _Release:
         data = self.read(cell["file"])
         where = f"{self.name} 的 {cell['file']}"
         if hashlib.sha256(data).hexdigest() != cell["sha256"]:
-            raise TraceError(f"{where} 的 SHA-256 与 cells.csv 不符：追溯链在此断开")
+            raise BrokenChain(f"{where} 的 SHA-256 与 cells.csv 不符：追溯链在此断开")
         child = _Release(data=data, name=where)
         pinned = (cell.get("release_version"), cell.get("release_manifest_sha256"))
         if (child.bureau, (child.version, child.manifest_sha256)) != (cell["unit_id"], pinned):
-            raise TraceError(
+            raise BrokenChain(
                 f"{where} 不是 cells.csv 所记的 {cell['unit_id']} 发布包（版本 {pinned[0]}）：追溯链在此断开"
             )
         return child
@@ -136,7 +141,14 @@ def trace(release: Path, table: str, row: str, column: str, unit: str | None = N
     an id (searched in every level below; one found in several places must be given as a path),
     or a path of ids from the release down, "city/county/d00003". Without it, the release's figure
     must come from a single unit below, else TraceError lists them."""
-    top = _open(Path(release))
+    try:
+        return _trace(Path(release), table, row, column, unit)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as error:  # a release crafted or broken
+        raise TraceError(f"{release} 无法按发布包格式读取（{type(error).__name__}: {error}）") from None
+
+
+def _trace(release: Path, table: str, row: str, column: str, unit: str | None) -> list[Hop]:
+    top = _open(release)
     hops = [Hop(top.bureau, top.levels.get(top.bureau), top.figure(top.bureau, table, row, column),
                 top.version, top.manifest_sha256)]  # fmt: skip
     path = _path_to(top, unit, table, row, column)
@@ -150,7 +162,7 @@ def trace(release: Path, table: str, row: str, column: str, unit: str | None = N
             child = current.child(cell)
             value = child.figure(step, table, row, column)
             if value != cell["value"]:
-                raise TraceError(
+                raise BrokenChain(
                     f"{child.name} 中为 {value}，{current.name} 的 cells.csv 为 {cell['value']}：追溯链在此断开"
                 )
             hops.append(Hop(step, current.levels.get(step), value, child.version, child.manifest_sha256))
@@ -202,3 +214,20 @@ def _search(release: _Release, unit: str, table: str, row: str, column: str, abo
             yield [*above, step]
         elif cell.get("release_version"):
             yield from _search(release.child(cell), unit, table, row, column, [*above, step])
+
+
+def lines(hops: list[Hop]) -> list[str]:
+    """The chain as `nianbao trace` prints it, a line per hop, top first: the level's number, the unit
+    and its level, the value, and where it is read: a release's version and manifest, or a workbook's
+    file, sheet and cell with what was typed."""
+    shown = []
+    for number, hop in enumerate(hops, start=1):
+        head = f"{number}. {hop.unit}（{hop.level or '—'}）：{hop.value}"
+        if hop.version is not None:
+            shown.append(f"{head}    发布包 {hop.version}，MANIFEST.sha256 的 SHA-256 {hop.manifest_sha256}")
+        elif hop.sheet is not None:
+            typed = f"，填写“{hop.raw}”" if hop.raw is not None else ""
+            shown.append(f"{head}    {hop.file}（SHA-256 {hop.sha256}）{hop.sheet}!{hop.cell}{typed}")
+        else:  # a nil return: no sheet, no cell
+            shown.append(f"{head}    {hop.file}（SHA-256 {hop.sha256}）：零报告")
+    return shown
