@@ -144,8 +144,34 @@ COMMANDS: dict[str, tuple[tuple[str, ...], dict[int, str]]] = {
         (
             "nianbao synth --departments 600 --year 2021 --out /tmp/bureau",
             "nianbao synth --departments 50 --year 2021 --out /tmp/bureau --errors 5 --seed 1 --force",
+            "nianbao synth --levels city:14,county:10,department:70 --year 2021 --out /tmp/province",
         ),
-        {0: "已生成", 2: f"文件已存在（未加 --force）；{WRONG}", 3: STOPPED},
+        {0: "已生成", 2: f"文件已存在（未加 --force）；--levels 写法有误；{WRONG}", 3: STOPPED},
+    ),
+    "rollup": (
+        (
+            "nianbao rollup /tmp/province --year 2021",
+            "nianbao rollup /srv/nianbao/tree --year 2021 --runner dask --dask-address tcp://scheduler:8786 --json",
+        ),
+        {
+            0: "每个机关都已发布（或与已发布的版本相同）",
+            1: "有机关未发布（其错误见输出与其检查报告）；其上级用它仍在发布的版本，没有则缺少它",
+            2: f"目录不是机关树（缺少 bureau.yaml、成环、多个根）；该年度正由另一运行持有；{WRONG}",
+            3: "工具未能完成工作：无法连接 Prefect 服务器、存储已满或不可写、被中断（Ctrl+C、SIGTERM）",
+        },
+    ),
+    "trace": (
+        (
+            "nianbao trace outputs/p/2021/latest applications new natural_person",
+            "nianbao trace p-1.0.0.zip applications new total --unit p-c01/p-c01-x03/d00007 --json",
+            "nianbao trace outputs/2021/latest review_litigation - review_corrected --unit traffic",
+        ),
+        {
+            0: "已追溯到填报的单元格（或所说单位的发布包）",
+            1: "无法追溯：没有该数字或该单位，该数字来自多个单位（请用 --unit），或某一级与上一级不符（追溯链断开）",
+            2: f"不是发布包（目录或其 zip）；{WRONG}",
+            3: STOPPED,
+        },
     ),
     "compare": (
         ("nianbao compare 2020 2021", "nianbao compare 2021/1.0.0 2021/1.1.0 --units traffic household"),
@@ -581,17 +607,22 @@ def _silence_stderr() -> None:
         pass
 
 
+def _prefect_lines(verbose: bool) -> None:
+    """Prefect's log lines on stderr with -v, none otherwise; set before prefect is imported, which
+    reads it."""
+    if verbose:
+        os.environ[PREFECT_CONSOLE_LEVEL] = "DEBUG" if os.environ.get(PREFECT_CONSOLE_LEVEL) == "DEBUG" else "INFO"
+    else:
+        os.environ.setdefault(PREFECT_CONSOLE_LEVEL, "CRITICAL")
+
+
 def _run_prepared(args, inputs) -> int:
     from concurrent.futures.process import BrokenProcessPool
 
     # The terminal shows a progress bar and the verdict, or one line saying why the run stopped;
     # Prefect's own lines (a failed task's traceback among them) go to its logs, which the UI shows,
     # and with -v to stderr as well, in place of the progress bar (they say how far the run is).
-    # Set before prefect is imported, which reads it.
-    if args.verbose:
-        os.environ[PREFECT_CONSOLE_LEVEL] = "DEBUG" if os.environ.get(PREFECT_CONSOLE_LEVEL) == "DEBUG" else "INFO"
-    else:
-        os.environ.setdefault(PREFECT_CONSOLE_LEVEL, "CRITICAL")
+    _prefect_lines(args.verbose)
     from flows.flow import PrefectUnreachable, progress_bar, run_flow  # imports prefect: only here
 
     console = _console(stderr=args.json)
@@ -850,6 +881,8 @@ def _refuse_to_overwrite(paths: list[Path], force: bool) -> None:
 def cmd_synth(args) -> int:
     from flows.synth import synthetic_files, write_synthetic_bureau
 
+    if args.levels:
+        return _synth_tree(args)
     _refuse_to_overwrite(synthetic_files(Path(args.out), args.year, args.departments), args.force)
     injected = write_synthetic_bureau(Path(args.out), args.year, args.departments, args.seed, args.errors)
     print(
@@ -857,6 +890,99 @@ def cmd_synth(args) -> int:
         f"（见 {Path(args.out) / f'errors-{args.year}.csv'}）"
     )
     return 0
+
+
+def _synth_tree(args) -> int:
+    from flows.province import TreeError, parse_levels, plan, write_synthetic_tree
+
+    try:
+        levels = parse_levels(args.levels)
+    except TreeError as error:
+        raise UsageError(str(error)) from None
+    out = Path(args.out)
+    bureaus = plan(levels)
+    if not args.force:
+        _refuse_to_overwrite([out / b.id for b in bureaus] + [out / "keys", out / f"errors-{args.year}.csv"], False)
+    injected = write_synthetic_tree(out, args.year, levels, args.seed, args.errors)
+    departments = sum(len(b.children) for b in bureaus if b.departments)
+    print(
+        f"已生成合成的机关树 {out}：{len(bureaus)} 个机关、{departments} 个部门，{args.year} 年度，"
+        f"注入错误 {len(injected)} 处（见 {out / f'errors-{args.year}.csv'}）；逐级汇总：nianbao rollup {out} --year {args.year}"
+    )
+    return 0
+
+
+def cmd_rollup(args) -> int:
+    from flows.province import TreeError
+    from flows.release.lock import RunInProgress
+
+    _prefect_lines(args.verbose)
+    from flows.flow import PrefectUnreachable, run_rollup  # imports prefect: after the line above
+
+    try:
+        built = run_rollup(Path(args.tree), args.year, args.runner, args.dask_address)
+    except (TreeError, RunInProgress) as error:
+        raise UsageError(str(error)) from None
+    except PrefectUnreachable as error:
+        raise CannotRun(str(error)) from None
+    except OSError as error:
+        if error.errno not in STORAGE:
+            raise
+        raise CannotRun(f"{STORAGE[error.errno]}：{error.filename or ''}（{error.strerror or error}）") from None
+    blocked = [b for b in built.values() if b.published is None]
+    if args.json:
+        bureaus = [
+            {"id": b.id, "published": b.published, "live": b.live, "errors": list(b.errors), "handed_up": b.handed_up}
+            for b in built.values()
+        ]
+        _print_json({"verdict": "not_published" if blocked else "published", "year": args.year, "bureaus": bureaus})
+        return BLOCKED if blocked else PUBLISHED
+    for b in blocked:
+        live = f"上级用其仍在发布的 {b.live} 版" if b.live else "上级缺少它"
+        print(f"未发布  {b.id}：{len(b.errors)} 个错误（{live}）")
+        for message in b.errors[:3]:
+            print(f"    - {message}")
+    root = list(built.values())[-1]
+    print(
+        f"{args.year} 年度逐级汇总：{len(built)} 个机关，{len(built) - len(blocked)} 个已发布，{len(blocked)} 个未发布；"
+        f"根机关 {root.id}：{f'{root.live} 版' if root.live else '未发布'}"
+    )
+    return BLOCKED if blocked else PUBLISHED
+
+
+def cmd_trace(args) -> int:
+    from flows.release.trace import TraceError, trace
+
+    if not Path(args.release).exists():
+        raise UsageError(f"找不到发布包：{args.release}")
+    row = "" if args.row == "-" else args.row
+    try:
+        hops = trace(Path(args.release), args.table, row, args.column, args.unit)
+    except TraceError as error:
+        if args.json:
+            _print_json({"verdict": "broken", "error": str(error)})
+        else:
+            print(f"无法追溯：{error}", file=sys.stderr)
+        return BLOCKED
+    if args.json:
+        _print_json(
+            {
+                "verdict": "traced",
+                "table": args.table,
+                "row": row,
+                "column": args.column,
+                "hops": [h.as_dict() for h in hops],
+            }
+        )
+        return PUBLISHED
+    for depth, hop in enumerate(hops):
+        where = (
+            f"发布包 {hop.version} 版（清单 SHA-256 {hop.manifest_sha256}）"
+            if hop.version
+            else f"{hop.file}（SHA-256 {hop.sha256}）工作表“{hop.sheet}”单元格 {hop.cell}，填写为“{hop.raw}”"
+        )
+        print(f"{'  ' * depth}{hop.unit}（{hop.level or '—'}）  {hop.value}  {where}")
+    return PUBLISHED
 
 
 def cmd_compare(args) -> int:
@@ -1079,8 +1205,15 @@ def parser() -> argparse.ArgumentParser:
     deploy.add_argument("--pool", default="nianbao", metavar="NAME", help="工作池名称（process 类型；不存在时创建）")
     deploy.set_defaults(handler=cmd_deploy)
 
-    synth = _command(sub, "synth", "生成合成的报送目录（演示、负载测试与基准）")
-    synth.add_argument("--departments", type=int, required=True, metavar="N", help="部门数（必填）")
+    synth = _command(sub, "synth", "生成合成的报送目录（演示、负载测试与基准），或一棵逐级汇总的机关树")
+    size = synth.add_mutually_exclusive_group(required=True)
+    size.add_argument("--departments", type=int, metavar="N", help="一个机关的部门数；与 --levels 二选一，必填")
+    size.add_argument(
+        "--levels",
+        metavar="SPEC",
+        help="一棵机关树的各层与每个上级的下级个数，自上而下，最后一层为部门，如 city:14,county:10,department:70"
+        "（省为根；每个机关一个报送目录与签名密钥，见 docs/rollup.md）；与 --departments 二选一，必填",
+    )
     synth.add_argument("--year", type=_year, required=True, help="报告年度（必填）")
     synth.add_argument("--out", required=True, metavar="DIR", help="写入的报送目录（必填）")
     synth.add_argument("--seed", type=int, default=0, metavar="S", help="随机数种子：同一种子生成同样的数字")
@@ -1089,6 +1222,49 @@ def parser() -> argparse.ArgumentParser:
     )
     _force(synth)
     synth.set_defaults(handler=cmd_synth)
+
+    rollup = _command(
+        sub,
+        "rollup",
+        "逐级汇总一棵机关树：自下而上运行每个机关，下级签署的发布包作为上级的报送",
+        "逐级汇总一棵机关树（<目录>/<机关代码>/bureau.yaml，如 nianbao synth --levels 所写）：自下而上运行每个机关，"
+        "以 <目录>/keys/<机关代码>.key 签署，发布于 <目录>/outputs/<机关代码>/，仍在发布的版本交给上级",
+    )
+    rollup.add_argument("tree", metavar="DIR", help="机关树目录")
+    rollup.add_argument("--year", type=_year, required=True, help="报告年度（必填）")
+    rollup.add_argument(
+        "--runner",
+        choices=("processes", "threads", "dask"),
+        default="processes",
+        help="各机关的执行方式：每核一个进程、本进程、Dask 集群（子树在各 worker 上）",
+    )
+    rollup.add_argument(
+        "--dask-address", metavar="URL", help="Dask 集群调度器地址（--runner dask；默认在本机起两个 worker）"
+    )
+    rollup.add_argument("-v", "--verbose", action="store_true", help="在标准错误上显示 Prefect 的日志行（默认不显示）")
+    _json(rollup, "verdict（published、not_published）与每个机关的结果")
+    rollup.set_defaults(handler=cmd_rollup)
+
+    traced = _command(
+        sub,
+        "trace",
+        "追溯一个数字：从发布包逐级向下，直到部门填报的工作簿单元格，每级一行（单位、版本与清单哈希、数值）",
+    )
+    traced.add_argument("release", metavar="RELEASE", help="发布包目录或其 zip")
+    traced.add_argument(
+        "table", metavar="TABLE", help="表代码：proactive_disclosure、applications 或 review_litigation"
+    )
+    traced.add_argument("row", metavar="ROW", help="行代码（如 new、disclosed）；表四只有一行，写 -")
+    traced.add_argument("column", metavar="COLUMN", help="列代码（如 natural_person、total）")
+    traced.add_argument(
+        "--unit",
+        metavar="ID",
+        help="追溯哪个单位的数字：单位代码，或自上而下的路径（如 p-c01/p-c01-x03/d00007）；默认：该数字只来自一个下级单位时沿它追溯",
+    )
+    _json(
+        traced, "verdict（traced、broken）与每一级（unit、level、value、version、manifest_sha256 或 file、sheet、cell）"
+    )
+    traced.set_defaults(handler=cmd_trace)
 
     compare = _command(sub, "compare", "对比两个年度（或两个版本）：网页与 xlsx")
     compare.add_argument("a", metavar="A", help="年度（其当前版本）、年度/版本（如 2021/1.0.0）或发布包目录")

@@ -11,6 +11,7 @@ build, follow from the bureau.yaml files alone.
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import os
 import shutil
@@ -235,10 +236,14 @@ def handed_up(release: Path, parent_sources: Path, year: int, child: str) -> Pat
     """The child's published zip (of the version folder `release`) copied into its parent's sources
     as `<year>/<child>.zip`, replaced whole (a copy then a rename): the parent never reads half a
     file."""
-    target = parent_sources / str(year) / f"{child}.zip"
+    target, source = parent_sources / str(year) / f"{child}.zip", release.parent / f"{release.name}.zip"
+    # The same bytes are left as they are: the parent records when each submission arrived (its
+    # file's time), and a re-run that hands up the same release must not look like a new one.
+    if target.is_file() and filecmp.cmp(source, target, shallow=False):
+        return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
-    shutil.copyfile(release.parent / f"{release.name}.zip", partial)
+    shutil.copy2(source, partial)  # with the release's own time: when the child published it
     os.replace(partial, target)
     return target
 

@@ -146,3 +146,14 @@ def test_a_blocked_child_hands_up_the_version_still_live(tmp_path):
     assert built["p-x01"].published is None and built["p-x01"].live == "1.0.0" and built["p-x01"].errors
     assert built["p-x01"].handed_up and (tmp_path / "p/2021/p-x01.zip").read_bytes() == handed
     assert built["p"].errors == ()
+
+
+def test_a_tree_built_again_unchanged_publishes_nothing_new(tmp_path):
+    write_synthetic_tree(tmp_path, YEAR, parse_levels("county:1,department:1"), seed=7)
+    run = lambda year, sources, outputs, key: run_year(year, sources, outputs, key=key)  # noqa: E731
+    build_tree(tmp_path, YEAR, run)
+    handed = (tmp_path / "p/2021/p-x01.zip").stat()
+    again = build_tree(tmp_path, YEAR, run)
+    assert {b.live for b in again.values()} == {"1.0.0"}
+    assert (tmp_path / "p/2021/p-x01.zip").stat().st_mtime_ns == handed.st_mtime_ns
+    assert sorted(p.name for p in (tmp_path / "outputs/p/2021").iterdir()) == ["1.0.0", "1.0.0.zip", "latest"]
