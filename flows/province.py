@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import filecmp
 import hashlib
+import json
 import os
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -250,44 +251,88 @@ def handed_up(release: Path, parent_sources: Path, year: int, child: str) -> Pat
 
 @dataclass(frozen=True)
 class Built:
-    """What one bureau's run of a tree did, in brief: the version it published (None: blocked), the
-    version live now (a blocked correction leaves the last one), and its blocking errors' messages."""
+    """What one bureau's run of a tree did, in brief: the version it published or found unchanged
+    (None: blocked), the version live now (a blocked correction leaves the last one), its blocking
+    errors' messages, and whether it ran at all (not when its inputs were those of its last run)."""
 
     id: str
     published: str | None
     live: str | None
     errors: tuple[str, ...]
     handed_up: bool  # its live release is now its parent's submission
+    ran: bool = True
 
 
-def build_bureau(tree: Path, node: Node, parent: Node | None, year: int, run: Callable) -> Built:
+BUILT = ".rollup-{year}.json"  # in a bureau's outputs: its last run's Built and the inputs it ran on
+
+
+def inputs_fingerprint(tree: Path, node: Node, year: int, code: str) -> str:
+    """The SHA-256 of all a bureau's run depends on: its bureau.yaml, everything under its
+    sources' <year>/ and keys/ (its children's releases included), its signing key, last year's
+    version live in its outputs, and nianbao's code (`code`)."""
+    digest = hashlib.sha256(f"{year}\0{code}\0".encode())
+    last = places.latest(Path(tree) / OUTPUTS / node.id, year - 1)
+    digest.update(f"{last.resolve().name if last.exists() else ''}\0".encode())
+    files = [places.bureau_file(node.sources), Path(tree) / KEYS / f"{node.id}.key"]
+    for folder in (places.year_folder(node.sources, year), node.sources / KEYS):
+        files += sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    for path in files:
+        content = path.read_bytes() if path.is_file() else b"(none)"
+        digest.update(f"{path.relative_to(tree).as_posix()}\0".encode() + hashlib.sha256(content).digest())
+    return digest.hexdigest()
+
+
+def _last_built(outputs: Path, year: int, fingerprint: str) -> Built | None:
+    """The last run's Built, if it ran on these very inputs and its live version is still live."""
+    try:
+        stored = json.loads((outputs / BUILT.format(year=year)).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    live = places.latest(outputs, year)
+    if stored.get("inputs") != fingerprint or stored.get("live") != (live.resolve().name if live.exists() else None):
+        return None
+    fields = {k: stored[k] for k in ("id", "published", "live", "handed_up")}
+    return Built(**fields, errors=tuple(stored["errors"]), ran=False)
+
+
+def build_bureau(tree: Path, node: Node, parent: Node | None, year: int, run: Callable, code: str = "") -> Built:
     """One bureau's run for `year`, under its outputs' lock, and its live release handed to its
-    parent. `run(year, sources, outputs, key)`: run.run_year, or what stands for it in a test."""
+    parent; not run again when its inputs are those of its last run (`code`: nianbao's, see
+    run.code_fingerprint), so that after one county republishes only its path to the root runs.
+    `run(year, sources, outputs, key)`: run.run_year, or what stands for it in a test."""
     from flows.release.lock import year_lock
+    from flows.release.versions import replace_file
 
     outputs = Path(tree) / OUTPUTS / node.id
     key = Path(tree) / KEYS / f"{node.id}.key"
     with year_lock(outputs, year):
-        outcome = run(year, node.sources, outputs, key if key.exists() else None)
-    live = places.latest(outputs, year)
-    # The version live now: this run's, or the last one when this run was blocked (a blocked
-    # correction leaves the published version standing, for the parent as for everyone).
-    handed = parent is not None and live.exists()
-    if parent is not None and handed:
-        handed_up(live.resolve(), parent.sources, year, node.id)
-    return Built(
-        node.id,
-        outcome.publication.version if outcome.publication else None,
-        live.resolve().name if live.exists() else None,
-        tuple(f.message for f in outcome.errors),
-        handed,
-    )
+        fingerprint = inputs_fingerprint(tree, node, year, code)
+        built = _last_built(outputs, year, fingerprint)
+        if built is None:
+            outcome = run(year, node.sources, outputs, key if key.exists() else None)
+            live = places.latest(outputs, year)
+            # The version live now: this run's, or the last one when this run was blocked (a blocked
+            # correction leaves the published version standing, for the parent as for everyone).
+            built = Built(
+                node.id,
+                outcome.publication.version if outcome.publication else None,
+                live.resolve().name if live.exists() else None,
+                tuple(f.message for f in outcome.errors),
+                parent is not None and live.exists(),
+            )
+            record = {**asdict(built), "inputs": fingerprint}
+            del record["ran"]
+            replace_file(outputs / BUILT.format(year=year), json.dumps(record, ensure_ascii=False).encode())
+    if parent is not None and built.live is not None:
+        handed_up(places.year_folder(outputs, year) / built.live, parent.sources, year, node.id)
+    return built
 
 
-def build_tree(tree: Path, year: int, run: Callable) -> dict[str, Built]:
+def build_tree(tree: Path, year: int, run: Callable, code: str = "") -> dict[str, Built]:
     """Every bureau's run for `year`, children first, each live release handed to its parent: the
     plain loop (the flow, flows/flow.py's rollup_flow, runs siblings side by side)."""
     tree = Path(tree)
     root, nodes = load_tree(tree)
     parents = {c: node for node in nodes.values() for c in node.children}
-    return {node.id: build_bureau(tree, node, parents.get(node.id), year, run) for node in build_order(root, nodes)}
+    order = build_order(root, nodes)
+    return {node.id: build_bureau(tree, node, parents.get(node.id), year, run, code) for node in order}

@@ -148,12 +148,28 @@ def test_a_blocked_child_hands_up_the_version_still_live(tmp_path):
     assert built["p"].errors == ()
 
 
-def test_a_tree_built_again_unchanged_publishes_nothing_new(tmp_path):
-    write_synthetic_tree(tmp_path, YEAR, parse_levels("county:1,department:1"), seed=7)
-    run = lambda year, sources, outputs, key: run_year(year, sources, outputs, key=key)  # noqa: E731
+def test_a_tree_built_again_runs_only_the_path_from_what_changed_to_the_root(tmp_path):
+    write_synthetic_tree(tmp_path, YEAR, parse_levels("city:2,county:2,department:1"), seed=7)
+    ran = []
+
+    def run(year, sources, outputs, key):
+        ran.append(sources.name)
+        return run_year(year, sources, outputs, key=key)
+
     build_tree(tmp_path, YEAR, run)
-    handed = (tmp_path / "p/2021/p-x01.zip").stat()
+    handed = (tmp_path / "p/2021/p-c01.zip").stat()
+    ran.clear()
     again = build_tree(tmp_path, YEAR, run)
-    assert {b.live for b in again.values()} == {"1.0.0"}
-    assert (tmp_path / "p/2021/p-x01.zip").stat().st_mtime_ns == handed.st_mtime_ns
+    assert ran == [] and not any(b.ran for b in again.values())
+    assert {b.live for b in again.values()} == {"1.0.0"} and [b.id for b in again.values() if not b.handed_up] == ["p"]
+    assert (tmp_path / "p/2021/p-c01.zip").stat().st_mtime_ns == handed.st_mtime_ns
     assert sorted(p.name for p in (tmp_path / "outputs/p/2021").iterdir()) == ["1.0.0", "1.0.0.zip", "latest"]
+
+    other = tmp_path / "other"  # one county's department files other figures: a correction
+    write_synthetic_tree(other, YEAR, parse_levels("city:2,county:2,department:1"), seed=8)
+    changed = tmp_path / "p-c02-x01/2021/d00001.xlsx"
+    changed.write_bytes((other / "p-c02-x01/2021/d00001.xlsx").read_bytes())
+    corrected = build_tree(tmp_path, YEAR, run)
+    assert ran == ["p-c02-x01", "p-c02", "p"]
+    assert [corrected[b].live for b in ("p-c02-x01", "p-c02", "p")] == ["1.1.0"] * 3
+    assert corrected["p-c01"].live == "1.0.0"
