@@ -903,7 +903,7 @@ def _synth_tree(args) -> int:
     bureaus = plan(levels)
     if not args.force:
         _refuse_to_overwrite([out / b.id for b in bureaus] + [out / "keys", out / f"errors-{args.year}.csv"], False)
-    injected = write_synthetic_tree(out, args.year, levels, args.seed, args.errors)
+    injected = write_synthetic_tree(out, args.year, levels, args.seed, args.errors, workers=os.cpu_count() or 1)
     departments = sum(len(b.children) for b in bureaus if b.departments)
     print(
         f"已生成合成的机关树 {out}：{len(bureaus)} 个机关、{departments} 个部门，{args.year} 年度，"

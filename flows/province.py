@@ -121,52 +121,59 @@ def _write_keys(tree: Path, bureau: Planned, parent: Path | None, seed: int) -> 
 
 
 def write_synthetic_tree(
-    out: Path, year: int, levels: list[tuple[str, int]], seed: int = 0, errors: int = 0
+    out: Path, year: int, levels: list[tuple[str, int]], seed: int = 0, errors: int = 0, workers: int = 1
 ) -> list[dict]:
-    """A deterministic tree of bureaus in `out`; `errors` departments across it get one known error
-    each, returned and written to out/errors-<year>.csv with the bureau, the cell and the rules."""
+    """A deterministic tree of bureaus in `out`; `errors` departments across it (at most one a
+    department) get one known error each, returned and written to out/errors-<year>.csv with the
+    bureau, the cell and the rules. The bureaus of departments are written by `workers` processes
+    (each from a seed of its own: the same tree whatever their number)."""
     import csv
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    import numpy as np
 
     from flows.synth import write_synthetic_bureau
 
     out = Path(out)
     bureaus = plan(levels)
+    names = {b.id: b.name for b in bureaus}
     parents = {child: b for b in bureaus if not b.departments for child in b.children}
     leaves = [b for b in bureaus if b.departments]
     # The known errors spread over the tree, drawn from the seed: how many land in each leaf bureau.
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     per_leaf = np.bincount(rng.choice(len(leaves), size=errors), minlength=len(leaves)) if errors else None
-    injected: list[dict] = []
+    jobs: list[tuple] = []
     for bureau in bureaus:
-        sources = out / bureau.id
         parent = parents.get(bureau.id)
         _write_keys(out, bureau, out / parent.id if parent else None, seed)
         head = {"id": bureau.id, "name": bureau.name, "level": bureau.level}
         if bureau.departments:
-            leaf = leaves.index(bureau)
+            leaf = len(jobs)
             wrong = int(per_leaf[leaf]) if per_leaf is not None else 0
-            found = write_synthetic_bureau(
-                sources, year, len(bureau.children), seed * 100_003 + leaf, wrong, head=head, errors_file=False
-            )
-            injected += [{"bureau": bureau.id, **entry} for entry in found]
+            jobs.append((out / bureau.id, year, len(bureau.children), seed * 100_003 + leaf, wrong, head, None, False))
         else:
             children = [
-                {
-                    "id": c,
-                    "name": next(b.name for b in bureaus if b.id == c),
-                    "kind": "bureau",
-                    "public_key": f"{KEYS}/{c}.pub",
-                }
-                for c in bureau.children
+                {"id": c, "name": names[c], "kind": "bureau", "public_key": f"{KEYS}/{c}.pub"} for c in bureau.children
             ]
-            write_synthetic_bureau(sources, year, 0, seed, 0, head=head, errors_file=False, units=children)
+            write_synthetic_bureau(out / bureau.id, year, 0, seed, 0, head=head, errors_file=False, units=children)
+    if workers > 1:
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            found = list(pool.map(_write_leaf, jobs))
+    else:
+        found = [_write_leaf(job) for job in jobs]
+    injected = [{"bureau": leaf.id, **entry} for leaf, entries in zip(leaves, found, strict=True) for entry in entries]
     with open(out / f"errors-{year}.csv", "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["bureau", "unit", "sheet", "cell", "row", "column", "rules"])
         writer.writeheader()
         writer.writerows(injected)
     return injected
+
+
+def _write_leaf(job: tuple) -> list[dict]:
+    from flows.synth import write_synthetic_bureau
+
+    return write_synthetic_bureau(*job)
 
 
 # -- building ---------------------------------------------------------------------------------------------
