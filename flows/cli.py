@@ -932,7 +932,14 @@ def cmd_rollup(args) -> int:
     blocked = [b for b in built.values() if b.published is None]
     if args.json:
         bureaus = [
-            {"id": b.id, "published": b.published, "live": b.live, "errors": list(b.errors), "handed_up": b.handed_up}
+            {
+                "id": b.id,
+                "published": b.published,
+                "live": b.live,
+                "errors": list(b.errors),
+                "handed_up": b.handed_up,
+                "ran": b.ran,
+            }
             for b in built.values()
         ]
         _print_json({"verdict": "not_published" if blocked else "published", "year": args.year, "bureaus": bureaus})

@@ -16,6 +16,14 @@ For each N (default 100 1000 10000) synthetic departments (`nianbao synth`), pri
 then the cold-start wall time of `nianbao check` on one workbook. Each step runs in a process of
 its own, so each peak memory is that step's. --keep DIR keeps the synthetic bureaus (writing ten
 thousand workbooks takes a minute or two) for the next run.
+
+    python tests/benchmark.py --province city:14,county:10,department:70 [--keep DIR]
+
+measures a tree of bureaus instead (`nianbao synth --levels`), each figure beside its goal:
+`nianbao rollup` from a cold start (every bureau from its workbooks or its children's signed
+releases up to the root's release); again after one county's department filed other figures
+(only its path to the root runs); and the root's run alone (verifying, merging and publishing)
+in a tree of 100 county releases under one root.
 """
 
 from __future__ import annotations
@@ -159,15 +167,105 @@ def benchmark(n: int, root: Path, sample: int) -> None:
             row(label, seconds, n, peak, f"outputs {size:.0f} MiB")
 
 
+# -- a province of bureaus, level by level (issue 20) -------------------------------------------------
+PROVINCE_FLOORS = {"cold": 60.0, "one county again": 10.0, "root of 100 children": 5.0}  # seconds
+
+
+def province_tree(root: Path, levels: str) -> Path:
+    """The synthetic tree of `levels` under root, written once (kept with --keep)."""
+    folder = root / f"province-{levels.replace(':', '').replace(',', '-')}"
+    if not (folder / "p" / "bureau.yaml").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        start = time.perf_counter()
+        subprocess.run(["nianbao", "synth", "--levels", levels, "--year", str(YEAR), "--out", str(folder)], check=True)
+        print(f"  (wrote the tree {levels} in {time.perf_counter() - start:.0f} s)", flush=True)
+    return folder
+
+
+def _fresh_copy(tree: Path, into: Path) -> Path:
+    """The tree's sources and keys, without anything a build left (outputs, handed-up releases)."""
+    shutil.copytree(tree, into, ignore=shutil.ignore_patterns("outputs", "*.zip"))
+    return into
+
+
+def _rollup(tree: Path, storage: str) -> tuple[float, float, dict]:
+    command = ["nianbao", "rollup", str(tree), "--year", str(YEAR), "--json"]
+    seconds, peak, result = measured(command, {**os.environ, "PREFECT_LOCAL_STORAGE_PATH": storage})
+    if result.returncode:
+        raise SystemExit(f"nianbao rollup failed:\n{result.stderr[-3000:]}{result.stdout[-3000:]}")
+    return seconds, peak, json.loads(result.stdout)
+
+
+def root_run(tree: Path) -> None:
+    """The root's run alone (a child process): verify its children's releases, merge, publish."""
+    from flows.run import run_year
+
+    start = time.perf_counter()
+    outcome = run_year(YEAR, tree / "p", tree / "outputs" / "p", key=tree / "keys" / "p.key")
+    assert outcome.release is not None, [f.message for f in outcome.errors][:3]
+    print(json.dumps({"seconds": time.perf_counter() - start}))
+
+
+def province_benchmark(root: Path, levels: str) -> None:
+    tree = province_tree(root, levels)
+    departments = sum(1 for _ in tree.glob("*/2021/*.xlsx"))
+    bureaus = sum(1 for _ in tree.glob("*/bureau.yaml"))
+    print(f"province {levels}: {bureaus} bureaus, {departments} departments{'':>8}wall      goal    peak", flush=True)
+    with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as storage:
+        copy = _fresh_copy(tree, Path(work) / "tree")
+        seconds, peak, built = _rollup(copy, storage)
+        ran = sum(b["ran"] for b in built["bureaus"])
+        print(
+            f"  {'rollup, cold: workbooks … the root':<42}{seconds:9.2f} s {PROVINCE_FLOORS['cold']:6.0f} s {peak:7.0f} MiB  ({ran} bureaus ran)",
+            flush=True,
+        )
+        county = sorted(copy.glob("p-*-x01"))[0]  # its first department files other figures
+        other = Path(work) / "other"
+        from flows.synth import write_synthetic_bureau
+
+        write_synthetic_bureau(other, YEAR, 1, seed=999)
+        shutil.copyfile(other / str(YEAR) / "d00001.xlsx", county / str(YEAR) / "d00001.xlsx")
+        seconds, peak, built = _rollup(copy, storage)
+        ran = [b["id"] for b in built["bureaus"] if b["ran"]]
+        print(
+            f"  {'rollup after one county republished':<42}{seconds:9.2f} s {PROVINCE_FLOORS['one county again']:6.0f} s {peak:7.0f} MiB  (ran: {', '.join(ran)})",
+            flush=True,
+        )
+    wide = province_tree(root, "county:100,department:1")
+    with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as storage:
+        copy = _fresh_copy(wide, Path(work) / "tree")
+        _rollup(copy, storage)
+        shutil.rmtree(copy / "outputs" / "p")
+        result = subprocess.run([sys.executable, __file__, "--root-run", str(copy)], capture_output=True, text=True)
+        if result.returncode:
+            raise SystemExit(f"the root's run failed:\n{result.stderr[-3000:]}")
+        seconds = json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
+        print(
+            f"  {'root of 100 child releases: verify+merge+publish':<42}{seconds:9.2f} s {PROVINCE_FLOORS['root of 100 children']:6.0f} s",
+            flush=True,
+        )
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--step"]:  # a child: --step NAME FOLDER [--sample K]
         return run_step(sys.argv[2], Path(sys.argv[3]), int(sys.argv[5]) if len(sys.argv) > 5 else None)
+    if sys.argv[1:2] == ["--root-run"]:  # a child: --root-run TREE
+        return root_run(Path(sys.argv[2]))
     parser = argparse.ArgumentParser()
     parser.add_argument("departments", nargs="*", type=int, default=[100, 1000, 10000])
     parser.add_argument("--keep", metavar="DIR", help="keep the synthetic bureaus here, for the next run")
     parser.add_argument("--peer-sample", type=int, default=200)
+    parser.add_argument(
+        "--province", metavar="LEVELS", help="measure a tree of bureaus instead, e.g. city:14,county:10,department:70"
+    )
     args = parser.parse_args()
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="nianbao-bench-"))
+    if args.province:
+        try:
+            return province_benchmark(root, args.province)
+        finally:
+            if not args.keep:
+                shutil.rmtree(root, ignore_errors=True)
     try:
         for n in args.departments:
             benchmark(n, root, args.peer_sample)
