@@ -484,11 +484,11 @@ def _bureau_run(year: int, sources: Path, outputs: Path, key: Path | None) -> ru
 
 
 @task(name="build bureau", task_run_name="build {node.id}", cache_policy=NONE)
-def bureau_task(tree: Path, node: province.Node, parent: province.Node | None, year: int) -> province.Built:
+def bureau_task(tree: Path, node: province.Node, parent: province.Node | None, year: int, code: str) -> province.Built:
     pool = worker_pool.get()
     if pool is None:
-        return province.build_bureau(tree, node, parent, year, _bureau_run)
-    return pool.submit(province.build_bureau, tree, node, parent, year, _bureau_run).result()
+        return province.build_bureau(tree, node, parent, year, _bureau_run, code)
+    return pool.submit(province.build_bureau, tree, node, parent, year, _bureau_run, code).result()
 
 
 @flow(
@@ -503,11 +503,12 @@ def rollup_flow(tree: Path, year: int) -> dict[str, province.Built]:
     rearm()
     root, nodes = province.load_tree(Path(tree))
     parents = {child: node for node in nodes.values() for child in node.children}
+    code = run.code_fingerprint()  # a bureau whose inputs and code are its last run's is not run again
     futures: dict[str, PrefectFuture[province.Built]] = {}
     for node in province.build_order(root, nodes):
         upstream = [futures[child] for child in node.children]
         futures[node.id] = bureau_task.submit(
-            Path(tree), node, parents.get(node.id), year, wait_for=upstream, return_state=False
+            Path(tree), node, parents.get(node.id), year, code, wait_for=upstream, return_state=False
         )
     built = {}
     for bureau, future in futures.items():
