@@ -140,6 +140,7 @@ def test_a_parent_merges_its_childrens_releases_and_verify_passes_it(tmp_path, c
         ("submissions/a.zip", "1.0.0", manifest, "")
     }
     assert (outcome.release / "submissions" / "a.zip").read_bytes() == children["a"].read_bytes()
+    assert "下级机关（a、b、c）的数字取自其已发布的发布包" in (outcome.release / "README.md").read_text("utf-8")
     with open(outcome.release / "data" / "units.csv", encoding="utf-8") as handle:
         assert {r["unit_id"]: r["level"] for r in csv.DictReader(handle)} == {
             "city": "prefecture",

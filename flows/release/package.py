@@ -725,7 +725,7 @@ def _readme(merged: Merged, bureau: Bureau) -> str:
 
 本数据包收录{bureau.name}及其 {n} 个部门 {year} 年度政府信息公开工作年度报告的三张统计表
 （{edition.code} 版格式，{edition.issued_by}），由 nianbao 从各部门报送的工作簿读取、检查并汇总生成。
-{bureau.metadata.get("note", "")}{_read_from_published_note(merged)}
+{bureau.metadata.get("note", "")}{_read_from_published_note(merged)}{_children_note(merged)}
 
 - `data/proactive_disclosure.csv`、`data/applications.csv`、`data/review_litigation.csv`：三张表；
   `unit_id` 为 `{bureau.id}` 的行是本机关汇总数（各部门之和），其余为各部门数据。
@@ -751,6 +751,21 @@ SHA-256), sheet and cell it was typed in; `submissions/` holds those files byte 
 compare each file's SHA-256 and size with `datapackage.json`, re-add the department rows (or the
 `cells` rows) for each bureau figure, or run `nianbao verify <this folder or its zip>`.
 """
+
+
+def _children_note(merged: Merged) -> str:
+    """What the README says of a level above bureaus: its children's figures come from their releases."""
+    children = [r.unit for r in merged.departments if isinstance(r, ChildReport)]
+    if not children:
+        return ""
+    return f"""
+
+**下级机关（{"、".join(children)}）的数字取自其已发布的发布包**（`submissions/<代码>.zip`，原样收录，
+汇总前已逐项核验）：`cells.csv` 中其各行的 `release_version` 与 `release_manifest_sha256` 指明所汇总的
+版本及其哈希清单，`nianbao trace` 可据此逐级追溯到部门填报的单元格（docs/rollup.md）。
+The figures of the child bureaus ({", ".join(children)}) come from their published releases, shipped
+in `submissions/` and verified before they were summed; `nianbao trace` follows any figure down to
+the department's workbook cell."""
 
 
 def _read_from_published_note(merged: Merged) -> str:
