@@ -98,7 +98,10 @@ def check_child(
                 failed = [v for v in verifications if not v.passed]
                 if failed:
                     return _refused(path, unit, name, [_said(v) for v in failed], [v.name for v in failed])
-                report, problem = _figures(release.folder, year, unit)
+                try:
+                    report, problem = _figures(release.folder, year, unit)
+                except (OSError, KeyError, ValueError, csv.Error) as error:  # verified, yet not as nianbao writes it
+                    report, problem = None, f"发布包无法读取（{type(error).__name__}: {error}）"
         except Refused as refused:
             return _refused(path, unit, name, refused.problems[:3], ["the release is unsafe to open"])
     if report is None:
@@ -171,7 +174,11 @@ def _nil_returns(folder: Path, unit: str) -> tuple[str, ...]:
 
 
 def _csv(folder: Path, name: str) -> list[dict]:
-    with open(folder / "data" / f"{name}.csv", encoding="utf-8", newline="") as handle:
+    """The rows of data/<name>.csv; none when the release has no such table (units.csv came later)."""
+    path = folder / "data" / f"{name}.csv"
+    if not path.is_file():
+        return []
+    with open(path, encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
