@@ -485,6 +485,12 @@ def _bureau_run(year: int, sources: Path, outputs: Path, key: Path | None) -> ru
 
 @task(name="build bureau", task_run_name="build {node.id}", cache_policy=NONE)
 def bureau_task(tree: Path, node: province.Node, parent: province.Node | None, year: int, code: str) -> province.Built:
+    return _build(tree, node, parent, year, code)
+
+
+def _build(tree: Path, node: province.Node, parent: province.Node | None, year: int, code: str) -> province.Built:
+    # Apart from the task: Dask sends a task's function to its workers by value, with what its body
+    # names, and a ContextVar (worker_pool) cannot be sent; a module's function is sent by name.
     pool = worker_pool.get()
     if pool is None:
         return province.build_bureau(tree, node, parent, year, _bureau_run, code)
