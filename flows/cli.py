@@ -168,8 +168,8 @@ COMMANDS: dict[str, tuple[tuple[str, ...], dict[int, str]]] = {
         ),
         {
             0: "已追溯到填报的单元格（或所说单位的发布包）",
-            1: "无法追溯：没有该数字或该单位，该数字来自多个单位（请用 --unit），或某一级与上一级不符（追溯链断开）",
-            2: f"不是发布包（目录或其 zip）；{WRONG}",
+            1: "追溯链断开：某一级的发布包、清单或数字与上一级记录的不符",
+            2: f"不是发布包（目录或其 zip）；没有该数字或该单位，或该数字来自多个单位（请用 --unit）；{WRONG}",
             3: STOPPED,
         },
     ),
@@ -958,37 +958,32 @@ def cmd_rollup(args) -> int:
 
 
 def cmd_trace(args) -> int:
-    from flows.release.trace import TraceError, trace
+    from flows.release.trace import BrokenChain, TraceError, lines, trace
 
     if not Path(args.release).exists():
         raise UsageError(f"找不到发布包：{args.release}")
     row = "" if args.row == "-" else args.row
     try:
         hops = trace(Path(args.release), args.table, row, args.column, args.unit)
-    except TraceError as error:
+    except BrokenChain as error:  # the release is not what it claims
         if args.json:
             _print_json({"verdict": "broken", "error": str(error)})
         else:
-            print(f"无法追溯：{error}", file=sys.stderr)
+            print(f"追溯链断开：{error}", file=sys.stderr)
         return BLOCKED
+    except TraceError as error:  # no such figure or unit, or several to choose from: a wrong call
+        raise UsageError(str(error)) from None
     if args.json:
-        _print_json(
-            {
-                "verdict": "traced",
-                "table": args.table,
-                "row": row,
-                "column": args.column,
-                "hops": [h.as_dict() for h in hops],
-            }
-        )
+        document = {
+            "verdict": "traced",
+            "release": args.release,
+            "table": args.table,
+            "row": row,
+            "column": args.column,
+        }
+        _print_json({**document, "hops": [h.as_dict() for h in hops]})
         return PUBLISHED
-    for depth, hop in enumerate(hops):
-        where = (
-            f"发布包 {hop.version} 版（清单 SHA-256 {hop.manifest_sha256}）"
-            if hop.version
-            else f"{hop.file}（SHA-256 {hop.sha256}）工作表“{hop.sheet}”单元格 {hop.cell}，填写为“{hop.raw}”"
-        )
-        print(f"{'  ' * depth}{hop.unit}（{hop.level or '—'}）  {hop.value}  {where}")
+    print("\n".join(lines(hops)))
     return PUBLISHED
 
 

@@ -84,10 +84,12 @@ def test_rollup_builds_the_tree_and_trace_follows_the_root_down_to_a_cell(tmp_pa
     assert bottom["file"] == "submissions/d00002.xlsx" and bottom["sheet"] and bottom["cell"]
     assert bottom["value"] == bottom["raw"]
     text = _nianbao("trace", str(root), "applications", "new", "total", "--unit", "p-x02/d00002")
-    assert text.returncode == 0 and text.stdout.count("\n") == 3 and bottom["cell"] in text.stdout
+    assert (
+        text.returncode == 0 and text.stdout.count("\n") == 3 and f"{bottom['sheet']}!{bottom['cell']}" in text.stdout
+    )
 
-    ambiguous = _nianbao("trace", str(root), "applications", "new", "total")
-    assert ambiguous.returncode == 1 and "--unit" in ambiguous.stderr
+    ambiguous = _nianbao("trace", str(root), "applications", "new", "total")  # a wrong call: which unit?
+    assert ambiguous.returncode == 2 and "--unit" in ambiguous.stderr and ambiguous.stderr.count("\n") == 1
 
     again = _nianbao("rollup", str(tree), "--year", YEAR, "--json")  # nothing changed: nothing new
     assert [b["live"] for b in json.loads(again.stdout)["bureaus"]] == ["1.0.0"] * 3
