@@ -644,7 +644,7 @@ def _run_prepared(args, inputs) -> int:
                 "读取或发布用的工作进程意外退出（可能内存不足）：本次没有发布任何内容，可用 --runner threads 重新运行"
             ) from None
         except PrefectUnreachable as error:
-            raise CannotRun(f"{error}；本次没有发布任何内容") from None
+            raise CannotRun(str(error)) from None  # it says what the run left (flow._Left)
         finally:
             progress_bar.reset(token)
     # For cron (--quiet): nothing on success; why not, or what else to know: a catalog not updated, a file replaced.

@@ -6,6 +6,7 @@ each: a task run costs Prefect several milliseconds, reading a workbook about on
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 from collections.abc import Callable
@@ -23,6 +24,19 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 # The temporary server's first start creates its database: 23 s on a 2-core machine, past Prefect's
 # default of 20 s, so the first `nianbao run` on a fresh machine failed.
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# A server that goes away mid-run: the steps go on without it (Prefect 3 reports task runs as events,
+# sent on the side), and each call the flow must make (its artifacts, its final state) is retried
+# PREFECT_CLIENT_MAX_RETRIES times, 2, 4, 8, … s apart, each attempt waiting up to
+# PREFECT_API_REQUEST_TIMEOUT. Prefect's 5 and 60 s kept a run 2.5 min after its work was done (a
+# server refusing connections), about 20 min on one that stopped answering; 3 and 30 s ride out
+# a restart of some 15 s (docs/operations.md#faults).
+os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "3")
+os.environ.setdefault("PREFECT_API_REQUEST_TIMEOUT", "30")
+# Where Prefect's console shows nothing (`nianbao run` without -v), neither do its own services: the
+# server gone, they would print a line for each event and batch of logs they could not send.
+if os.environ.get("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL") == "CRITICAL":
+    os.environ.setdefault("PREFECT_INTERNAL_LOGGING_LEVEL", "CRITICAL")
+    logging.raiseExceptions = False  # Prefect's log sender prints its failures only when this is set
 
 from prefect import flow, get_run_logger, serve, tags, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -48,6 +62,9 @@ WORK_POOL = "nianbao"  # `nianbao deploy`'s process work pool, and prefect.yaml'
 worker_pool: ContextVar[ProcessPoolExecutor | None] = ContextVar("worker_pool", default=None)
 # The terminal's progress bar, if any: called with (departments done, departments in all).
 progress_bar: ContextVar[Callable[[int, int], None] | None] = ContextVar("progress_bar", default=None)
+# run_flow's: the flow puts the run's outcome there once its steps are done, so that a server lost
+# afterwards (the artifacts, the final state not sent) is said with what the run did.
+finished: ContextVar[list | None] = ContextVar("finished", default=None)
 
 
 def _io_failed(task, task_run, state) -> bool:
@@ -179,6 +196,8 @@ def annual_flow(
     with year_lock(Path(outputs), year), _worker_processes(processes, Path(sources), year):
         inputs = prepared.value if prepared is not None else None
         outcome = run.run_year(year, Path(sources), Path(outputs), reason, sign, _steps(), inputs)
+    if (done := finished.get()) is not None:
+        done.append(outcome)
     _artifacts(outcome, places.checks_folder(outputs, year) / places.CHECK_INDEX)
     get_run_logger().info(
         "%s %d: %d departments, %d blocking errors, %d findings, release: %s",
@@ -271,21 +290,55 @@ def run_flow(
 
     `inputs`: prepared by the caller (run.prepare), so that the flow does not prepare them again.
     The run is named and tagged with its bureau and year (run_name, run_tags). Raises
-    PrefectUnreachable when the Prefect server configured does not answer.
+    PrefectUnreachable when the Prefect server configured does not answer, or goes away during the
+    run (its steps go on without it): the message then says what the run left.
     """
     if runner not in RUNNERS:
         raise ValueError(f"unknown runner {runner!r}: auto, threads, processes or dask")
     arguments = (year, sources, outputs, reason, sign)
     prepared = Box(inputs) if inputs is not None else None
     bureau = inputs.bureau.id if inputs is not None else run.bureau_id(Path(sources))
-    with _prefect_answers(), tags(*run_tags(bureau, year)):
-        _configured_server_answers()
-        if runner == "dask":
-            return _outcome(_run_on_dask(arguments, prepared, dask_address))
-        processes = {"auto": None, "threads": False, "processes": True}[runner]
-        with _worker_processes(processes, Path(sources), year):  # starting while Prefect's server starts
-            _temporary_server()
-            return _outcome(annual_flow(*arguments, processes, prepared, return_state=True))
+    left = _Left(Path(outputs), year)
+    token = finished.set(left.outcomes)
+    try:
+        with _prefect_answers(left), tags(*run_tags(bureau, year)):
+            _configured_server_answers()
+            if runner == "dask":
+                return _outcome(_run_on_dask(arguments, prepared, dask_address))
+            processes = {"auto": None, "threads": False, "processes": True}[runner]
+            with _worker_processes(processes, Path(sources), year):  # starting while Prefect's server starts
+                _temporary_server()
+                return _outcome(annual_flow(*arguments, processes, prepared, return_state=True))
+    finally:
+        finished.reset(token)
+
+
+class _Left:
+    """What a run whose Prefect server went away left, in one clause: said from its outcome when
+    its steps were done (the flow puts it in `outcomes`), else from where `latest` points."""
+
+    def __init__(self, outputs: Path, year: int):
+        self.outputs, self.year = outputs, year
+        self.before = self._live()  # the version live as the run starts
+        self.outcomes: list[run.Outcome] = []
+
+    def _live(self) -> str | None:
+        link = places.latest(self.outputs, self.year)
+        return os.readlink(link) if link.is_symlink() else None
+
+    def __call__(self) -> str:
+        year, now = self.year, self._live()
+        record = f"Prefect 中本次运行的记录不完整：服务器恢复后再运行一次 nianbao run {year} 即补全"
+        if self.outcomes:
+            publication = self.outcomes[0].publication
+            if publication is None:
+                return f"{year} 年度的检查已完成，有错误，未发布（见检查报告）；{record}"
+            if not publication.new:
+                return f"{year} 年度的检查已完成，输入与已发布的版本 {publication.version} 相同，未发布新版本；{record}"
+            return f"{year} 年度已发布 {publication.version}，检查报告已写出；{record}"
+        if now != self.before:
+            return f"{year} 年度已发布 {now}，检查报告可能未写完；{record}"
+        return f"本次没有发布任何内容，latest 未改动（{self.before or '尚无发布'}）"
 
 
 RUNNERS = ("auto", "threads", "processes", "dask")
@@ -325,14 +378,16 @@ def _unreachable(error: BaseException) -> bool:
 
 
 @contextmanager
-def _prefect_answers():
+def _prefect_answers(left: Callable[[], str] | None = None):
     """PrefectUnreachable for a server lost during the run (a flow's failure raised again by
-    _outcome included), not its traceback."""
+    _outcome included), not its traceback; with what the run `left`, when told."""
     try:
         yield
+    except PrefectUnreachable as error:  # the configured server found not answering, before any work
+        raise PrefectUnreachable(f"{error}；{left()}" if left else str(error)) from None
     except Exception as error:
         if _unreachable(error):
-            raise PrefectUnreachable(_unreachable_line(error)) from None
+            raise PrefectUnreachable(_unreachable_line(error) + (f"；{left()}" if left else "")) from None
         raise
 
 
