@@ -27,9 +27,9 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 # A server that goes away mid-run: the steps go on without it (Prefect 3 reports task runs as events,
 # sent on the side), and each call the flow must make (its artifacts, its final state) is retried
 # PREFECT_CLIENT_MAX_RETRIES times, 2, 4, 8, … s apart, each attempt waiting up to
-# PREFECT_API_REQUEST_TIMEOUT. Prefect's 5 and 60 s kept a run 2.5 min after its work was done (a
-# server refusing connections), about 20 min on one that stopped answering; 3 and 30 s ride out
-# a restart of some 15 s (docs/operations.md#faults).
+# PREFECT_API_REQUEST_TIMEOUT. With Prefect's 5 and 60 s, a run ended 2.5 min after a server killed
+# under it; with 3 and 30 s, 45 s, and 4.7 min after one that stopped answering (SIGSTOP), which
+# still rides out a restart of some 15 s (docs/operations.md#faults).
 os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "3")
 os.environ.setdefault("PREFECT_API_REQUEST_TIMEOUT", "30")
 # Where Prefect's console shows nothing (`nianbao run` without -v), neither do its own services: the
