@@ -94,12 +94,13 @@ def check_child(
         copy.write_bytes(data)
         try:
             with opened(copy) as release:
-                verifications = verify_child(release, public_key)
+                tables: dict[str, Report] = {}  # as verification read them: read once
+                verifications = verify_child(release, public_key, tables)
                 failed = [v for v in verifications if not v.passed]
                 if failed:
                     return _refused(path, unit, name, [_said(v) for v in failed], [v.name for v in failed])
                 try:
-                    report, problem = _figures(release.folder, year, unit)
+                    report, problem = _figures(release.folder, year, unit, tables)
                 except (OSError, KeyError, ValueError, csv.Error) as error:  # verified, yet not as nianbao writes it
                     report, problem = None, f"发布包无法读取（{type(error).__name__}: {error}）"
         except Refused as refused:
@@ -136,17 +137,20 @@ def _refused(path: Path, unit: str, name: str, failed: list[str], failed_en: lis
     return Checked(path, unit, None, [finding], unreadable=finding.message)
 
 
-def _figures(folder: Path, year: int, unit: str) -> tuple[ChildReport | None, str]:
-    """The child's bureau row of a verified release, with its lineage; (None, why) when the release
-    is another year's or another unit's."""
+def _figures(
+    folder: Path, year: int, unit: str, reports: dict[str, Report] | None = None
+) -> tuple[ChildReport | None, str]:
+    """The child's bureau row of a verified release (`reports`: its tables, if read already), with
+    its lineage; (None, why) when the release is another year's or another unit's."""
     descriptor = json.loads((folder / "datapackage.json").read_text("utf-8"))
     meta = descriptor["nianbao"]
     if (meta["bureau"], meta["year"]) != (unit, year):
         return None, f"它是 {meta['bureau']} 的 {meta['year']} 年度发布包，应为 {unit} 的 {year} 年度"
-    try:
-        _, reports = load_release(folder)
-    except PreviousYearError as error:
-        return None, str(error)
+    if not reports:
+        try:
+            _, reports = load_release(folder)
+        except PreviousYearError as error:
+            return None, str(error)
     own = reports[unit]
     units = _csv(folder, "units")
     level = next((u["level"] or None for u in units if u["unit_id"] == unit), None)
