@@ -196,8 +196,7 @@ def annual_flow(
     with year_lock(Path(outputs), year), _worker_processes(processes, Path(sources), year):
         inputs = prepared.value if prepared is not None else None
         outcome = run.run_year(year, Path(sources), Path(outputs), reason, sign, _steps(), inputs)
-    if (done := finished.get()) is not None:
-        done.append(outcome)
+    _steps_done(outcome)
     _artifacts(outcome, places.checks_folder(outputs, year) / places.CHECK_INDEX)
     get_run_logger().info(
         "%s %d: %d departments, %d blocking errors, %d findings, release: %s",
@@ -213,6 +212,13 @@ def annual_flow(
     if outcome.publication is None:
         return Failed(message=not_published(outcome), data=Box(outcome))
     return Box(outcome)
+
+
+def _steps_done(outcome: run.Outcome) -> None:
+    """The outcome told to run_flow, if it runs the flow. A module function, not the flow's body:
+    Dask sends that body by value, with what it names, and a ContextVar cannot be sent."""
+    if (done := finished.get()) is not None:
+        done.append(outcome)
 
 
 def not_published(outcome: run.Outcome) -> str:
