@@ -25,11 +25,11 @@ from flows.format.edition import SCHEMAS, edition_for_year, editions
 from flows.format.report import Finding, Report, make_finding
 from flows.format.text import sections as section_titles
 from flows.intake.bureau import Bureau, BureauConfigError, discover, load_bureau
-from flows.intake.child import accepted_in_children, check_child, is_release, release_bytes
 from flows.intake.kept import Pack, all_kept, changed_since_check, keep_only
 from flows.intake.previous import live_release, previous_release, previous_texts, published_year
 from flows.intake.workbook import sha256_of
 from flows.merge import Merged, merge
+from flows.release.child import accepted_in_children, check_child, is_release, release_bytes
 from flows.release.untrusted import Refused
 from flows.release.versions import Publication, publish
 
@@ -451,7 +451,7 @@ def check_all(inputs: Inputs) -> list[Checked]:
 
 
 def check_children(inputs: Inputs) -> list[Checked]:
-    """Each child bureau's release verified and read (flows/intake/child.py), in order of its id;
+    """Each child bureau's release verified and read (flows/release/child.py), in order of its id;
     its bytes kept as a workbook's are, for publication. A release verified by an earlier run, with
     the same key and last year's figures, and nianbao unchanged, is taken from that run's check
     (child_key): when one child republishes, a re-run verifies that child alone."""

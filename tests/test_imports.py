@@ -35,7 +35,9 @@ ALLOWED = {
     "run": {"format", "intake", "checks", "merge", "documents", "release", "places"},
     # `nianbao audit`: published reports checked across processes, their pages written (no Prefect).
     "audit": {"format", "intake", "checks", "documents", "places"},
-    "flow": {"run", "release", "places", "schedule", "lifetime"},
+    # A tree of bureaus: each one's run, children first, its release handed to its parent.
+    "province": {"intake", "release", "places", "synth"},
+    "flow": {"run", "province", "release", "places", "schedule", "lifetime"},
     "cli": {
         "audit",
         "format",
@@ -48,6 +50,7 @@ ALLOWED = {
         "places",
         "schedule",
         "synth",
+        "province",
         "lifetime",
     },
 }

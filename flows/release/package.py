@@ -24,10 +24,10 @@ from flows.format.edition import SCHEMAS, Edition, TableLayout, edition_named, r
 from flows.format.report import Finding, Report, cell_ref, typed_text
 from flows.format.values import figures
 from flows.intake.bureau import Bureau
-from flows.intake.child import ChildReport
 from flows.intake.kept import kept_bytes
 from flows.merge import Merged
 from flows.release.analysis import AnalysisCopies
+from flows.release.child import ChildReport
 from flows.release.dcat import release_jsonld
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
