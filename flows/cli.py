@@ -786,9 +786,7 @@ def verdict(outcome) -> list[str]:
     else:
         lines.append(f"输入与已发布的版本 {outcome.publication.version} 相同，未发布新版本：{outcome.release}")
     if outcome.publication and outcome.publication.catalog_problem:
-        lines.append(
-            f"已发布 {outcome.publication.version}，但 catalog.json 未更新：{outcome.publication.catalog_problem}"
-        )
+        lines.append(f"已发布 {outcome.publication.version}，但 {outcome.publication.catalog_problem}")
     lines += [
         f"注意：{file} 在检查之后被替换或删除：发布的是检查过的内容，现在的文件未经检查；"
         f"请再运行一次 nianbao run {outcome.year}"

@@ -215,11 +215,11 @@ def _catalogued(publication: Publication, bureau: Bureau) -> Publication:
         write_catalog(outputs, bureau)
         write_panel(outputs)  # every year and version the catalog now lists
     except (OSError, NoLiveRelease) as error:
-        return replace(publication, catalog_problem=str(error))
+        return replace(publication, catalog_problem=f"catalog.json 未更新：{error}")
     try:
         written_beside(outputs, int(publication.path.parent.name))
     except (OSError, PreviousYearError) as error:
-        return replace(publication, catalog_problem=f"与相邻年度的对比页（{outputs / 'compare'}）未写出：{error}")
+        return replace(publication, catalog_problem=f"{outputs / 'compare'} 中与相邻年度的对比页未更新：{error}")
     return publication
 
 
