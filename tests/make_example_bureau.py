@@ -1,6 +1,6 @@
 """Writes the example bureau's workbooks in sources/ (run: python -m tests.make_example_bureau).
 
-`traffic` 2020 carries the figures of the published reference report (shared/reference/) as the
+`traffic` 2020 carries the figures of a published report (沅江市公安局交通警察大队, 2020; sources/README.md) as the
 brigade would have typed them into the official table; every other figure is invented.
 """
 

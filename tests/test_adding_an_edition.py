@@ -114,9 +114,7 @@ def table_schema(previous: dict, layout: TableLayout, edition: Edition) -> dict:
     if len(layout.rows) > 1:
         row = fields["row"]
         row["constraints"]["enum"] = [r.code for r in layout.rows]
-        row["description"] = "行代码（见 shared/spec/report-format.md）：" + "；".join(
-            f"{r.code}={r.path}" for r in layout.rows
-        )
+        row["description"] = "行代码：" + "；".join(f"{r.code}={r.path}" for r in layout.rows)
         schema["fields"].append(row)
     for column in layout.columns:
         schema["fields"].append({**fields[column.code], "title": column.path})

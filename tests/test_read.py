@@ -20,7 +20,7 @@ def cell(report, table, row, column):
     return int(report.values[table][layout.row_index[row], layout.column_index[column]])
 
 
-# The reference report (shared/reference/, 2020) as published, figure by figure.
+# The reference report (沅江市公安局交通警察大队 2020, sources/README.md) as published, figure by figure.
 PUBLISHED = {
     ("proactive_disclosure", "licensing", "previous_items"): 25,
     ("proactive_disclosure", "licensing", "change"): 0,
