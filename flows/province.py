@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from flows import places
+from flows.release.sign import public_pem, write_private_key
 
 # The levels of a tree, top down, as `--levels` names them, and each one's bureau.yaml `level`.
 LEVELS = {
@@ -106,18 +106,13 @@ def signing_key(seed: int, bureau: str) -> Ed25519PrivateKey:
 
 def _write_keys(tree: Path, bureau: Planned, parent: Path | None, seed: int) -> None:
     key = signing_key(seed, bureau.id)
-    private = tree / KEYS / f"{bureau.id}.key"
-    private.parent.mkdir(parents=True, exist_ok=True)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    descriptor = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
-    public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    (tree / KEYS).mkdir(parents=True, exist_ok=True)
+    write_private_key(key, tree / KEYS / f"{bureau.id}.key", overwrite=True)
     # beside the private key, for anyone verifying the bureau's releases; and in the parent's
     # sources, which checks the child's release with it
     for folder in (tree / KEYS, *((parent / KEYS,) if parent is not None else ())):
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{bureau.id}.pub").write_bytes(public)
+        (folder / f"{bureau.id}.pub").write_bytes(public_pem(key))
 
 
 def write_synthetic_tree(
@@ -196,7 +191,7 @@ def load_tree(tree: Path) -> tuple[Node, dict[str, Node]]:
             raise TreeError(str(error)) from None
         if bureau.id != bureau_file.parent.name:
             raise TreeError(f"{bureau_file}：本机关代码 {bureau.id} 与所在目录名 {bureau_file.parent.name} 不同")
-        children = tuple(d.id for d in bureau.departments if getattr(d, "kind", "department") == "bureau")
+        children = tuple(d.id for d in bureau.departments if d.is_bureau)
         nodes[bureau.id] = Node(bureau.id, bureau_file.parent, children)
     if not nodes:
         raise TreeError(f"{tree} 中没有机关（应有 <机关代码>/bureau.yaml）")

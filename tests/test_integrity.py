@@ -18,6 +18,7 @@ from flows.intake.bureau import BureauConfigError, discover, load_bureau
 from flows.release.sign import keygen
 from flows.release.verify import verify
 from flows.run import check_all, merge_checked, prepare, publish_outcome, run_year, settle
+from tests.test_interruption import _alive
 
 ACCEPTED = {"reason": "本机关确认接受该错误", "accepted_by": "办公室 王某", "date": "2022-01-10"}
 
@@ -277,19 +278,6 @@ def test_a_run_killed_with_sigkill_leaves_no_process_behind(sources_copy, tmp_pa
             run.kill()
         for survivor in _alive(children):
             survivor.kill()
-
-
-def _alive(processes) -> list:
-    import psutil
-
-    alive = []
-    for process in processes:
-        try:
-            if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
-                alive.append(process)
-        except psutil.NoSuchProcess:
-            pass
-    return alive
 
 
 def _cmdline(process) -> list[str]:

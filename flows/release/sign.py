@@ -47,14 +47,23 @@ def keygen(folder: Path) -> tuple[Path, Path]:
     if private.exists() or public.exists():
         raise SigningKeyError(f"{folder} 中已有密钥，不会覆盖")
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    descriptor = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(pem)
-    public.write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
+    write_private_key(key, private)
+    public.write_bytes(public_pem(key))
     return private, public
+
+
+def write_private_key(key: Ed25519PrivateKey, path: Path, overwrite: bool = False) -> None:
+    """The private key as PEM (PKCS 8), readable by its owner alone (mode 600) from the start; an
+    existing file is replaced only with `overwrite`."""
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    with os.fdopen(os.open(path, flags, 0o600), "wb") as handle:
+        handle.write(pem)
+
+
+def public_pem(key: Ed25519PrivateKey) -> bytes:
+    """The public half of `key`, as PEM: the file to hand out."""
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def _load(path: Path, loader, kind):
