@@ -177,6 +177,19 @@ COMMANDS: dict[str, tuple[tuple[str, ...], dict[int, str]]] = {
         ("nianbao compare 2020 2021", "nianbao compare 2021/1.0.0 2021/1.1.0 --units traffic household"),
         {0: "已写出对比", 2: f"找不到所说的年度或版本；{WRONG}", 3: STOPPED},
     ),
+    "report": (
+        (
+            "nianbao report 2021",
+            "nianbao report 2021 --unit traffic --unit household",
+            "nianbao report outputs/2021/1.0.0.zip --out reports --json",
+        ),
+        {
+            0: "已写出各单位的年度报告（网页版与 Word 版）",
+            1: "发布包的文件与其哈希（datapackage.json、MANIFEST.sha256）不符或无法安全读取，或其中没有所说的单位：什么也没写",
+            2: f"不是发布包（目录或其 zip），或该年度没有已发布的版本；{WRONG}",
+            3: STOPPED,
+        },
+    ),
 }
 TOP_EXAMPLES = (
     "nianbao run 2021",
@@ -996,6 +1009,55 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from flows.intake.previous import PreviousYearError, live_release
+    from flows.places import reports_folder
+    from flows.release.unit_reports import NotARelease, NotVouched, link_from_reports, render_reports
+
+    named, compared, out = Path(args.release), None, Path(args.out) if args.out else None
+    if args.release.isdigit() and not named.exists():  # a year: its live release under --outputs
+        try:
+            year = _year(args.release)
+        except argparse.ArgumentTypeError as error:
+            raise UsageError(str(error)) from None
+        try:
+            release = live_release(Path(args.outputs), year)
+        except PreviousYearError as error:
+            raise UsageError(str(error)) from None
+        if release is None:
+            raise UsageError(f"{args.outputs} 中没有 {year} 年度已发布的版本")
+        if out is None:  # there, beside checks/<year>/, the link to last year's comparison resolves
+            out, compared = reports_folder(Path(args.outputs), year), link_from_reports(Path(args.outputs), year)
+        named = release
+    try:
+        rendered = render_reports(named, out, args.unit, compared, default_out=_reports_out)
+    except NotARelease as error:
+        raise UsageError(str(error)) from None
+    except NotVouched as error:
+        if args.json:
+            _print_json({"verdict": "refused", "release": args.release, "error": str(error)})
+        else:
+            print(f"nianbao: {error}", file=sys.stderr)
+        return BLOCKED
+    folder = rendered.out
+    if args.json:
+        files = [{"unit": unit, "html": str(html), "docx": str(docx)} for unit, html, docx in rendered.files]
+        document = {"verdict": "written", "release": args.release, "year": rendered.year, "version": rendered.version}
+        _print_json({**document, "out": str(folder), "compared": compared, "reports": files})
+        return PUBLISHED
+    units = [unit for unit, _, _ in rendered.files]
+    shown = "、".join(units[:5]) + (f"等 {len(units)} 个单位" if len(units) > 5 else "")
+    print(f"已写出 {rendered.year} 年度（版本 {rendered.version}）{shown}的年度报告（<单位>.html 与 .docx）：{folder}")
+    if compared:
+        print(f"网页版链接到与上年的对比：{compared}")
+    return PUBLISHED
+
+
+def _reports_out(bureau: str, year: int, version: str) -> Path:
+    """`nianbao report RELEASE`'s folder without --out: in the current directory, named after the release."""
+    return Path(f"{bureau}-{year}-{version}-reports")
+
+
 def cmd_keygen(args) -> int:
     from flows.release.sign import SigningKeyError, keygen
 
@@ -1273,6 +1335,32 @@ def parser() -> argparse.ArgumentParser:
     _outputs(compare)
     compare.add_argument("--out", metavar="DIR", help="写入的目录（默认 <发布目录>/compare/<A>-<B>/）")
     compare.set_defaults(handler=cmd_compare)
+
+    report = _command(
+        sub,
+        "report",
+        "按需生成单位的年度报告（网页版与 Word 版）：取自发布包的表格、单位名称与文字部分，先核对其哈希",
+    )
+    report.add_argument(
+        "release",
+        metavar="RELEASE",
+        help="年度（--outputs 中其当前版本，如 2021），或发布包目录或其 zip",
+    )
+    report.add_argument(
+        "--unit",
+        action="append",
+        metavar="ID",
+        help="只生成该单位的报告（本机关或部门代码；可重复；默认发布包 data/reports.csv 中的每个单位）",
+    )
+    _outputs(report)
+    report.add_argument(
+        "--out",
+        metavar="DIR",
+        help="写入的目录（默认：给年度时 <发布目录>/reports/<年度>/，网页版链接到与上年的对比；"
+        "给发布包时当前目录下的 <机关代码>-<年度>-<版本>-reports/）",
+    )
+    _json(report, "verdict（written、refused）与每个单位写出的文件")
+    report.set_defaults(handler=cmd_report)
 
     keys = _command(sub, "keygen", "生成用于签署发布包的 Ed25519 密钥对")
     keys.add_argument("--out", default=".", metavar="DIR", help="写入密钥的目录")

@@ -11,6 +11,7 @@ sources/<year>/published/<unit>.<ext>  a year before nianbao: each unit's report
 outputs/<year>/<version>/, <version>.zip   a published version, never rewritten
 outputs/<year>/latest                  the version live now (a link: switching it publishes)
 outputs/checks/<year>/                 check reports, per department and index.html
+outputs/reports/<year>/                units' annual reports rendered on demand (nianbao report)
 outputs/catalog.json, catalog.jsonld   every year and version, for portals
 outputs/.<year>.lock                   held while a run of the year is in progress
 outputs/.checked/<year>/               the bytes of each submission as the last run read them:
@@ -57,6 +58,11 @@ def latest(outputs: Path, year: int) -> Path:
 
 def checks_folder(outputs: Path, year: int) -> Path:
     return Path(outputs) / "checks" / str(year)
+
+
+def reports_folder(outputs: Path, year: int) -> Path:
+    """Where `nianbao report YEAR` writes the units' reports, beside checks/<year>/."""
+    return Path(outputs) / "reports" / str(year)
 
 
 def lock_file(outputs: Path, year: int) -> Path:

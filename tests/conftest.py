@@ -34,6 +34,17 @@ def valid_report(year: int, unit: str = "d1", seed: int = 0) -> Report:
     return synthetic_report(edition_for_year(year), unit, year, np.random.default_rng(seed))
 
 
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory) -> dict[int, Path]:
+    """The example bureau's 2020 and 2021 releases, published in that order into one outputs/ (so
+    2021's bureau report links to the comparison with 2020). Shared: read them, or write beside them only
+    what a command writes into outputs/ (reports/, say), never into a release."""
+    from flows.run import run_year
+
+    outputs = tmp_path_factory.mktemp("outputs")
+    return {year: run_year(year, SOURCES, outputs).release for year in (2020, 2021)}
+
+
 @pytest.fixture
 def sources_copy(tmp_path) -> Path:
     """A writable copy of the example bureau's sources."""

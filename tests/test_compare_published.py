@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from flows.cli import main
 from flows.documents.template import write_workbook
 from flows.intake.workbook import read_workbook
 from flows.release.comparison import write_comparison
@@ -65,27 +66,35 @@ def test_publishing_2021_after_2020_writes_their_comparison(outputs, tmp_path):
 
 
 @pytest.mark.parametrize("through", ["latest", "1.0.0"])
-def test_the_2021_reports_link_to_it_and_the_link_resolves(outputs, through):
-    report_folder = outputs / "2021" / through / "report"
+def test_the_2021_bureau_report_links_to_it_and_the_link_resolves(outputs, through):
+    report = outputs / "2021" / through / "report" / f"{BUREAU}.html"
+    assert sorted(p.name for p in report.parent.glob("*.html")) == [report.name]  # the bureau's only
+    page = outputs / "compare" / "2020-2021" / "index.html"
+    (href,) = links(report)
+    assert followed(report, href) == (page, "")  # the bureau's report opens the page at its top
+    # Served at base_url, the same link resolves as a URL.
+    from urllib.parse import urljoin
+
+    base = "https://example.org/outputs/"
+    url = urljoin(base + report.relative_to(outputs).as_posix(), href)
+    assert url == base + "compare/2020-2021/index.html"
+
+
+def test_the_2021_reports_made_on_demand_link_to_it_and_the_link_resolves(outputs):
+    """`nianbao report 2021` writes every unit's report into outputs/reports/2021/, from where its link
+    resolves too: a department's to its own part of the page."""
+    assert main(["report", "2021", "--outputs", str(outputs)]) == 0
     page = outputs / "compare" / "2020-2021" / "index.html"
     html = page.read_text("utf-8")
-    reports = sorted(report_folder.glob("*.html"))
+    reports = sorted((outputs / "reports" / "2021").glob("*.html"))
     assert len(reports) == 5  # the bureau and four departments
     for report in reports:
         (href,) = links(report)
         target, fragment = followed(report, href)
         assert target == page, href
         unit = report.stem
-        # The bureau's report opens the page at its top; a department's at its own part.
         assert fragment == ("" if unit == BUREAU else f"unit-{unit}")
         assert not fragment or f'id="{fragment}"' in html
-    # Served at base_url, the same link resolves as a URL.
-    from urllib.parse import urljoin
-
-    base = "https://example.org/outputs/"
-    bureau = report_folder / f"{BUREAU}.html"
-    url = urljoin(base + bureau.relative_to(outputs).as_posix(), links(bureau)[0])
-    assert url == base + "compare/2020-2021/index.html"
 
 
 def test_the_2020_reports_link_to_nothing(outputs):

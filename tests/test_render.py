@@ -12,15 +12,18 @@ from docx.oxml.ns import qn
 
 from flows.checks.text import check_text
 from flows.documents.annual_report import render_docx
-from flows.run import run_year
-from tests.conftest import SOURCES, valid_report
+from flows.release.unit_reports import render_reports
+from tests.conftest import valid_report
 from tests.test_pages import CHROMIUM, FLAGS, browser  # noqa: F401  (the browser fixture)
 
 
 @pytest.fixture(scope="module")
-def releases(tmp_path_factory) -> dict[int, Path]:
-    outputs = tmp_path_factory.mktemp("outputs")
-    return {year: run_year(year, SOURCES, outputs).release for year in (2020, 2021)}
+def on_demand(releases, tmp_path_factory) -> Path:
+    """Every unit's report of the 2020 release, made on demand (`nianbao report`): a release holds the
+    bureau's only."""
+    folder = tmp_path_factory.mktemp("reports")
+    render_reports(releases[2020], folder)
+    return folder
 
 
 # -- text -----------------------------------------------------------------------------------------
@@ -86,13 +89,28 @@ def test_w7_section_five_the_same_as_last_year(tmp_path):
     assert findings == []
 
 
-def test_the_release_holds_every_units_report(releases):
+def test_the_release_lists_every_units_report_and_holds_the_bureaus(releases, on_demand):
     with open(releases[2020] / "data" / "reports.csv", encoding="utf-8") as handle:
         rows = {r["unit_id"]: r for r in csv.DictReader(handle)}
     assert sorted(rows) == ["exit_entry", "household", "public_order", "traffic", "yuanjiang-psb-example"]
     assert rows["traffic"]["title"] == "交通警察大队2020年政府信息公开工作年度报告"
     assert rows["traffic"]["text"] == "report/traffic.md" and rows["household"]["text"] == ""
-    assert all((releases[2020] / r["html"]).is_file() and (releases[2020] / r["docx"]).is_file() for r in rows.values())
+    # The bureau's report is in the release; a department's is made on demand from its tables and text.
+    bureau = rows.pop("yuanjiang-psb-example")
+    assert (bureau["html"], bureau["docx"]) == (
+        "report/yuanjiang-psb-example.html",
+        "report/yuanjiang-psb-example.docx",
+    )
+    assert all(r["html"] == r["docx"] == "" for r in rows.values())
+    assert sorted(p.name for p in (releases[2020] / "report").iterdir()) == [
+        "traffic.md",
+        "yuanjiang-psb-example.docx",
+        "yuanjiang-psb-example.html",
+        "yuanjiang-psb-example.md",
+    ]
+    assert sorted(p.name for p in on_demand.iterdir()) == sorted(
+        f"{u}.{x}" for u in [*rows, "yuanjiang-psb-example"] for x in ("html", "docx")
+    )
 
 
 # -- HTML in a browser ------------------------------------------------------------------------------
@@ -109,9 +127,9 @@ def table_cells(page, table: str) -> tuple[list, dict]:
     return labels, values
 
 
-def test_reference_report_in_the_browser_carries_the_published_figures(browser, releases, tmp_path):  # noqa: F811 - the fixture
+def test_reference_report_in_the_browser_carries_the_published_figures(browser, on_demand, tmp_path):  # noqa: F811 - the fixture
     page = browser.new_page(viewport={"width": 1000, "height": 900})
-    page.goto((releases[2020] / "report" / "traffic.html").as_uri())
+    page.goto((on_demand / "traffic.html").as_uri())  # made from the release by `nianbao report`
     assert page.text_content("h1") == "交通警察大队2020年政府信息公开工作年度报告"
     assert page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)") == [
         "一、总体情况",
@@ -178,8 +196,8 @@ def spans_of(table) -> list[tuple[str, int, bool]]:
     return out
 
 
-def test_docx_has_the_same_tables_figures_and_merges(releases):
-    document = Document(str(releases[2020] / "report" / "traffic.docx"))
+def test_docx_has_the_same_tables_figures_and_merges(on_demand):
+    document = Document(str(on_demand / "traffic.docx"))
     assert document.paragraphs[0].text == "交通警察大队2020年政府信息公开工作年度报告"
     proactive, applications, review = document.tables
     cells = spans_of(proactive)
