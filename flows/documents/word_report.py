@@ -3,8 +3,9 @@ A4, the fonts and headings of official documents, page numbers, the closing agen
 filled by docxtpl, with each section's text rendered from Markdown and each table drawn from the
 edition's layout, so that a new edition needs no new template.
 
-A worker writes this document for every department of a run: what does not change between reports
-(the template read and compiled, each edition's tables drawn) is done once per process.
+`nianbao report` writes this document for every unit asked for, in worker processes when there are
+many: what does not change between reports (the template read and compiled, each edition's tables
+drawn) is done once per process.
 """
 
 from __future__ import annotations
