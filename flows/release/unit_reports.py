@@ -31,14 +31,16 @@ from flows.documents.annual_report import render_docx, render_html
 from flows.format.report import Report
 from flows.format.text import ReportText, parse_sections
 from flows.intake.previous import PreviousYearError, load_release
-from flows.release.comparison import COMPARE, PAGE
 from flows.release.sign import MANIFEST, parse_manifest
 from flows.release.untrusted import Outside, Refused, inside, opened
 
 TABLES = ("proactive_disclosure", "applications", "review_litigation")
 SHOWN = 5  # units named when one asked for is not in the release
-CHUNK = 25  # units a worker renders per job (~0.3 s of work)
-IN_PROCESS = 50  # fewer units than this are rendered here: starting workers costs about a second
+CHUNK = 25  # units a worker renders per job (~0.2 s of work)
+# Fewer units than this are rendered here. A unit's two documents take about 7 ms of one core, a
+# worker's start (spawned, its imports, the Word template compiled) about 1.5 s: with two cores,
+# workers pay for themselves from some 500 units (1,000 units measured: 6.5 s of one core here).
+IN_PROCESS = 500
 
 
 class NotARelease(Exception):
@@ -78,6 +80,8 @@ def link_from_reports(outputs: Path, year: int) -> str | None:
     when that page exists (publication writes it when last year has a live release): relative, so it
     holds where outputs/ is served and on disk. A release's own report/ is one level deeper and links
     by ../../../ (comparison.link_from_report)."""
+    from flows.release.comparison import COMPARE, PAGE  # here: a worker process need not import it
+
     if not (Path(outputs) / COMPARE / f"{year - 1}-{year}" / PAGE).is_file():
         return None
     return f"../../{COMPARE}/{year - 1}-{year}/{PAGE}"
