@@ -10,7 +10,9 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from flows import places
@@ -60,20 +62,34 @@ def _listed(outputs: Path) -> list | None:
 
 
 def _add_release(columns: dict[str, list], release: Path, year: int, version: str, live: bool) -> None:
-    """A release's figures (as its CSVs publish them) appended to the panel's columns."""
+    """A release's figures (as its CSVs publish them, every non-empty cell of a row in the order of
+    its columns, row after row) appended to the panel's columns. Parsed by Arrow's CSV reader and
+    picked out by numpy: a release of 10,000 departments has two million figures."""
     meta = json.loads((release / "datapackage.json").read_text("utf-8"))["nianbao"]
     for code, layout in edition_named(meta["edition"]).tables.items():
         codes = [c.code for c in layout.columns]
-        with open(release / "data" / f"{code}.csv", encoding="utf-8", newline="") as handle:
-            for row in csv.DictReader(handle):
-                for column in codes:
-                    if row[column] != "":
-                        for name, value in zip(
-                            COLUMNS,
-                            (year, version, live, row["unit_id"], code, row.get("row"), column, row[column]),
-                            strict=True,
-                        ):
-                            columns[name].append(value)
+        path = release / "data" / f"{code}.csv"
+        with open(path, encoding="utf-8", newline="") as handle:
+            header = next(csv.reader(handle), [])
+        table = pa_csv.read_csv(
+            path,
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(column_types=dict.fromkeys(header, pa.string())),
+        )
+        if table.num_rows == 0:
+            continue
+        values = np.column_stack([table.column(c).to_numpy(zero_copy_only=False) for c in codes])
+        r, c = np.nonzero(values != "")  # row-major: a row's figures together, in column order
+        n = len(r)
+        columns["year"] += [year] * n
+        columns["version"] += [version] * n
+        columns["live"] += [live] * n
+        columns["unit"] += table.column("unit_id").to_numpy(zero_copy_only=False)[r].tolist()
+        columns["table"] += [code] * n
+        rows = table.column("row").to_numpy(zero_copy_only=False)[r].tolist() if "row" in header else [None] * n
+        columns["row"] += rows
+        columns["column"] += np.array(codes, dtype=object)[c].tolist()
+        columns["value"] += values[r, c].tolist()
 
 
 def _csv(columns: dict[str, list]) -> bytes:
