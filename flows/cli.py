@@ -1356,7 +1356,7 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--out",
         metavar="DIR",
-        help="写入的目录（默认：给年度时 <发布目录>/reports/<年度>/，网页版链接到与上年的对比；"
+        help="写入的目录（默认：给年度时 <发布目录>/reports/<年度>/，有与上年的对比时网页版链接到它；"
         "给发布包时当前目录下的 <机关代码>-<年度>-<版本>-reports/）",
     )
     _json(report, "verdict（written、refused）与每个单位写出的文件")
