@@ -571,24 +571,32 @@ def rollup_flow(tree: Path, year: int) -> dict[str, province.Built]:
     root, nodes = province.load_tree(Path(tree))
     parents = {child: node for node in nodes.values() for child in node.children}
     code = run.code_fingerprint()  # a bureau whose inputs and code are its last run's is not run again
+    order = province.build_order(root, nodes)
+    skipped = province.unchanged(Path(tree), year, code)  # whole subtrees so, answered without a task
     futures: dict[str, PrefectFuture[province.Built]] = {}
-    for node in province.build_order(root, nodes):
-        upstream = [futures[child] for child in node.children]
-        futures[node.id] = bureau_task.submit(
-            Path(tree), node, parents.get(node.id), year, code, wait_for=upstream, return_state=False
-        )
+    for node in order:
+        if node.id not in skipped:
+            upstream = [futures[child] for child in node.children if child in futures]
+            futures[node.id] = bureau_task.submit(
+                Path(tree), node, parents.get(node.id), year, code, wait_for=upstream, return_state=False
+            )
     built = {}
-    for bureau, future in futures.items():
+    for node in order:
+        if node.id in skipped:
+            built[node.id] = skipped[node.id]
+            continue
+        future = futures[node.id]
         future.wait()
         state = future.state
-        built[bureau] = (
+        built[node.id] = (
             future.result()
             if state.is_completed()
-            else province.Built(bureau, None, None, (f"未运行完成：{state.message}",), False)
+            else province.Built(node.id, None, None, (f"未运行完成：{state.message}",), False)
         )
     get_run_logger().info(
-        "%d 个机关：%d 个发布了新版本，%d 个未发布",
+        "%d 个机关：%d 个运行了（输入未变的不再运行），%d 个有已发布的版本，%d 个未发布",
         len(built),
+        sum(b.ran for b in built.values()),
         sum(b.published is not None for b in built.values()),
         sum(b.published is None for b in built.values()),
     )
