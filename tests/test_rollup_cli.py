@@ -95,6 +95,22 @@ def test_rollup_builds_the_tree_and_trace_follows_the_root_down_to_a_cell(tmp_pa
     assert [b["live"] for b in json.loads(again.stdout)["bureaus"]] == ["1.0.0"] * 3
 
 
+@pytest.mark.slow
+def test_rollup_with_the_dask_runner_builds_the_tree(tmp_path):
+    tree = tmp_path / "tree"
+    assert main(["synth", "--levels", "county:2,department:1", "--year", YEAR, "--out", str(tree), "--seed", "3"]) == 0
+    built = _nianbao("rollup", str(tree), "--year", YEAR, "--runner", "dask", "--json")
+    assert built.returncode == 0, built.stderr[-2000:]
+    document = json.loads(built.stdout)
+    assert document["verdict"] == "published"
+    assert [(b["id"], b["live"], b["ran"]) for b in document["bureaus"]] == [
+        ("p-x01", "1.0.0", True),
+        ("p-x02", "1.0.0", True),
+        ("p", "1.0.0", True),
+    ]
+    assert (tree / "p/2021/p-x01.zip").is_file() and (tree / "outputs/p/2021/1.0.0.zip").is_file()
+
+
 def test_every_tree_command_answers_help_with_examples(capsys):
     for command in ("rollup", "trace"):
         with pytest.raises(SystemExit):
