@@ -425,6 +425,54 @@ def test_the_count_is_never_below_what_calamine_builds(tmp_path_factory, data):
         assert counted.bottom >= sheet.end[0] and counted.right >= sheet.end[1]
 
 
+def _template_row(draw) -> bytes:
+    """A row as the template's are written (bounds.QUICK_SHEET), now and then beyond its bound."""
+    r = draw(st.sampled_from([1, 2, 15, 999, 1000]))  # 1000 and column 26 (AA): beyond the bound
+    cells = []
+    for column in draw(st.lists(st.sampled_from([0, 1, 3, 25, 26]), max_size=4)):
+        ref = bounds.cell_name(r - 1, column).encode()
+        inner = draw(st.sampled_from([None, b"", b"<v>7</v>", b"<f>A1+1</f><v>8</v>", b'<f t="shared" si="0"/>']))
+        typed = draw(st.sampled_from([b"", b' s="1"', b' t="s"', b' s="2" t="s"']))
+        cells.append(b'<c r="%s"%s%s' % (ref, typed, b"/>" if inner is None else b">" + inner + b"</c>"))
+    return b'<row r="%d" spans="1:4">' % r + b"".join(cells) + b"</row>"
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_a_bounded_grid_is_no_smaller_than_the_count(tmp_path_factory, data):
+    """A sheet written as the template is has its grid bounded, not counted cell by cell (bounds._quick):
+    the rest it finds as the count does, and the grid it bounds holds every cell the count finds."""
+    kinds = st.sampled_from([_row_xml, _template_row, _template_row, _template_row])
+    rows = b"".join(data.draw(kinds)(data.draw) for _ in range(data.draw(st.integers(0, 5))))
+    path = _xlsx(tmp_path_factory.mktemp("x"), rows)
+    archive_bytes = path.read_bytes()
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("xl/worksheets/sheet1.xml")
+    quick = bounds.xlsx_part(archive_bytes, info, "S", [7, 30], limits(), quick=True)
+    counted = bounds.xlsx_part(archive_bytes, info, "S", [7, 30], limits())
+    assert quick is not None and counted is not None and not counted.bound
+    if not quick.bound:
+        assert quick == counted
+    else:
+        assert (quick.merges, quick.formulas) == (counted.merges, counted.formulas) and quick.text >= counted.text
+        assert quick.cells >= counted.cells
+        assert counted.bottom < bounds.QUICK_ROWS and counted.right < bounds.QUICK_COLUMNS
+
+
+def test_bounds_beyond_a_limit_are_counted_cell_by_cell():
+    """The template's sheets are bounded (A1:Z999 each); where the bounds pass a limit their cells
+    are counted one by one, and the workbook is refused only if that count says so, in its words."""
+    data = TEMPLATE.read_bytes()
+    with zipfile.ZipFile(TEMPLATE) as archive:
+        infos = archive.infolist()
+    sheets = [info for info in infos if info.filename.startswith("xl/worksheets/")]
+    assert all(bounds.xlsx_part(data, info, "S", [], limits(), quick=True).bound for info in sheets)
+    cells = sum(bounds.xlsx_part(data, info, "S", [], limits()).cells for info in sheets)
+    bounds.xlsx(data, infos, dict(limits(), workbook_cells=cells))
+    with pytest.raises(bounds.Exceeded, match=f"（{cells} 个单元格，上限 {cells - 1} 个）"):
+        bounds.xlsx(data, infos, dict(limits(), workbook_cells=cells - 1))
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(

@@ -11,7 +11,9 @@ an OLE structure that is not well formed), raises Exceeded, its message in Chine
 
 Counting errs on the side of more: a cell calamine might keep is counted. A part written the way
 Excel, WPS, LibreOffice, openpyxl and xlsxwriter write one is counted by regular expressions over
-its bytes; any other is read tag by tag, as calamine's XML parser (quick-xml) would.
+its bytes; any other is read tag by tag, as calamine's XML parser (quick-xml) would. A sheet written
+as the template is (cells in A1:Z999) has its grid bounded, not counted: its cells are counted one
+by one only if the bounds pass a limit, so a workbook is refused only as that count says.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Extent:
     merges: int = 0
     built: int = 0  # cells built besides the grid: an .ods row as written, an .xls formula grid
     formulas: bool = True  # whether it may hold a formula (formula_tag), when that was looked for
+    bound: bool = False  # the grid is a bound (_quick), not counted cell by cell
 
     def add(self, row: int, column: int) -> None:
         self.top, self.bottom = min(self.top, row), max(self.bottom, row)
@@ -347,11 +350,49 @@ def xlsx(data: bytes, infos: list[ZipInfo], rules: dict, unpacked: Parts | None 
     for name, part in listed:
         names.setdefault(part, name)
     times = Counter(part for _, part in listed)
+    counted: dict[tuple, Extent | None] = {}  # each part's count, but for a bound
+    try:
+        _add_up(data, infos, names, times, strings, totals, unpacked, counted, quick=True)
+    except _Bounded:  # a limit passed with a bound in the totals: counted cell by cell, as it says
+        totals = Totals(rules)
+        totals.count_sheets(len(listed))
+        _add_up(data, infos, names, times, strings, totals, unpacked, counted, quick=False)
+
+
+class _Bounded(Exception):
+    """The totals passed a limit, a sheet's grid in them only bounded (_quick)."""
+
+
+def _add_up(
+    data: bytes,
+    infos: list[ZipInfo],
+    names: dict[str, str],
+    times: Counter,
+    strings: list[int],
+    totals: Totals,
+    parts: Parts,
+    counted: dict[tuple, Extent | None],
+    quick: bool,
+) -> None:
+    """Each part's count added to `totals`; `counted`: what the first pass counted (a bound aside)."""
+    bounded = False
     for info in infos:
         where = f"工作表“{names[info.filename]}”" if info.filename in names else f"部件 {info.filename} "
-        extent = xlsx_part(data, info, where, strings, rules, unpacked)
+        key = _key(info)
+        if key in counted:
+            extent = counted[key]
+        else:
+            extent = xlsx_part(data, info, where, strings, totals.rules, parts, quick)
+            if extent is None or not extent.bound:
+                counted[key] = extent
         if extent is not None:
-            totals.add(where, extent, max(1, times[info.filename]))
+            bounded = bounded or extent.bound
+            try:
+                totals.add(where, extent, max(1, times[info.filename]))
+            except Exceeded:
+                if bounded:
+                    raise _Bounded from None
+                raise
 
 
 def _normal(name: str) -> str:
@@ -389,9 +430,16 @@ UNIQUE_COUNT = re.compile(rb"""uniqueCount\s*=\s*["']\s*([0-9]+)""")
 
 
 def xlsx_part(
-    data: bytes, info: ZipInfo, where: str, strings: list[int], rules: dict, parts: Parts | None = None
+    data: bytes,
+    info: ZipInfo,
+    where: str,
+    strings: list[int],
+    rules: dict,
+    parts: Parts | None = None,
+    quick: bool = False,
 ) -> Extent | None:
-    """What calamine builds for a part read as a worksheet; None for a part without sheetData."""
+    """What calamine builds for a part read as a worksheet; None for a part without sheetData.
+    `quick`: a sheet written as the template is may have its grid bounded (_quick), not counted."""
     parts = parts or Parts(data)
     if info.file_size <= PIECE:  # most are: unpacked at once
         whole = parts.known(info)  # a worksheet intake looked into
@@ -405,6 +453,10 @@ def xlsx_part(
                 return None
         elif b"sheetData" not in whole:
             return None
+        extent = _quick(whole, strings, rules) if quick else None
+        if extent is not None:
+            parts.formulas[_key(info)] = extent.formulas
+            return extent
         chunks: Iterator[bytes] = iter((whole,))
     else:
         chunks = pieces(data, info)
@@ -473,6 +525,50 @@ def xlsx_sheet(pieces: Iterator[bytes], where: str, strings: list[int], rules: d
     return extent
 
 
+# The sheet data of a sheet written as the template is (by Excel, WPS, openpyxl or xlsxwriter): rows
+# of cells in A1:Z999, each cell tag as CELL has it, holding a formula, a value or nothing. Matched
+# whole at C speed, with no object a cell: most of what reading a department's workbook cost here.
+QUICK_ROWS, QUICK_COLUMNS = 999, 26
+QUICK_SHEET = re.compile(
+    rb'<sheetData>(?:<row(?: [^<>/]*+)?(?:/>|>(?:<c r="[A-Z][1-9][0-9]{0,2}+"(?: [stcvmph]{1,2}+="[^"<>]*+")*+'
+    rb"(?:/>|>(?:<f\b[^<>/]*+(?:/>|>[^<]*+</f>))?+(?:<v>[^<]*+</v>)?+</c>))*+</row>))*+"
+)
+SMALLEST_CELL = len(b'<c r="A1"/>')
+
+
+def _quick(whole: bytes, strings: list[int], rules: dict) -> Extent | None:
+    """What xlsx_sheet counts of a whole part, its grid bounded by QUICK_ROWS × QUICK_COLUMNS, when
+    its sheet data is QUICK_SHEET; else None. Only the cells are not looked at one by one: all else
+    is found as xlsx_sheet finds it, and a part it would read otherwise (xlsx_sheet_slowly, or
+    cells after the sheet data) is left to it. Within the bound, every "<c" of the sheet data is a
+    cell tag as CELL has it; there are no more cells than the part has bytes for one."""
+    start = whole.find(b"<sheetData>")
+    if start < 0 or whole.find(b"sheetData") != start + 1:  # not where SHEET_DATA finds it first
+        return None
+    end = whole.find(b"</sheetData", start)
+    if end < 0 or len(whole) // SMALLEST_CELL > rules["sheet_cells"]:
+        return None
+    tail = _tail(whole, end)
+    if tail.cells or tail.prefixed or whole.find(b":c", start, end) >= 0:
+        return None
+    if QUICK_SHEET.fullmatch(whole, start, end) is None:
+        return None
+    try:
+        text = _shown(whole, start, end, strings, max(strings, default=0), rules)
+    except _Slowly:
+        return None
+    return Extent(
+        top=0,
+        bottom=QUICK_ROWS - 1,
+        left=0,
+        right=QUICK_COLUMNS - 1,
+        text=text,
+        merges=_merges(whole, start, end) + tail.merges,
+        formulas=tail.formulas or formula_tag(whole, 0, end),
+        bound=True,
+    )
+
+
 CELL_STARTS = (b" ", b"/", b">", b"\t", b"\r", b"\n")  # what follows "<c" in a cell's start tag
 LOOKED_PAST = 16  # "<c…" other than a cell's start tag after the sheet data, looked at before giving up
 
@@ -489,21 +585,25 @@ class _Tail(NamedTuple):
 
 
 NO_TAIL = _Tail(False, False, 0, False)
-_TAILS: dict[bytes, _Tail] = {}  # tails seen, by their very bytes
+# Tails seen, by their length, then their very bytes: compared in place, as copying and hashing a
+# tail cost more than counting the cells before it.
+_TAILS: dict[int, list[tuple[bytes, _Tail]]] = {}
 _TAILS_MOST, TAIL_KEPT = 64, 1 << 16
 
 
 def _tail(piece: bytes, end: int) -> _Tail:
     """The tail of a piece from `end`, counted, or known by its bytes (only the very same bytes)."""
+    size = len(piece) - end
+    kept = size <= TAIL_KEPT
+    for known, found in _TAILS.get(size, ()) if kept else ():
+        if piece.startswith(known, end):
+            return found
     tail = piece[end:]
-    kept = len(tail) <= TAIL_KEPT
-    found = _TAILS.get(tail) if kept else None
-    if found is None:
-        found = _Tail(_cell_starts(tail), b":c" in tail, _merges(tail), formula_tag(tail))
-        if kept:
-            if len(_TAILS) >= _TAILS_MOST:
-                _TAILS.clear()
-            _TAILS[tail] = found
+    found = _Tail(_cell_starts(tail), b":c" in tail, _merges(tail), formula_tag(tail))
+    if kept:
+        if sum(map(len, _TAILS.values())) >= _TAILS_MOST:
+            _TAILS.clear()
+        _TAILS.setdefault(size, []).append((tail, found))
     return found
 
 
@@ -542,7 +642,10 @@ def formula_tag(data: bytes, start: int = 0, end: int | None = None) -> bool:
     one: a <f> tag without a prefix (<f>, <f …/>; a validation's <formula1> is none) or a ":f" (the
     end of <x:f>'s name)."""
     end = len(data) if end is None else end
-    return data.find(b":f", start, end) >= 0 or FORMULA_TAG.search(data, start, end) is not None
+    if data.find(b":f", start, end) >= 0:
+        return True
+    at = data.find(b"<f", start, end)  # FORMULA_TAG's first "<f", found as bytes: a third the cost
+    return at >= 0 and FORMULA_TAG.search(data, at, end) is not None
 
 
 def _shown(piece: bytes, start: int, end: int, strings: list[int], longest: int, rules: dict) -> int:

@@ -71,20 +71,22 @@ class Sheet:
     label_cells: tuple = field(default=(), repr=False)
 
     def __post_init__(self):
-        # Every cell of every workbook passes here: locals, and no call for a number or a blank.
-        known, labels, cells, longest = _every_known_text(), self.labels, [], limits()["cell_text_chars"]
+        # Every cell of every workbook passes here: locals, and no call for a number, a blank or a
+        # text seen before (_LABELS: what normalise_label and the editions make of it, at once).
+        labels, cells, seen = self.labels, [], _LABELS
         for r, row in enumerate(self.rows):
             for c, value in enumerate(row):
                 if value.__class__ is str and value:
-                    if len(value) > longest:  # more than an Excel cell holds: none is read
-                        bounds.too_long(self.name, r + self.top, c + self.left, value, longest)
-                    text = normalise_label(value)
+                    label = seen.get(value)
+                    if label is None:
+                        label = _label(self.name, r + self.top, c + self.left, value)
+                    text = label[0]
                     found = labels.get(text)
                     if found is None:
                         labels[text] = [(r, c)]
                     else:
                         found.append((r, c))
-                    if text in known:
+                    if label[1]:
                         cells.append((r, c, value))
         self.label_cells = (self.name, self.top, self.left, tuple(cells))
 
@@ -94,6 +96,27 @@ class Sheet:
 
     def ref(self, r: int, c: int) -> str:
         return cell_ref(r + self.top, c + self.left)
+
+
+# A cell's text → its normalised form and whether some edition prints it: the template's few hundred
+# texts recur in every workbook. Short texts only, a few thousand at most.
+_LABELS: dict[str, tuple[str, bool]] = {}
+_LABELS_MOST = 1 << 12
+
+
+def _label(sheet: str, row: int, column: int, value: str) -> tuple[str, bool]:
+    """What Sheet keeps of a text it has not seen before; bounds.Exceeded for one longer than a cell
+    holds (none is read)."""
+    longest = limits()["cell_text_chars"]
+    if len(value) > longest:
+        bounds.too_long(sheet, row, column, value, longest)
+    text = normalise_label(value)
+    label = (text, text in _every_known_text())
+    if len(value) <= min(LABEL_REMEMBERED, longest):
+        if len(_LABELS) >= _LABELS_MOST:
+            _LABELS.clear()
+        _LABELS[value] = label
+    return label
 
 
 @dataclass
