@@ -468,11 +468,31 @@ def verify_signature(folder: Path, public_key: Path) -> Verification:
 
 @_check("datapackage.json 符合 Data Package v2 规范")
 def verify_profile(result: Verification, descriptor: dict) -> None:
+    # jsonschema-rs says whether it conforms in a millisecond, where jsonschema takes 0.15 s (every
+    # field of every Table Schema tried against each field type): a sixth of a county's publication.
+    # One that does not is explained by jsonschema, whose messages these have always been.
+    if _profile_validator().is_valid(descriptor):
+        return
     import jsonschema
 
-    profile = json.loads((SCHEMAS / "profiles" / "datapackage.json").read_text("utf-8"))
-    for error in jsonschema.Draft7Validator(profile).iter_errors(descriptor):
+    for error in jsonschema.Draft7Validator(_profile()).iter_errors(descriptor):
         result.problems.append(f"{'/'.join(map(str, error.absolute_path)) or '（顶层）'}：{error.message}")
+    if not result.problems:  # should the two ever differ, what jsonschema-rs found
+        for found in _profile_validator().iter_errors(descriptor):
+            result.problems.append(f"{'/'.join(map(str, found.instance_path)) or '（顶层）'}：{found.message}")
+
+
+@functools.cache
+def _profile() -> dict:
+    return json.loads((SCHEMAS / "profiles" / "datapackage.json").read_text("utf-8"))
+
+
+@functools.cache
+def _profile_validator():
+    import jsonschema_rs
+
+    # Formats not asserted, as jsonschema does not without a format checker.
+    return jsonschema_rs.Draft7Validator(_profile(), validate_formats=False)
 
 
 def verify_version(names: tuple[tuple[str, str], ...], version: object) -> Verification:
