@@ -170,7 +170,7 @@ class Parts:
         key = _key(info)
         found = self.wholes.get(key)
         if found is None:
-            found = unpacked(self.data, info)
+            found = _unpacked_once(self.data, info)
             # (a part stored unpacked is kept only when it is what files._unpacked reads too)
             same = info.compress_type != ZIP_STORED or info.compress_size == info.file_size
             if same and info.file_size <= PIECE and self.kept + len(found) <= self.KEPT:
@@ -193,6 +193,27 @@ class Parts:
         if found is None:
             found = self.fingerprints[key] = _fingerprint(self.data, info)
         return found
+
+
+# Small parts a bureau's workbooks share byte for byte (the template's workbook.xml, relationships,
+# styles, instructions sheet), by their packed bytes: unpacking one cost more than all the checks of
+# it. A few hundred of some kilobytes at most.
+_SMALL: dict[tuple, bytes] = {}
+_SMALL_MOST, SMALL_PART = 256, 1 << 13
+
+
+def _unpacked_once(data: bytes | memoryview, info: ZipInfo) -> bytes:
+    """unpacked(), known from before when the very same small part was unpacked."""
+    if info.file_size > SMALL_PART:
+        return unpacked(data, info)
+    key = (info.compress_type, info.file_size, bytes(_packed(data, info)))
+    found = _SMALL.get(key)
+    if found is None:
+        found = unpacked(data, info)
+        if len(_SMALL) >= _SMALL_MOST:
+            _SMALL.clear()
+        _SMALL[key] = found
+    return found
 
 
 def _key(info: ZipInfo) -> tuple:
