@@ -415,6 +415,37 @@ def test_a_childs_figures_are_checked_at_the_childs_level(tmp_path, children):
     assert not [f for f in outcome.findings if f.rule in ("C3", "C4") and f.unit == "city"]
 
 
+def test_a_childs_figures_are_held_to_its_own_in_the_parents_release_of_last_year(tmp_path):
+    """D1–D4 at a parent, for a child: its figures against the child's own figures in the parent's
+    live release of last year (not the child's releases), D0 when the parent has none."""
+    sources, outputs = tmp_path / "sources-city", tmp_path / "outputs"
+    spec = {"id": "city", "name": "市政府", "level": "prefecture", "licenses": LICENCE}
+    spec["departments"] = [{"id": "a", "name": "a 局", "kind": "bureau"}]
+    (sources / "2020").mkdir(parents=True)
+    (sources / "bureau.yaml").write_text(yaml.safe_dump(spec, allow_unicode=True), "utf-8")
+    outcomes = {}
+    for year in (2020, 2021):
+        (sources / str(year)).mkdir(exist_ok=True)
+        shutil.copy(bureau_release(tmp_path, "a", seed=year, year=year), sources / str(year) / "a.zip")
+        (sources / str(year) / "report.md").write_text(SYNTHETIC_TEXT.replace("{year}", str(year)), "utf-8")
+        outcomes[year] = run_year(year, sources, outputs)
+    assert outcomes[2020].release is not None and "D0" in {f.rule for f in outcomes[2020].findings if f.unit == "a"}
+    last = load_release(outcomes[2020].release)[1]["a"]  # a's figures as the city published them
+    now = next(c.report for c in outcomes[2021].checked if c.unit == "a")
+    this, before = now.edition.tables["applications"], last.edition.tables["applications"]
+    differ = {
+        column.code: str(
+            int(last.values["applications"][before.row_index["carried_over"], before.column_index[column.code]])
+        )
+        for c, column in enumerate(this.columns)
+        if now.values["applications"][this.row_index["carried_in"], c]
+        != last.values["applications"][before.row_index["carried_over"], before.column_index[column.code]]
+    }
+    on_a = [f for f in outcomes[2021].findings if f.unit == "a"]
+    assert differ and "D0" not in {f.rule for f in on_a}
+    assert {f.column: f.expected for f in on_a if f.rule == "D1"} == differ
+
+
 def test_verify_refuses_a_parent_whose_child_release_was_swapped(tmp_path, children):
     """A forger replaces a child's release inside the parent's and fixes the hashes the parent lists:
     the child's own verification, inside the parent's, still fails."""
