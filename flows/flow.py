@@ -572,7 +572,7 @@ def rollup_flow(tree: Path, year: int) -> dict[str, province.Built]:
     parents = {child: node for node in nodes.values() for child in node.children}
     code = run.code_fingerprint()  # a bureau whose inputs and code are its last run's is not run again
     order = province.build_order(root, nodes)
-    skipped = province.unchanged(Path(tree), year, code)  # whole subtrees so, answered without a task
+    skipped = province.unchanged(Path(tree), root, nodes, year, code)  # whole subtrees so, answered without a task
     futures: dict[str, PrefectFuture[province.Built]] = {}
     for node in order:
         if node.id not in skipped:

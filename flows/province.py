@@ -297,7 +297,7 @@ def _last_built(outputs: Path, year: int, fingerprint: str) -> Built | None:
     return Built(**fields, errors=tuple(stored["errors"]), ran=False)
 
 
-def unchanged(tree: Path, year: int, code: str = "") -> dict[str, Built]:
+def unchanged(tree: Path, root: Node, nodes: dict[str, Node], year: int, code: str = "") -> dict[str, Built]:
     """The bureaus that need not run, found before any runs: each whose inputs are those of its last
     run and whose children all need not run either (so that no child will hand it a new release),
     children first; each one's live release handed to its parent as build_bureau would. After one
@@ -305,7 +305,6 @@ def unchanged(tree: Path, year: int, code: str = "") -> dict[str, Built]:
     from flows.release.lock import year_lock
 
     tree = Path(tree)
-    root, nodes = load_tree(tree)
     parents = {c: node for node in nodes.values() for c in node.children}
     found: dict[str, Built] = {}
     for node in build_order(root, nodes):

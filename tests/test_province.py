@@ -172,7 +172,7 @@ def test_a_tree_built_again_runs_only_the_path_from_what_changed_to_the_root(tmp
     changed.write_bytes((other / "p-c02-x01/2021/d00001.xlsx").read_bytes())
     # What the flow answers without a task: every bureau but the changed one's path to the root.
     (tmp_path / "p/2021/p-c01.zip").unlink()  # and a child's release lost from its parent's sources
-    skipped = unchanged(tmp_path, YEAR)
+    skipped = unchanged(tmp_path, *load_tree(tmp_path), YEAR)
     assert sorted(skipped) == ["p-c01", "p-c01-x01", "p-c01-x02", "p-c02-x02"] and ran == []
     assert not any(b.ran for b in skipped.values()) and filecmp.cmp(
         tmp_path / "p/2021/p-c01.zip", tmp_path / "outputs/p-c01/2021/1.0.0.zip", shallow=False

@@ -122,8 +122,23 @@ def _bureau_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(json.loads((SCHEMAS / "bureau.schema.json").read_text("utf-8")))
 
 
+@cache
+def _quick_validator():
+    import jsonschema_rs
+
+    # Formats not asserted, as _bureau_validator does not (it has no format checker).
+    return jsonschema_rs.Draft202012Validator(_bureau_validator().schema, validate_formats=False)
+
+
 def bureau_problems(spec: object) -> list[str]:
-    """What is wrong with a bureau.yaml's content, one clause per problem, ordered by where it is."""
+    """What is wrong with a bureau.yaml's content, one clause per problem, ordered by where it is.
+    jsonschema-rs says whether there is any at C speed (a province's 155 bureau.yaml files took 3 s
+    with jsonschema alone); jsonschema finds and words them."""
+    try:
+        if _quick_validator().is_valid(spec):
+            return []
+    except ValueError:  # a value JSON has no type for (a YAML date): jsonschema judges it
+        pass
     errors = sorted(
         _bureau_validator().iter_errors(spec),
         key=lambda e: [(str(p), 0) if isinstance(p, str) else ("", p) for p in e.absolute_path],
