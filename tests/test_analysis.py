@@ -159,3 +159,23 @@ def test_the_panel_has_every_year_and_version(runs):
         rows = list(csv.DictReader(handle))
     assert list(rows[0]) == ["year", "version", "live", "unit", "table", "row", "column", "value"]
     assert len(rows) == len(panel)
+
+
+@pytest.mark.parametrize("unit", ["d00001", 'a,"b"', "x\ny"])
+def test_the_panel_csv_is_what_the_csv_module_writes(unit):
+    """Arrow writes the panel when no text needs quoting; the csv module when one does: the same bytes."""
+    import pyarrow as pa
+
+    from flows.release.panel import COLUMNS, SCHEMA, _write_csv
+
+    rows = [
+        (2021, "1.0.0", True, unit, "applications", None, "total", "1.5"),
+        (2020, "1.1.0", False, "u", "t", "r", "c", ""),
+    ]
+    written = io.BytesIO()
+    _write_csv(pa.Table.from_pylist([dict(zip(COLUMNS, r, strict=True)) for r in rows], schema=SCHEMA), written)
+    expected = io.StringIO()
+    writer = csv.writer(expected, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows([(*r[:2], "true" if r[2] else "false", *r[3:]) for r in rows])
+    assert written.getvalue() == expected.getvalue().encode("utf-8")

@@ -21,11 +21,13 @@ import shutil
 import tempfile
 import threading
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 from flows import places
 from flows.checks.accepted import Accepted
@@ -282,11 +284,19 @@ def _catalog_lock(outputs: Path):
 def replace_file(path: Path, content: bytes) -> None:
     """Write `path` aside under a name of its own, then move it into place: a reader sees the old
     file or the new one, with the mode the user's umask gives."""
+    with replacing(path) as out:
+        out.write(content)
+
+
+@contextmanager
+def replacing(path: Path) -> Iterator[BinaryIO]:
+    """replace_file, for content written as it is made: the file to write, moved into place when
+    the block ends, removed if it fails."""
     handle, aside = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         os.fchmod(handle, 0o666 & ~umask())  # mkstemp makes it 0600: the web server could not read it
         with os.fdopen(handle, "wb") as out:
-            out.write(content)
+            yield out
         os.replace(aside, path)
     except BaseException:
         Path(aside).unlink(missing_ok=True)
