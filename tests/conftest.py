@@ -53,3 +53,16 @@ def sources_copy(tmp_path) -> Path:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: starts real processes and waits on them (tens of seconds)")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Prefect's temporary server, if a test started one in this process, stopped while pytest's
+    streams are still open: stopped at the interpreter's exit instead, Prefect logs its "Stopping
+    temporary server" to a closed stream ("--- Logging error ---" at the end of CI's output)."""
+    import sys
+
+    if "prefect.server.api.server" in sys.modules:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        for server in list(SubprocessASGIServer._instances.values()):
+            server.stop()
