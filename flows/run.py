@@ -221,12 +221,9 @@ BATCH_SIZE = 200
 
 
 def warm_up() -> None:
-    """The imports and editions a worker process needs for its batches, documents and (in a
-    rollup, where a worker publishes) its releases' verification: run once in each worker as the
-    pool starts, while Prefect's server starts, so that they are not paid at its first batch."""
-    import frictionless  # noqa: F401 - imported to be paid for now, not used
-
-    from flows.documents import annual_report as render  # noqa: F401 - as frictionless
+    """The imports and editions a worker process needs for its batches and documents: run once in
+    each worker as the pool starts, so that they are not paid at its first batch."""
+    from flows.documents import annual_report as render  # noqa: F401 - imported to be paid for now, not used
 
     editions()
 
