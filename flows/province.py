@@ -315,11 +315,15 @@ def unchanged(tree: Path, root: Node, nodes: dict[str, Node], year: int, code: s
             built = _last_built(outputs, year, inputs_fingerprint(tree, node, year, code))
         if built is None:
             continue
-        parent = parents.get(node.id)
-        if parent is not None and built.live is not None:
-            handed_up(places.year_folder(outputs, year) / built.live, parent.sources, year, node.id)
+        _hand_up(outputs, built, parents.get(node.id), year)
         found[node.id] = built
     return found
+
+
+def _hand_up(outputs: Path, built: Built, parent: Node | None, year: int) -> None:
+    """The bureau's live release, if it has one, handed to its parent, if it has one."""
+    if parent is not None and built.live is not None:
+        handed_up(places.year_folder(outputs, year) / built.live, parent.sources, year, built.id)
 
 
 def build_bureau(tree: Path, node: Node, parent: Node | None, year: int, run: Callable, code: str = "") -> Built:
@@ -350,8 +354,7 @@ def build_bureau(tree: Path, node: Node, parent: Node | None, year: int, run: Ca
             record = {**asdict(built), "inputs": fingerprint}
             del record["ran"]
             replace_file(outputs / BUILT.format(year=year), json.dumps(record, ensure_ascii=False).encode())
-    if parent is not None and built.live is not None:
-        handed_up(places.year_folder(outputs, year) / built.live, parent.sources, year, node.id)
+    _hand_up(outputs, built, parent, year)
     return built
 
 

