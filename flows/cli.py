@@ -629,6 +629,15 @@ def _prefect_lines(verbose: bool) -> None:
         os.environ.setdefault(PREFECT_CONSOLE_LEVEL, "CRITICAL")
 
 
+def _start_temporary_server() -> None:
+    """Prefect's temporary server started now, unless PREFECT_API_URL names another: it starts while
+    this process imports prefect and gets the run going (flows/temporary_server.py)."""
+    if not os.environ.get("PREFECT_API_URL"):
+        from flows import temporary_server
+
+        temporary_server.start()
+
+
 def _run_prepared(args, inputs) -> int:
     from concurrent.futures.process import BrokenProcessPool
 
@@ -636,6 +645,7 @@ def _run_prepared(args, inputs) -> int:
     # Prefect's own lines (a failed task's traceback among them) go to its logs, which the UI shows,
     # and with -v to stderr as well, in place of the progress bar (they say how far the run is).
     _prefect_lines(args.verbose)
+    _start_temporary_server()
     from flows.flow import PrefectUnreachable, progress_bar, run_flow  # imports prefect: only here
 
     console = _console(stderr=args.json)
@@ -928,7 +938,8 @@ def cmd_rollup(args) -> int:
     from flows.release.lock import RunInProgress
 
     _prefect_lines(args.verbose)
-    from flows.flow import PrefectUnreachable, run_rollup  # imports prefect: after the line above
+    _start_temporary_server()
+    from flows.flow import PrefectUnreachable, run_rollup  # imports prefect: after the lines above
 
     try:
         built = run_rollup(Path(args.tree), args.year, args.runner, args.dask_address)

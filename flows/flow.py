@@ -45,12 +45,12 @@ from prefect.client.orchestration import get_client
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.schedules import Cron
-from prefect.settings import get_current_settings
+from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, get_current_settings, temporary_settings
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import places, province, run
-from flows.lifetime import end_with_parent, end_with_this_process, rearm, stopped_on_interrupt
+from flows import places, province, run, temporary_server
+from flows.lifetime import end_with_parent, rearm, stopped_on_interrupt
 from flows.release.lock import year_lock
 from flows.schedule import ANNUAL_CRON, TIME_ZONE, report_year
 
@@ -312,8 +312,10 @@ def run_flow(
             if runner == "dask":
                 return _outcome(_run_on_dask(arguments, prepared, dask_address))
             processes = {"auto": None, "threads": False, "processes": True}[runner]
-            with _worker_processes(processes, Path(sources), year):  # starting while Prefect's server starts
-                _temporary_server()
+            with (
+                _worker_processes(processes, Path(sources), year),
+                _reporting(),
+            ):  # the workers start while the server does
                 return _outcome(annual_flow(*arguments, processes, prepared, return_state=True))
     finally:
         finished.reset(token)
@@ -353,11 +355,10 @@ RUNNERS = ("auto", "threads", "processes", "dask")
 def _run_on_dask(arguments: tuple, prepared: Box | None, address: str | None) -> State:
     from prefect_dask import DaskTaskRunner
 
-    if address:  # its workers are told where the Prefect server is by their own settings
-        dask = DaskTaskRunner(address=address)
-        return annual_flow.with_options(task_runner=dask)(*arguments, False, prepared, return_state=True)  # type: ignore[arg-type]  # prefect types TaskRunner invariant in its future: no runner matches
-    with _shared_server():
-        dask = DaskTaskRunner(cluster_kwargs={"n_workers": 2})
+    # A cluster's workers are told where the Prefect server is by their own settings; local ones, by
+    # the environment they start with.
+    with _reporting():
+        dask = DaskTaskRunner(address=address) if address else DaskTaskRunner(cluster_kwargs={"n_workers": 2})
         return annual_flow.with_options(task_runner=dask)(*arguments, False, prepared, return_state=True)  # type: ignore[arg-type]  # prefect types TaskRunner invariant in its future: no runner matches
 
 
@@ -398,7 +399,9 @@ def _prefect_answers(left: Callable[[], str] | None = None):
 
 
 def _unreachable_line(error: BaseException) -> str:
-    url = get_current_settings().api.url or "Prefect 临时服务器"
+    url = get_current_settings().api.url
+    if not url or temporary_server.is_ours(url):
+        return f"无法连接 Prefect 临时服务器（{type(error).__name__}：{error}）：它随本命令启动，已意外退出"
     return (
         f"无法连接 Prefect 服务器 {url}（{type(error).__name__}：{error}）：请检查 PREFECT_API_URL 或服务器是否在运行"
     )
@@ -416,69 +419,31 @@ def _configured_server_answers() -> None:
 
 
 def _temporary_server() -> str:
-    """The API's URL: the server configured (PREFECT_API_URL), else Prefect's temporary server,
-    started here rather than by Prefect at its first call, so that it is handed to the watchdog and
-    ends with this process even when this process is killed (lifetime.end_with_this_process).
-    Prefect's own calls then find it running (there is one temporary server per process)."""
+    """The API's URL: the server configured (PREFECT_API_URL), else nianbao's temporary server
+    (flows/temporary_server.py: started by the command already, or now), once it answers."""
     url = get_current_settings().api.url
     if url:
+        temporary_server.stop()  # started early by the command, for nothing: the profile names a server
         return url
-    from prefect.server.api.server import SubprocessASGIServer  # 2 s to import: only when needed
-
-    server = SubprocessASGIServer()
-    if not server.running:
-        launch = server._run_uvicorn_command  # handed over as soon as it exists, not once it answers
-
-        def guarded():
-            process = _in_own_session(launch)
-            end_with_this_process(process.pid)
-            return process
-
-        server._run_uvicorn_command = guarded  # type: ignore[method-assign]
-        server.start()
-        if server.server_process is not None:  # and again, should a Prefect release start it otherwise
-            end_with_this_process(server.server_process.pid)
-    return server.api_url
-
-
-class _OwnSession:
-    """The subprocess module, but for Popen starting its process in a session of its own."""
-
-    def __init__(self, module):
-        self.module = module
-
-    def __getattr__(self, name: str):
-        return getattr(self.module, name)
-
-    def Popen(self, *args, **kwargs):  # subprocess.Popen, as the module calls it
-        return self.module.Popen(*args, **kwargs, start_new_session=True)
-
-
-def _in_own_session(launch):
-    """Prefect's temporary server, started by `launch` in a session of its own: a Ctrl+C at the
-    terminal reaches its whole process group, and the server stopped at once, so that Prefect then
-    spent a minute retrying to report the interrupted run to it. Out of the group, it stays up until
-    the run has ended and the watchdog stops it."""
-    from prefect.server.api import server as module
-
-    real = module.subprocess
-    setattr(module, "subprocess", _OwnSession(real))  # noqa: B010 - the module's name for subprocess, for this call only
     try:
-        return launch()
-    finally:
-        setattr(module, "subprocess", real)  # noqa: B010
+        return temporary_server.answering()
+    except temporary_server.ServerDidNotStart as error:
+        raise PrefectUnreachable(str(error)) from None
 
 
 @contextmanager
-def _shared_server():
-    """The Prefect server of this run named in the environment, so that the local Dask workers (new
-    processes) report to it; with none configured, the temporary one, started now, else each
-    worker would start its own."""
+def _reporting():
+    """Prefect's calls in the block made to the server of _temporary_server(), and those of the
+    processes started in it (local Dask workers, served runs), which read the environment."""
     url = _temporary_server()
+    if get_current_settings().api.url == url:
+        yield
+        return
     before = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = url
     try:
-        yield
+        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_UI_URL: ""}):  # it serves no UI to link to
+            yield
     finally:
         if before is None:
             del os.environ["PREFECT_API_URL"]
@@ -621,10 +586,9 @@ def run_rollup(
                 if dask_address
                 else DaskTaskRunner(cluster_kwargs={"n_workers": 2})
             )
-            with _shared_server():
+            with _reporting():
                 return rollup_flow.with_options(task_runner=dask)(Path(tree), year)  # type: ignore[arg-type]  # as above
-        with _worker_processes(runner == "processes", Path(tree), year):
-            _temporary_server()
+        with _worker_processes(runner == "processes", Path(tree), year), _reporting():
             return rollup_flow(Path(tree), year)
 
 
@@ -659,8 +623,8 @@ def serve_annual(sources: Path, outputs: Path, cron: str = ANNUAL_CRON) -> None:
     """Serve the deployment until stopped: Prefect starts a run at each scheduled time."""
     with _prefect_answers():
         _configured_server_answers()
-        _temporary_server()
-        serve(annual_deployment(sources, outputs, cron))
+        with _reporting():
+            serve(annual_deployment(sources, outputs, cron))
 
 
 class DeployRefused(Exception):

@@ -5,7 +5,7 @@ no cleanup, and its children used to live on (about 350 MB per crashed cron run)
 from the kernel's side, since the dying process can do nothing:
 
 - a worker asks the kernel to kill it when its parent dies (Linux's PR_SET_PDEATHSIG);
-- a process this one did not start itself (Prefect starts its server) is handed to a watchdog: a
+- a process in a session of its own (Prefect's temporary server) is handed to a watchdog: a
   small process that reads a pipe only this process writes to, and stops what it was handed once
   the pipe closes, which the kernel does when this process ends, whatever ended it.
 

@@ -1,0 +1,49 @@
+"""Prefect's temporary server as nianbao starts it (flows/temporary_server.py): it answers as
+Prefect's would, the flow reports to it, and one started early for nothing is stopped."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+
+from flows import temporary_server
+
+
+@pytest.mark.slow  # a Prefect server starts: seconds
+def test_the_server_answers_as_prefect_s_own_and_stops(tmp_path, monkeypatch):
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    temporary_server.start()
+    process = temporary_server._process
+    try:
+        url = temporary_server.answering()
+        assert temporary_server.is_ours(url)
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+            assert json.load(response) is True
+        # Its API only: no UI, as Prefect's own temporary server.
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(url.removesuffix("/api") + "/dashboard", timeout=5)
+    finally:
+        temporary_server.stop()
+    assert process is not None and process.poll() is not None
+    assert not temporary_server.is_ours(url)
+
+
+@pytest.mark.slow
+def test_a_server_named_in_prefect_s_settings_is_used_and_the_early_one_stopped(tmp_path, monkeypatch):
+    """PREFECT_API_URL set in a profile, not in the environment: the command started its own server
+    early, the flow finds the configured one and stops its own."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import flow
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    temporary_server.start()
+    process = temporary_server._process
+    configured = "http://127.0.0.1:9/api"
+    with temporary_settings(updates={PREFECT_API_URL: configured}):
+        assert flow._temporary_server() == configured
+    assert process is not None and process.wait(10) is not None
+    assert temporary_server._process is None
