@@ -503,12 +503,6 @@ def _artifacts(outcome: run.Outcome, index: Path) -> None:
 ROLLUP_FLOW_NAME = "nianbao-rollup"
 
 
-def _bureau_run(year: int, sources: Path, outputs: Path, key: Path | None) -> run.Outcome:
-    """A bureau's run within a tree: its steps plain (a county's few dozen workbooks take less
-    than Prefect's tasks would cost), in a worker process when the rollup has them."""
-    return run.run_year(year, sources, outputs, key=key)
-
-
 @task(name="build bureau", task_run_name="build {node.id}", cache_policy=NONE)
 def bureau_task(tree: Path, node: province.Node, parent: province.Node | None, year: int, code: str) -> province.Built:
     return _build(tree, node, parent, year, code)
@@ -519,8 +513,8 @@ def _build(tree: Path, node: province.Node, parent: province.Node | None, year: 
     # names, and a ContextVar (worker_pool) cannot be sent; a module's function is sent by name.
     pool = worker_pool.get()
     if pool is None:
-        return province.build_bureau(tree, node, parent, year, _bureau_run, code)
-    return pool.submit(province.build_bureau, tree, node, parent, year, _bureau_run, code).result()
+        return province.build_bureau(tree, node, parent, year, run.run_in_tree, code)
+    return pool.submit(province.build_bureau, tree, node, parent, year, run.run_in_tree, code).result()
 
 
 @flow(

@@ -536,6 +536,14 @@ class Steps:
     write_pages: Callable[[Outcome, Path, Any], Path] = write_pages
 
 
+def run_in_tree(year: int, sources: Path, outputs: Path, key: Path | None) -> Outcome:
+    """A bureau's run within a tree (flows/province.py): its steps plain, not Prefect's tasks (a
+    county's few dozen workbooks take less than they would cost), in a worker process when the
+    rollup has them. Here, not in flows/flow.py: a worker given a function unpickles it by its
+    module's name, and importing flows.flow (prefect) cost each worker 1.2 s at its first bureau."""
+    return run_year(year, sources, outputs, key=key)
+
+
 def run_year(
     year: int,
     sources: Path,

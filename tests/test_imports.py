@@ -132,3 +132,37 @@ def test_a_forbidden_import_is_caught(tmp_path):
     module.write_text("def f():\n    from flows.release.versions import publish\n    from flows import run\n")
     assert _imports(module) == {"flows.release.versions", "flows.run"}
     assert {n for n in _imports(module) if _part(n) not in ALLOWED["intake"]} == {"flows.release.versions", "flows.run"}
+
+
+def test_what_a_rollup_hands_its_worker_processes_does_not_import_prefect(tmp_path):
+    """A worker unpickles the functions it is given by their module's name: one from flows.flow
+    imported prefect in each worker at its first bureau (1.2 s each, on the rollup's path)."""
+    import pickle
+    import subprocess
+    import sys
+    from concurrent.futures import Future
+
+    from flows import flow
+    from flows.province import Node
+
+    handed = []
+
+    class Pool:
+        def submit(self, function, *arguments):
+            handed.append((function, *arguments))
+            done: Future = Future()
+            done.set_result(None)
+            return done
+
+    node = Node("p-x01", tmp_path, ())
+    token = flow.worker_pool.set(Pool())  # type: ignore[arg-type]
+    try:
+        flow._build(tmp_path, node, None, 2021, "code")
+    finally:
+        flow.worker_pool.reset(token)
+    (call,) = handed
+    unpickled = "import pickle, sys; pickle.loads(sys.stdin.buffer.read()); print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))"
+    result = subprocess.run(
+        [sys.executable, "-c", unpickled], input=pickle.dumps(call), capture_output=True, check=True, cwd=FLOWS.parent
+    )
+    assert result.stdout.decode().strip() == "[]"
