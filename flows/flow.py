@@ -423,7 +423,7 @@ def _temporary_server() -> str:
     (flows/temporary_server.py: started by the command already, or now), once it answers."""
     url = get_current_settings().api.url
     if url:
-        temporary_server.stop()  # started early by the command, for nothing: the profile names a server
+        temporary_server.stop_if_unused()  # started early by the command, for nothing: a profile names a server
         return url
     try:
         return temporary_server.answering()

@@ -35,6 +35,7 @@ class ServerDidNotStart(Exception):
 
 _process: subprocess.Popen | None = None
 _port = 0
+_answered = False  # a run has been given its URL: Prefect's clients in this process keep the URL they were made with
 _stopped_at_exit: list = []
 
 
@@ -93,6 +94,7 @@ def is_ours(api_url: str | None) -> bool:
 
 def answering(timeout: float | None = None) -> str:
     """The server's API URL once it answers (started now if it is not yet); ServerDidNotStart."""
+    global _answered
     start()
     assert _process is not None
     wait = timeout or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
@@ -106,6 +108,7 @@ def answering(timeout: float | None = None) -> str:
         try:
             with urllib.request.urlopen(f"{url()}/health", timeout=2) as response:
                 if response.status == 200:
+                    _answered = True
                     return url()
         except OSError:
             pass
@@ -115,10 +118,18 @@ def answering(timeout: float | None = None) -> str:
     )
 
 
+def stop_if_unused() -> None:
+    """Stop the server if no run has reported to it (started early, and a server is configured after
+    all); one that has is kept until the process ends, as Prefect's own temporary server is: the
+    clients Prefect keeps in this process (events, logs, concurrency leases) hold its URL."""
+    if not _answered:
+        stop()
+
+
 def stop() -> None:
     """Stop the server, if started: SIGTERM (it closes its database), SIGKILL after 5 s."""
-    global _process
-    process, _process = _process, None
+    global _process, _answered
+    process, _process, _answered = _process, None, False
     if process is None or process.poll() is not None:
         return
     process.terminate()

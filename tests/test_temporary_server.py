@@ -47,3 +47,23 @@ def test_a_server_named_in_prefect_s_settings_is_used_and_the_early_one_stopped(
         assert flow._temporary_server() == configured
     assert process is not None and process.wait(10) is not None
     assert temporary_server._process is None
+
+
+@pytest.mark.slow
+def test_a_server_a_run_has_reported_to_is_kept_when_another_is_configured(tmp_path, monkeypatch):
+    """Prefect's clients in the process (events, logs, concurrency leases) keep the URL they were
+    made with: the server they know stays up until the process ends, as Prefect's own does."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows import flow
+
+    monkeypatch.setenv("PREFECT_HOME", str(tmp_path / "home"))
+    try:
+        ours = flow._temporary_server()
+        assert temporary_server.is_ours(ours)
+        with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+            flow._temporary_server()
+        assert temporary_server.is_ours(ours) and temporary_server._process is not None
+        assert temporary_server._process.poll() is None
+    finally:
+        temporary_server.stop()
