@@ -401,7 +401,7 @@ def _prefect_answers(left: Callable[[], str] | None = None):
 def _unreachable_line(error: BaseException) -> str:
     url = get_current_settings().api.url
     if not url or temporary_server.is_ours(url):
-        return f"无法连接 Prefect 临时服务器（{type(error).__name__}：{error}）：它随本命令启动，已意外退出"
+        return f"无法连接 Prefect 临时服务器（{type(error).__name__}：{error}）：它随本命令启动，已意外退出或不再应答"
     return (
         f"无法连接 Prefect 服务器 {url}（{type(error).__name__}：{error}）：请检查 PREFECT_API_URL 或服务器是否在运行"
     )

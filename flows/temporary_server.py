@@ -36,7 +36,6 @@ class ServerDidNotStart(Exception):
 _process: subprocess.Popen | None = None
 _port = 0
 _answered = False  # a run has been given its URL: Prefect's clients in this process keep the URL they were made with
-_stopped_at_exit: list = []
 
 
 def start() -> None:
@@ -80,8 +79,6 @@ def start() -> None:
         start_new_session=True,
     )
     end_with_this_process(_process.pid)  # even when this process is killed
-    if not _stopped_at_exit:
-        _stopped_at_exit.append(atexit.register(stop))
 
 
 def url() -> str:
@@ -92,12 +89,12 @@ def is_ours(api_url: str | None) -> bool:
     return _process is not None and api_url == url()
 
 
-def answering(timeout: float | None = None) -> str:
+def answering() -> str:
     """The server's API URL once it answers (started now if it is not yet); ServerDidNotStart."""
     global _answered
     start()
     assert _process is not None
-    wait = timeout or float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
+    wait = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         status = _process.poll()
@@ -138,6 +135,9 @@ def stop() -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+atexit.register(stop)  # at the process's end, whatever started the server
 
 
 def _free_port() -> int:

@@ -43,7 +43,7 @@ import psutil
 
 YEAR = 2021
 # The floor and nianbao's reading are each timed as the best of this many loops, as timeit does: on
-# this shared 2-core machine one loop of the same code takes up to half as long again as another.
+# this 2-core virtual machine one loop of the same code takes up to half as long again as another.
 REPEATS = 3
 
 
