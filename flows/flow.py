@@ -42,6 +42,7 @@ from prefect import flow, get_run_logger, serve, tags, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NONE
 from prefect.client.orchestration import get_client
+from prefect.context import TagsContext
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.schedules import Cron
@@ -193,7 +194,7 @@ def annual_flow(
     rearm()  # Ctrl+C and SIGTERM of `nianbao run` stop the workers first (see lifetime.interruptible)
     year = year or report_year()
     _tag_this_run(run_tags(run.bureau_id(Path(sources)), year))
-    with year_lock(Path(outputs), year), _worker_processes(processes, Path(sources), year):
+    with year_lock(Path(outputs), year), _worker_processes(processes, Path(sources), year), _untagged_tasks():
         inputs = prepared.value if prepared is not None else None
         outcome = run.run_year(year, Path(sources), Path(outputs), reason, sign, _steps(), inputs)
     _steps_done(outcome)
@@ -237,6 +238,17 @@ def _tag_this_run(wanted: list[str]) -> None:
     if flow_run.id and not set(wanted) <= set(have):
         with get_client(sync_client=True) as client:
             client.update_flow_run(flow_run.id, tags=have + [t for t in wanted if t not in have])
+
+
+@contextmanager
+def _untagged_tasks():
+    """The flow's tasks without the run's tags, which are the flow run's, to find it by. Prefect asks
+    its server for a tagged task's concurrency slots before the task starts, one request at a time
+    for all the tasks that share those tags, even where no limit is set on them: under a rollup's
+    load the requests waited on the server's database, and every task with them (both workers
+    idle 1–2 s in every 7)."""
+    with TagsContext(current_tags=set()):
+        yield
 
 
 @contextmanager
@@ -533,12 +545,13 @@ def rollup_flow(tree: Path, year: int) -> dict[str, province.Built]:
     order = province.build_order(root, nodes)
     skipped = province.unchanged(Path(tree), root, nodes, year, code)  # whole subtrees so, answered without a task
     futures: dict[str, PrefectFuture[province.Built]] = {}
-    for node in order:
-        if node.id not in skipped:
-            upstream = [futures[child] for child in node.children if child in futures]
-            futures[node.id] = bureau_task.submit(
-                Path(tree), node, parents.get(node.id), year, code, wait_for=upstream, return_state=False
-            )
+    with _untagged_tasks():
+        for node in order:
+            if node.id not in skipped:
+                upstream = [futures[child] for child in node.children if child in futures]
+                futures[node.id] = bureau_task.submit(
+                    Path(tree), node, parents.get(node.id), year, code, wait_for=upstream, return_state=False
+                )
     built = {}
     for node in order:
         if node.id in skipped:

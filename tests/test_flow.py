@@ -342,6 +342,18 @@ def test_a_blocked_run_ends_failed_and_a_published_one_completed(prefect_server,
     assert {BUREAU, "2020"} <= set(published.tags)
     assert main(arguments) == 0  # nothing changed: a success too
     assert _last_run(f"nianbao-{BUREAU}-2020").state.is_completed()
+    assert _task_tags(published.id) == [[]] * len(_task_tags(published.id)) != []
+
+
+def _task_tags(flow_run_id) -> list[list[str]]:
+    """The tags of each task run of a flow run. None: a tagged task waits for the server to grant it
+    its tags' concurrency slots, one task at a time (flows/flow.py, _untagged_tasks)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    return [sorted(r.tags) for r in runs]
 
 
 def test_the_failed_state_carries_the_outcome(prefect_server, sources_copy, tmp_path):
@@ -450,3 +462,18 @@ def test_storage_that_is_full_comes_back_as_itself(prefect_server, sources_copy,
         run_flow(2020, sources_copy, tmp_path, runner="threads")
     assert (raised.value.errno, raised.value.filename) == (28, str(tmp_path / "2020"))
     assert not (tmp_path / "2020").exists() and (tmp_path / "checks" / "2020" / "index.html").is_file()
+
+
+def test_a_rollup_is_tagged_and_its_tasks_are_not(prefect_server, tmp_path):
+    from flows.cli import main
+    from flows.flow import run_rollup
+
+    tree = tmp_path / "tree"
+    assert (
+        main(["synth", "--levels", "county:2,department:1", "--year", "2021", "--out", str(tree), "--seed", "4"]) == 0
+    )
+    built = run_rollup(tree, 2021, runner="threads")
+    assert [b.live for b in built.values()] == ["1.0.0"] * 3
+    rollup = _last_run("nianbao-rollup-2021")
+    assert {"nianbao-rollup", "2021"} <= set(rollup.tags)
+    assert _task_tags(rollup.id) == [[], [], []]
