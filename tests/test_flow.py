@@ -324,8 +324,12 @@ def _last_run(name: str):
     return found
 
 
-def test_a_blocked_run_ends_failed_and_a_published_one_completed(prefect_server, sources_copy, tmp_path, capsys):
+def test_a_blocked_run_ends_failed_and_a_published_one_completed(
+    prefect_server, sources_copy, tmp_path, capsys, monkeypatch
+):
     from flows.cli import main
+
+    tagged = _recording_task_tags(monkeypatch, "_check_batch")
 
     arguments = ["run", "2020", "--sources", str(sources_copy), "--outputs", str(tmp_path), "--quiet"]
     cell = _break_a_total(sources_copy / "2020" / "household.xlsx")
@@ -340,20 +344,28 @@ def test_a_blocked_run_ends_failed_and_a_published_one_completed(prefect_server,
     published = _last_run(f"nianbao-{BUREAU}-2020")
     assert published.id != blocked.id and published.state.is_completed()
     assert {BUREAU, "2020"} <= set(published.tags)
+    assert tagged == [[]] * len(tagged) != []  # the run's tags are not its tasks'
     assert main(arguments) == 0  # nothing changed: a success too
     assert _last_run(f"nianbao-{BUREAU}-2020").state.is_completed()
-    assert _task_tags(published.id) == [[]] * len(_task_tags(published.id)) != []
 
 
-def _task_tags(flow_run_id) -> list[list[str]]:
-    """The tags of each task run of a flow run. None: a tagged task waits for the server to grant it
-    its tags' concurrency slots, one task at a time (flows/flow.py, _untagged_tasks)."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+def _recording_task_tags(monkeypatch, name: str) -> list[list[str]]:
+    """The tags of each run of the task that calls flows.flow's `name`, as the task runs. None: a
+    tagged task waits for the server to grant it its tags' concurrency slots, one task at a time
+    (flows/flow.py, _untagged_tasks)."""
+    from prefect.runtime import task_run
 
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
-    return [sorted(r.tags) for r in runs]
+    from flows import flow
+
+    seen: list[list[str]] = []
+    inner = getattr(flow, name)
+
+    def recorded(*arguments, **keywords):
+        seen.append(sorted(task_run.tags))
+        return inner(*arguments, **keywords)
+
+    monkeypatch.setattr(flow, name, recorded)
+    return seen
 
 
 def test_the_failed_state_carries_the_outcome(prefect_server, sources_copy, tmp_path):
@@ -464,9 +476,11 @@ def test_storage_that_is_full_comes_back_as_itself(prefect_server, sources_copy,
     assert not (tmp_path / "2020").exists() and (tmp_path / "checks" / "2020" / "index.html").is_file()
 
 
-def test_a_rollup_is_tagged_and_its_tasks_are_not(prefect_server, tmp_path):
+def test_a_rollup_is_tagged_and_its_tasks_are_not(prefect_server, tmp_path, monkeypatch):
     from flows.cli import main
     from flows.flow import run_rollup
+
+    tagged = _recording_task_tags(monkeypatch, "_build")
 
     tree = tmp_path / "tree"
     assert (
@@ -476,4 +490,4 @@ def test_a_rollup_is_tagged_and_its_tasks_are_not(prefect_server, tmp_path):
     assert [b.live for b in built.values()] == ["1.0.0"] * 3
     rollup = _last_run("nianbao-rollup-2021")
     assert {"nianbao-rollup", "2021"} <= set(rollup.tags)
-    assert _task_tags(rollup.id) == [[], [], []]
+    assert tagged == [[], [], []]
