@@ -252,9 +252,10 @@ def _untagged_tasks():
 
 
 @contextmanager
-def _worker_processes(wanted: bool | None, sources: Path, year: int):
+def _worker_processes(wanted: bool | None, sources: Path, year: int, warm_up: Callable[[], None] = run.warm_up):
     """The run's worker processes (worker_pool) while the flow runs, if wanted and not already
-    started (run_flow starts them before the flow, while Prefect starts its server)."""
+    started (run_flow starts them before the flow, while Prefect starts its server); each runs
+    `warm_up` as it starts."""
     if wanted is None:
         folder = places.year_folder(sources, year)
         wanted = folder.is_dir() and sum(1 for _ in folder.iterdir()) > run.BATCH_SIZE
@@ -271,7 +272,7 @@ def _worker_processes(wanted: bool | None, sources: Path, year: int):
         # lifetime.end_with_parent). The pool starts a process per submit while none is idle, and
         # none is yet: all of them start here.
         for _ in range(os.cpu_count() or 1):
-            pool.submit(run.warm_up)
+            pool.submit(warm_up)
         token = worker_pool.set(pool)
         try:
             # At Ctrl+C the workers are ended, not waited for: leaving this block otherwise waits
@@ -595,7 +596,8 @@ def run_rollup(
             )
             with _reporting():
                 return rollup_flow.with_options(task_runner=dask)(Path(tree), year)  # type: ignore[arg-type]  # as above
-        with _worker_processes(runner == "processes", Path(tree), year), _reporting():
+        warm_up = partial(province.warm_up, year, run.run_in_tree)
+        with _worker_processes(runner == "processes", Path(tree), year, warm_up), _reporting():
             return rollup_flow(Path(tree), year)
 
 
