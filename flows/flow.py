@@ -535,16 +535,18 @@ def _build(tree: Path, node: province.Node, parent: province.Node | None, year: 
     flow_run_name="nianbao-rollup-{year}",
     task_runner=ThreadPoolTaskRunner(max_workers=2 * (os.cpu_count() or 1)),  # type: ignore[arg-type]  # prefect types TaskRunner invariant in its future: no runner matches
 )
-def rollup_flow(tree: Path, year: int) -> dict[str, province.Built]:
+def rollup_flow(tree: Path, year: int, answered: Box | None = None) -> dict[str, province.Built]:
     """Every bureau of the tree for `year`, a task each, children before their parent (siblings
     side by side); each live release handed to its parent. A bureau whose task failed (not
-    blocked: failed, e.g. its storage) is reported so, and its parent is not built."""
+    blocked: failed, e.g. its storage) is reported so, and its parent is not built. `answered`:
+    the bureaus that need not run (province.unchanged), when the caller found them already."""
     rearm()
     root, nodes = province.load_tree(Path(tree))
     parents = {child: node for node in nodes.values() for child in node.children}
     code = run.code_fingerprint()  # a bureau whose inputs and code are its last run's is not run again
     order = province.build_order(root, nodes)
-    skipped = province.unchanged(Path(tree), root, nodes, year, code)  # whole subtrees so, answered without a task
+    # Whole subtrees so, answered without a task.
+    skipped = answered.value if answered is not None else province.unchanged(Path(tree), root, nodes, year, code)
     futures: dict[str, PrefectFuture[province.Built]] = {}
     with _untagged_tasks():
         for node in order:
@@ -597,8 +599,12 @@ def run_rollup(
             with _reporting():
                 return rollup_flow.with_options(task_runner=dask)(Path(tree), year)  # type: ignore[arg-type]  # as above
         warm_up = partial(province.warm_up, year, run.run_in_tree)
-        with _worker_processes(runner == "processes", Path(tree), year, warm_up), _reporting():
-            return rollup_flow(Path(tree), year)
+        with _worker_processes(runner == "processes", Path(tree), year, warm_up):
+            # Found while Prefect's temporary server starts, not after: 10,000 files hashed.
+            root, nodes = province.load_tree(Path(tree))
+            answered = Box(province.unchanged(Path(tree), root, nodes, year, run.code_fingerprint()))
+            with _reporting():
+                return rollup_flow(Path(tree), year, answered)
 
 
 def deployment_name(bureau: str, served: bool) -> str:
