@@ -143,10 +143,18 @@ def publish_task(outcome: Box, outputs: Path, reason: str | None, key: Path | No
 
 
 def _worker_map():
-    """The run's worker processes' map, in chunks, for the per-department pages and documents; the
-    built-in map without them."""
+    """The run's worker processes' map, in chunks, for the per-department pages and documents and
+    the tables validated before publication; the built-in map without them."""
     pool = worker_pool.get()
-    return partial(pool.map, chunksize=50) if pool else map
+    return partial(_chunked_map, pool) if pool else map
+
+
+def _chunked_map(pool: ProcessPoolExecutor, function, *iterables):
+    """pool.map in chunks of up to 50 items (a task per department's page cost more than the page),
+    and at least two chunks per process: a few large items (the tables) go out one by one."""
+    items = [list(i) for i in iterables]
+    chunk = max(1, min(50, len(items[0]) // (2 * (os.cpu_count() or 1))))
+    return pool.map(function, *items, chunksize=chunk)
 
 
 def run_name(bureau: str | None, year: int) -> str:

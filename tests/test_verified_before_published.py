@@ -4,6 +4,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
@@ -89,3 +94,34 @@ def test_what_is_verified_before_publishing_passes_on_a_signed_release(sources_c
     staged = verify_staged(release, private)
     assert [v.passed for v in staged] == [True] * 4 and "签名" in staged[-1].name
     assert all(v.passed for v in verify(release, public))  # and so does everything `nianbao verify` checks
+
+
+def test_the_tables_are_validated_alike_in_worker_processes(sources_copy, tmp_path):
+    """A large bureau's tables are validated by its run's worker processes (flows/flow.py's
+    _chunked_map), each table in the package it belongs to: the same verdict, the same words."""
+    from flows.flow import _chunked_map
+
+    release = run_year(2021, sources_copy, tmp_path / "outputs").release
+    assert release is not None
+    staged = tmp_path / "staged"
+    shutil.copytree(release, staged)
+    table = staged / "data/applications.csv"
+    lines = table.read_text("utf-8").split("\n")
+    table.write_text("\n".join([lines[0], lines[1] + "三", *lines[2:]]), "utf-8")  # a word for a figure
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        pooled = verify_staged(staged, None, partial(_chunked_map, pool))
+    alone = verify_staged(staged)
+    assert [(v.name, v.problems) for v in pooled] == [(v.name, v.problems) for v in alone]
+    assert [v.passed for v in pooled] == [True, True, False]
+    assert pooled[2].problems[0].startswith("applications 第 2 行")
+
+
+def test_a_worker_process_that_ends_is_no_verdict_on_the_release(sources_copy, tmp_path):
+    release = run_year(2021, sources_copy, tmp_path / "outputs").release
+    assert release is not None
+
+    def ended(*_):
+        raise BrokenProcessPool("a worker process ended")
+
+    with pytest.raises(BrokenProcessPool):  # the run stops saying so (flows/cli.py), not "not verified"
+        verify_staged(release, None, ended)

@@ -105,7 +105,8 @@ def publish(
     map=map,
 ) -> Publication:
     """Publish the year's release as a new version, unless it equals the live one; with `key`,
-    sign its manifest. `map` renders the reports (a process pool's, for a large bureau).
+    sign its manifest. `map` renders the reports and validates the tables (a process pool's, for a
+    large bureau).
 
     Nothing published is removed or rewritten, and no version number is given twice: a new version
     comes after every number the catalog lists or the live one has (after a rollback of `latest`
@@ -124,7 +125,7 @@ def publish(
     compared = link_from_report(outputs, year)
     build = partial(build_package, merged, bureau, findings, accepted, texts=texts, map=map, compared=compared)
     if latest is None:
-        return _catalogued(_write_next(build, year_folder, _published(outputs, year), True, key), bureau)
+        return _catalogued(_write_next(build, year_folder, _published(outputs, year), True, key, map), bureau)
     _link_latest(year_folder, latest.name)  # restored from the catalog, if the link was lost
     current, meta = latest.name, _meta_of(latest)
     again = _sealed(
@@ -141,7 +142,7 @@ def publish(
     figures_changed = any(again.sha256.get(name) != _sha256_of(latest / name) for name in TABLE_FILES)
     _, old = load_release(latest)
     build = partial(build, changes=changed_cells(old, merged), reason=reason, previous_version=current)
-    return _catalogued(_write_next(build, year_folder, _published(outputs, year), figures_changed, key), bureau)
+    return _catalogued(_write_next(build, year_folder, _published(outputs, year), figures_changed, key, map), bureau)
 
 
 def _published(outputs: Path, year: int) -> list[str]:
@@ -156,10 +157,10 @@ class NotVerified(Exception):
     (the CLI says so in one line, exit 1, with the check reports written)."""
 
 
-def _verified(staging: Path, version: str, key: Path | None) -> None:
+def _verified(staging: Path, version: str, key: Path | None, map=map) -> None:
     """NotVerified, in one line naming each verification failed and its first problems, unless the
     staged release passes what publication verifies (flows.release.verify.verify_staged)."""
-    failed = [v for v in verify_staged(staging, key) if not v.passed]
+    failed = [v for v in verify_staged(staging, key, map) if not v.passed]
     if failed:
         said = "；".join(
             f"「{v.name}」：{'；'.join(v.problems[:3])}" + ("……" if len(v.problems) > 3 else "") for v in failed
@@ -173,12 +174,12 @@ class _VersionTaken(Exception):
     """A version's folder or zip is on disk (never published) and differs from this run's."""
 
 
-def _write_next(build, year_folder: Path, published: list[str], figures_changed: bool, key: Path | None):
+def _write_next(build, year_folder: Path, published: list[str], figures_changed: bool, key: Path | None, map=map):
     """Write the version after the newest published one; past a number whose leftovers differ."""
     version = next_version(published[-1], figures_changed) if published else FIRST_VERSION
     while True:
         try:
-            return _write(partial(build, version=version), year_folder, version, key)
+            return _write(partial(build, version=version), year_folder, version, key, map)
         except _VersionTaken:
             version = next_version(version, figures_changed)
 
@@ -391,7 +392,7 @@ class ReleaseZip:
         self.archive.close()
 
 
-def _write(build, year_folder: Path, version: str, key: Path | None) -> Publication:
+def _write(build, year_folder: Path, version: str, key: Path | None, map=map) -> Publication:
     """Build the version aside (build(files=…) writes each file as it is made), move it into
     place, then switch `latest`: a run killed at any point leaves `latest` on the previous
     release, untouched, and nothing half-written under a version's name. Where a run died after
@@ -410,7 +411,7 @@ def _write(build, year_folder: Path, version: str, key: Path | None) -> Publicat
         archive = ReleaseZip(partial_zip)
         _sealed(build(files=PackageFiles(staging, archive)), key)
         archive.close()
-        _verified(staging, version, key)  # before anything is moved into place: a failure leaves no trace
+        _verified(staging, version, key, map)  # before anything is moved into place: a failure leaves no trace
         if target.exists() and _hashes(target) != _hashes(staging):
             raise _VersionTaken(version)
         if zipped.exists() and _sha256_of(zipped) != _sha256_of(partial_zip):
