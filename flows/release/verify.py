@@ -213,9 +213,8 @@ def verify_table_schemas(result: Verification, folder: Path, descriptor: dict, m
         return
     order = sorted(range(len(tables)), key=lambda i: -_size(folder, tables[i]))
     names = [tables[i]["name"] for i in order]
-    reports = dict(
-        zip(order, map(_table_report, [str(folder)] * len(names), [chosen] * len(names), names), strict=True)
-    )
+    alone = [_with_references(chosen, tables[i]) for i in order]
+    reports = dict(zip(order, map(_table_report, [str(folder)] * len(names), alone, names), strict=True))
     report = frictionless.Report.from_validation_reports(
         time=0, reports=[frictionless.Report.from_descriptor(reports[i]) for i in range(len(tables))]
     )
@@ -225,6 +224,21 @@ def verify_table_schemas(result: Verification, folder: Path, descriptor: dict, m
 def _size(folder: Path, resource: dict) -> int:
     path = folder / str(resource.get("path", ""))
     return path.stat().st_size if path.is_file() else 0
+
+
+def _with_references(package: dict, table: dict) -> dict:
+    """The package with `table` and the tables its foreign keys refer to, no other resource and none
+    of the package's own metadata, validated once before: frictionless validates a package's metadata
+    again for each table it validates, and a bureau's lists every department twice (sources,
+    contributors), 7 s of 25 for 10,000 departments."""
+    keys = table.get("schema", {}).get("foreignKeys", []) if isinstance(table.get("schema"), dict) else None
+    if not isinstance(keys, list):
+        return package  # frictionless says what is wrong with it
+    referred = {
+        k["reference"].get("resource") for k in keys if isinstance(k, dict) and isinstance(k.get("reference"), dict)
+    }
+    others = [r for r in package["resources"] if r is not table and r.get("name") in referred]
+    return {k: package[k] for k in ("$schema", "profile", "name") if k in package} | {"resources": [table, *others]}
 
 
 def _table_report(folder: str, descriptor: dict, name: str) -> dict:
