@@ -409,7 +409,8 @@ def _write(build, year_folder: Path, version: str, key: Path | None, map=map) ->
     archive = None
     try:
         archive = ReleaseZip(partial_zip)
-        files, started = PackageFiles(staging, archive), []
+        files = PackageFiles(staging, archive)
+        started: list[Started] = []  # the validation of the tables, from when they are written
         files.tables_written = lambda tables: started.append(
             start_tables(staging, {"$schema": PROFILE, "resources": tables}, map)
         )
