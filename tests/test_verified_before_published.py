@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -17,7 +16,7 @@ import pytest
 from flows import places
 from flows.release import package
 from flows.release.sign import keygen
-from flows.release.verify import start_tables, verify, verify_staged
+from flows.release.verify import verify, verify_staged
 from flows.release.versions import NotVerified
 from flows.run import run_year
 from tests.test_release import bump_figure, snapshot
@@ -115,30 +114,6 @@ def test_the_tables_are_validated_alike_in_worker_processes(sources_copy, tmp_pa
     assert [(v.name, v.problems) for v in pooled] == [(v.name, v.problems) for v in alone]
     assert [v.passed for v in pooled] == [True, True, False]
     assert pooled[2].problems[0].startswith("applications 第 2 行")
-
-
-def test_a_table_validated_as_it_was_written_counts_only_as_it_was_described(sources_copy, tmp_path):
-    """Publication starts validating the three tables and units.csv as soon as they are written,
-    while it writes the rest (versions._write); verification takes such a report only for a table
-    that the written datapackage.json describes as it was described then."""
-    release = run_year(2021, sources_copy, tmp_path / "outputs").release
-    assert release is not None
-    descriptor = json.loads((release / "datapackage.json").read_text("utf-8"))
-    applications, units = (
-        next(r for r in descriptor["resources"] if r["name"] == n) for n in ("applications", "units")
-    )
-    validated: list[str] = []
-
-    def recording(function, *iterables):
-        items = [list(i) for i in iterables]
-        validated.extend(items[2])  # the tables' names
-        return map(function, *items)
-
-    for described, times in ((applications, 1), ({**applications, "title": "另一个标题"}, 2)):
-        validated.clear()
-        started = start_tables(release, {"$schema": descriptor["$schema"], "resources": [described, units]}, recording)
-        assert all(v.passed for v in verify_staged(release, None, recording, started))
-        assert validated.count("applications") == times and validated.count("units") == 1
 
 
 def test_a_worker_process_that_ends_is_no_verdict_on_the_release(sources_copy, tmp_path):

@@ -354,9 +354,6 @@ class PackageFiles:  # noqa: PLW1641 - equal by its files, which grow: unhashabl
         # Given every file's bytes as written, in whole lines (analysis.AnalysisCopies.take): the
         # copies for analysts are made from the published CSVs, with or without a folder.
         self.tap: Callable[[str, bytes], None] | None = None
-        # Given the resources of the three tables and units.csv as soon as they are written (their
-        # validation starts while the rest is: versions._write).
-        self.tables_written: Callable[[list[dict]], None] | None = None
 
     def __setitem__(self, name: str, content: bytes) -> None:
         self.sha256[name], self.size[name] = hashlib.sha256(content).hexdigest(), len(content)
@@ -440,8 +437,6 @@ def build_package(
     copies = map(_copy, [(r.file, r.kept, r.sha256, name, files.folder) for name, r in submitted.items()])
     resources = _tables(files, edition, units, bureau)
     resources.append(_units(files, bureau, merged.departments))
-    if files.tables_written:
-        files.tables_written(resources)
     # Findings by unit; within a unit in the order they were found (reading order): deterministic.
     warnings = sorted((f for f in findings if not f.is_error and _published(f)), key=lambda f: f.unit)
     accepted_errors = sorted((a for a in accepted if a.finding.is_error), key=lambda a: a.finding.unit)

@@ -16,7 +16,7 @@ import hashlib
 import json
 import zipfile
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import BrokenExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -197,33 +197,11 @@ def verify_schemas(result: Verification, folder: Path, descriptor: dict) -> None
     _frictionless_problems(result, frictionless.validate(str(folder / "datapackage.json")), descriptor)
 
 
-@dataclass
-class Started:
-    """Tables validated as soon as they were written, while the rest of their release was (by a
-    process pool's map): each table's name and the package it was validated in (_with_references),
-    and frictionless's reports, in the same order."""
-
-    packages: dict[str, dict]
-    reports: Iterator[dict]
-
-
-def start_tables(folder: Path, package: dict, map=map) -> Started:
-    """Start validating each table of `package` (written into `folder`, with the tables they refer
-    to) for verify_table_schemas, which takes a report only for a table the written
-    datapackage.json describes exactly as here."""
-    package = json.loads(json.dumps(package))  # as read back from datapackage.json
-    packages = {t["name"]: _with_references(package, t) for t in package["resources"]}
-    return Started(packages, map(_table_report, [str(folder)] * len(packages), packages.values(), packages))
-
-
 @_check("各表格（cells 除外）符合其 Table Schema（frictionless）")
-def verify_table_schemas(
-    result: Verification, folder: Path, descriptor: dict, map=map, started: Started | None = None
-) -> None:
+def verify_table_schemas(result: Verification, folder: Path, descriptor: dict, map=map) -> None:
     """verify_schemas on the tabular resources but cells (see verify_staged), the package as
     frictionless validates it, then each table by `map` (a process pool's, for a large bureau: a
-    table's rows are checked in Python, some 30,000 a second), the largest first, to share them out;
-    a table `started` is not validated again if its descriptor is the same."""
+    table's rows are checked in Python, some 30,000 a second); the largest first, to share them out."""
     import frictionless
 
     tables = [r for r in descriptor["resources"] if r.get("type") == "table" and r.get("name") not in STAGED_SKIPS]
@@ -233,14 +211,10 @@ def verify_table_schemas(
     except frictionless.FrictionlessException as error:
         _frictionless_problems(result, frictionless.Report.from_validation(errors=error.to_errors()), chosen)
         return
-    alone = [_with_references(chosen, t) for t in tables]
-    same = {i for i, a in enumerate(alone) if started and started.packages.get(tables[i]["name"]) == a}
-    rest = sorted(set(range(len(tables))) - same, key=lambda i: -_size(folder, tables[i]))
-    validated = map(
-        _table_report, [str(folder)] * len(rest), [alone[i] for i in rest], [tables[i]["name"] for i in rest]
-    )
-    taken = dict(zip(started.packages, started.reports, strict=True)) if started else {}
-    reports = {i: taken[tables[i]["name"]] for i in same} | dict(zip(rest, validated, strict=True))
+    order = sorted(range(len(tables)), key=lambda i: -_size(folder, tables[i]))
+    names = [tables[i]["name"] for i in order]
+    alone = [_with_references(chosen, tables[i]) for i in order]
+    reports = dict(zip(order, map(_table_report, [str(folder)] * len(names), alone, names), strict=True))
     report = frictionless.Report.from_validation_reports(
         time=0, reports=[frictionless.Report.from_descriptor(reports[i]) for i in range(len(tables))]
     )
@@ -750,23 +724,15 @@ def verify_child(
 STAGED_SKIPS = frozenset({"cells"})
 
 
-def verify_staged(
-    folder: Path, private_key: Path | None = None, map=map, started: Started | None = None
-) -> list[Verification]:
+def verify_staged(folder: Path, private_key: Path | None = None, map=map) -> list[Verification]:
     """The verifications of a release written by this process (its folder's name is no version yet),
-    signed with `private_key` when given; `map` validates its tables but those `started`
-    (verify_table_schemas)."""
+    signed with `private_key` when given; `map` validates its tables (verify_table_schemas)."""
     with offline():
         descriptor, structure = _structure(Opened(Path(folder), ()))
         if descriptor is None or not structure.passed:
             return [structure]
         signature = [verify_signed_with(folder, private_key)] if private_key is not None else []
-        return [
-            structure,
-            verify_profile(descriptor),
-            verify_table_schemas(folder, descriptor, map, started),
-            *signature,
-        ]
+        return [structure, verify_profile(descriptor), verify_table_schemas(folder, descriptor, map), *signature]
 
 
 def _zip_named(path: Path) -> bool:
