@@ -350,9 +350,9 @@ def test_a_blocked_run_ends_failed_and_a_published_one_completed(
 
 
 def _recording_task_tags(monkeypatch, name: str) -> list[list[str]]:
-    """The tags of each run of the task that calls flows.flow's `name`, as the task runs. None: a
-    tagged task waits for the server to grant it its tags' concurrency slots, one task at a time
-    (flows/flow.py, _untagged_tasks)."""
+    """The tags of each run of the task that calls flows.flow's `name`, as the task runs; the tests
+    expect none: a tagged task waits for the server to grant it its tags' concurrency slots, one
+    task at a time (flows/flow.py, _untagged_tasks)."""
     from prefect.runtime import task_run
 
     from flows import flow
