@@ -136,3 +136,22 @@ def test_every_problem_is_said_at_once_on_one_line(sources_copy):
 def test_a_file_that_is_no_mapping_is_one_line(sources_copy):
     (sources_copy / places.BUREAU_FILE).write_text("- id: x\n", "utf-8")
     assert "整个文件应为键值映射" in refusal(sources_copy)
+
+
+def test_a_bureau_is_parsed_again_only_when_its_text_changed(sources_copy):
+    """A run asks for its bureau three times before it starts: the same text is the same bureau,
+    parsed once; an edited one is read anew; one naming key files is always read again."""
+    first = load_bureau(sources_copy)
+    assert load_bureau(sources_copy) is first
+    write_bureau(sources_copy, lambda spec: spec.update(name="改名后的机关"))
+    assert load_bureau(sources_copy).name == "改名后的机关"
+    (sources_copy / "child.pub").write_text("key", "utf-8")
+    write_bureau(
+        sources_copy,
+        lambda spec: spec["departments"].append(
+            {"id": "child", "name": "下级", "kind": "bureau", "public_key": "child.pub"}
+        ),
+    )
+    assert load_bureau(sources_copy).department("child").public_key == sources_copy / "child.pub"
+    (sources_copy / "child.pub").unlink()
+    assert "child.pub" in refusal(sources_copy)

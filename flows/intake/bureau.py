@@ -71,9 +71,27 @@ def load_bureau(sources: Path) -> Bureau:
     naming the file and every key at fault (an unknown key with the allowed one it most resembles)."""
     path = bureau_file(sources)
     try:
-        spec = read_yaml(path, SAFE_LOADER)
+        text = yaml_text(path)
     except FileNotFoundError:
         raise BureauConfigError(f"找不到 {path}：请在报送目录中放置 bureau.yaml") from None
+    known = _LOADED.get(path)
+    if known is not None and known[0] == text:
+        return known[1]
+    bureau = _bureau(path, text)
+    if not any(d.public_key for d in bureau.departments):  # else read again: a key file may go
+        _LOADED[path] = (text, bureau)
+    return bureau
+
+
+# The bureaus loaded, by the path of their bureau.yaml, with its text: a run asks for its bureau
+# three times before it starts (the run's name, its tags, its inputs), and a bureau.yaml of ten
+# thousand departments takes half a second to parse. Only the very same text is known again.
+_LOADED: dict[Path, tuple[str, Bureau]] = {}
+
+
+def _bureau(path: Path, text: str) -> Bureau:
+    try:
+        spec = parse_yaml(path, text, SAFE_LOADER)
     except (yaml.YAMLError, ValueError) as error:  # ValueError: a date like 2022-02-30
         said = " ".join(str(error).split())  # PyYAML's message spans lines: the user sees one
         raise BureauConfigError(f"{path} 不是有效的 YAML（{type(error).__name__}: {said}）") from None
@@ -262,13 +280,23 @@ def read_yaml(path: Path, loader: type) -> Any:
     file (limits.yaml), not UTF-8, or using anchors and aliases (&name, *name). An alias may name a
     list of aliases: a kilobyte of them, followed, is more than any memory ("billion laughs"), and
     no bureau needs them."""
+    return parse_yaml(path, yaml_text(path), loader)
+
+
+def yaml_text(path: Path) -> str:
+    """The text of a YAML file of the bureau's, or BureauConfigError: larger than any such file, or
+    not UTF-8."""
     size, limit = path.stat().st_size, limits()["yaml_bytes"]
     if size > limit:
         raise BureauConfigError(f"{path} 过大（{size} 字节，上限 {limit} 字节）")
     try:
-        text = path.read_text("utf-8")
+        return path.read_text("utf-8")
     except UnicodeDecodeError as error:
         raise BureauConfigError(f"{path} 不是 UTF-8 编码（第 {error.start} 字节）：请另存为 UTF-8") from None
+
+
+def parse_yaml(path: Path, text: str, loader: type) -> Any:
+    """read_yaml() of a text already read from `path`."""
     for event in yaml.parse(text, Loader=loader):
         anchor = getattr(event, "anchor", None)  # set on an alias (*name) and on what an anchor names (&name)
         if anchor:
