@@ -107,3 +107,33 @@ def test_bureau_index_lists_every_department(browser, tmp_path):
     page.click("tr[data-unit=traffic] a")
     assert page.text_content("h1") == "交通警察大队（traffic）2020 年度报表检查结果"
     assert len(cells(page, "td.value.warning")) == 174 + 1  # V2 cells and the amount with no measure (C5)
+
+
+def test_a_pages_cells_are_what_the_templates_value_cell_draws(tmp_path):
+    """A check page puts a cell without findings between the halves its template draws, as plain
+    text (ten thousand pages a run): each cell must be what value_cell draws of it, findings or
+    not, a text to escape too."""
+    from flows.checks.check import check_workbook
+    from flows.documents.check_pages import _value_cells, tables_html, template
+    from flows.format.report import typed_text
+    from flows.synth import write_synthetic_bureau
+
+    write_synthetic_bureau(tmp_path, 2021, 12, errors=8)
+    checked = [check_workbook(path, 2021, path.stem) for path in sorted((tmp_path / "2021").glob("*.xlsx"))]
+    assert sum(1 for c in checked for f in c.findings if f.column) >= 8  # cells with findings, marked
+    provenance = checked[0].report.provenance["applications"]
+    provenance.raws[provenance.sheets != None] = "1<2&3>"  # noqa: E711 - numpy's elementwise comparison
+    value_cell = template("check_table.html.j2").module.value_cell
+    for c in checked:
+        findings = sorted(c.findings, key=lambda f: not f.is_error)
+        numbers = {id(f): i for i, f in enumerate(findings, start=1)}
+        drawn = "".join(tables_html(c.report, findings))
+        for table, layout in c.report.edition.tables.items():
+            provenance = c.report.provenance[table]
+            for i, cell in _value_cells(c.report.edition.code, table).items():
+                place = (cell.row, cell.column)
+                found = [f for f in findings if f.table == table and (f.row or layout.rows[0].code, f.column) == place]
+                text = typed_text(provenance.raws[i]) if provenance.sheets[i] is not None else ""
+                expected = str(value_cell(cell, text, found, [numbers[id(f)] for f in found]))
+                assert expected in drawn, (table, cell)
+    assert "1&lt;2&amp;3&gt;" in "".join(tables_html(checked[0].report, checked[0].findings))

@@ -16,7 +16,8 @@ from markupsafe import Markup
 
 from flows.checks.accepted import Accepted
 from flows.checks.check import Checked
-from flows.documents.pages import Cell, drawn, fill, table_cells, template
+from flows.documents.pages import Cell, drawn, table_cells, template
+from flows.format.edition import edition_named
 from flows.format.report import Finding, Report, typed_text
 
 
@@ -40,9 +41,19 @@ def _plain_cells(code: str, table: str) -> dict[int, tuple[str, str]]:
     return {i: (before, after) for i, (before, after) in halves.items()}
 
 
+@cache
+def _drawn_table(code: str, table: str) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """The table drawn once per edition (templates/check_table.html.j2): its literal text, and
+    between each two the number of the value cell that stands there."""
+    heading = edition_named(code).tables[table].heading
+    pieces = drawn("check_table.html.j2", heading=heading, table=table, rows=table_cells(code, table))
+    return pieces[0::2], tuple(map(int, pieces[1::2]))
+
+
 def _table_html(report: Report, table: str, findings: list[Finding], numbers: dict[int, int]) -> Markup:
-    """The table in the template's layout (templates/check_table.html.j2, drawn once per edition),
-    each value cell showing what was typed, the cells with findings marked."""
+    """The table in the template's layout, each value cell showing what was typed, the cells with
+    findings marked. A page has a few hundred cells, ten thousand pages a run: the cells without
+    findings, most of them, are put between their drawn halves as plain text."""
     layout, provenance, code = report.edition.tables[table], report.provenance.get(table), report.edition.code
     by_cell = defaultdict(list)
     for f in findings:
@@ -50,18 +61,19 @@ def _table_html(report: Report, table: str, findings: list[Finding], numbers: di
             by_cell[(f.row or layout.rows[0].code, f.column)].append(f)
     cells, plain = _value_cells(code, table), _plain_cells(code, table)
     value_cell = template("check_table.html.j2").module.value_cell  # type: ignore[attr-defined]
-
-    def value(key: str) -> str:
-        i = int(key)
-        text = typed_text(provenance.raws[i]) if provenance and provenance.sheets[i] is not None else ""
-        found = by_cell.get((cells[i].row, cells[i].column))
-        if not found:  # most cells
+    literals, slots = _drawn_table(code, table)
+    raws, read = (provenance.raws.tolist(), provenance.sheets.tolist()) if provenance else ([], [])
+    out = [literals[0]]
+    for i, literal in zip(slots, literals[1:], strict=True):
+        text = typed_text(raws[i]) if read and read[i] is not None else ""
+        found = by_cell.get((cells[i].row, cells[i].column)) if by_cell else None
+        if found:
+            out.append(value_cell(cells[i], text, found, [numbers[id(f)] for f in found]))
+        else:
             before, after = plain[i]
-            return Markup(before + html.escape(text) + after)
-        return value_cell(cells[i], text, found, [numbers[id(f)] for f in found])
-
-    pieces = drawn("check_table.html.j2", heading=layout.heading, table=table, rows=table_cells(code, table))
-    return fill(pieces, value)
+            out += (before, text if text.isdigit() else html.escape(text), after)
+        out.append(literal)
+    return Markup("".join(out))
 
 
 def tables_html(report: Report, findings: list[Finding]) -> list[Markup]:
