@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import errno
 import json
 import os
@@ -12,7 +13,7 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -1425,5 +1426,25 @@ def main(argv: list[str] | None = None) -> int:
         return WRONG_CALL
 
 
+def entry() -> None:
+    """The `nianbao` command (pyproject.toml's script): main(), then out. Its exit handler, registered
+    before any other, runs after them all (Prefect's, logging's, which flush what they hold), and
+    ends the process without freeing its objects one by one: 1.5 s after a run of 10,000
+    departments, for nothing. A traceback still ends the process the usual way."""
+    status: list[int] = []
+    atexit.register(_leave, status)
+    status.append(main())
+    sys.exit(status[0])
+
+
+def _leave(status: list[int]) -> None:
+    if not status:
+        return
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe (piped into head) or stream: nothing to say
+            stream.flush()
+    os._exit(status[0])
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

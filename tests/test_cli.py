@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
@@ -249,3 +250,33 @@ def test_an_interrupted_run_lets_the_lock_go_and_says_so(sources_copy, tmp_path,
     assert capsys.readouterr().err == "nianbao: 已中断：2021 年度未发布任何内容，latest 未改动（尚无发布）\n"
     with year_lock(tmp_path, 2021):
         pass
+
+
+def test_the_command_says_everything_and_keeps_its_exit_status(tmp_path):
+    """The `nianbao` script (entry) ends the process without freeing its objects once every exit
+    handler has run: it must say all that main() says, on a pipe, with the same status."""
+    import tomllib
+
+    scripts = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text("utf-8"))["project"]["scripts"]
+    assert scripts["nianbao"] == "flows.cli:entry"
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"not a workbook")
+    calls = {
+        "entry": "from flows.cli import entry; entry()",
+        "main": "import sys; from flows.cli import main; sys.exit(main())",  # the interpreter's own exit
+    }
+    for argv in (
+        ["check", "--json", "--year", "2021", str(SOURCES / "2021" / "traffic.xlsx")],
+        ["check", "--json", "--year", "2021", str(bad)],
+        ["check"],
+    ):
+        said = {
+            how: subprocess.run([sys.executable, "-c", call, *argv], capture_output=True, text=True)
+            for how, call in calls.items()
+        }
+        assert (said["entry"].returncode, said["entry"].stdout, said["entry"].stderr) == (
+            said["main"].returncode,
+            said["main"].stdout,
+            said["main"].stderr,
+        )
+    assert said["entry"].returncode == 2 and "FILE" in said["entry"].stderr  # the last: a wrong call
