@@ -161,21 +161,41 @@ def test_the_panel_has_every_year_and_version(runs):
     assert len(rows) == len(panel)
 
 
+def test_the_panel_is_the_same_written_a_few_rows_at_a_time(runs, tmp_path, monkeypatch):
+    """The panel is written a block of a release's CSV at a time, so that its memory does not grow
+    with the years: blocks of a few rows give the very same files as blocks of a whole table."""
+    import shutil
+
+    from flows.release import panel
+
+    outputs = Path(shutil.copytree(runs[0], tmp_path / "outputs", symlinks=True))
+    whole = (outputs / PANEL_CSV).read_bytes(), pq.read_table(outputs / PANEL_PARQUET)
+    (outputs / PANEL_PARQUET).unlink()  # so that it is rebuilt
+    monkeypatch.setattr(panel, "BLOCK", 1024)  # bytes: a header and a few rows of a table
+    blocks = list(panel._release(runs[1][2021].release, 2021, "1.0.0", True))
+    assert len(blocks) > 3  # tables of several blocks
+    panel.write_panel(outputs)
+    assert (outputs / PANEL_CSV).read_bytes() == whole[0]
+    assert pq.read_table(outputs / PANEL_PARQUET).equals(whole[1])
+
+
 @pytest.mark.parametrize("unit", ["d00001", 'a,"b"', "x\ny"])
 def test_the_panel_csv_is_what_the_csv_module_writes(unit):
     """Arrow writes the panel when no text needs quoting; the csv module when one does: the same bytes."""
     import pyarrow as pa
 
-    from flows.release.panel import COLUMNS, SCHEMA, _write_csv
+    from flows.release.panel import COLUMNS, SCHEMA, _write_rows
 
     rows = [
         (2021, "1.0.0", True, unit, "applications", None, "total", "1.5"),
         (2020, "1.1.0", False, "u", "t", "r", "c", ""),
     ]
-    written = io.BytesIO()
-    _write_csv(pa.Table.from_pylist([dict(zip(COLUMNS, r, strict=True)) for r in rows], schema=SCHEMA), written)
-    expected = io.StringIO()
+    written = io.BytesIO(b"before\n")
+    written.seek(0, io.SEEK_END)
+    _write_rows(pa.Table.from_pylist([dict(zip(COLUMNS, r, strict=True)) for r in rows], schema=SCHEMA), written)
+    expected = io.StringIO("before\n")
+    expected.seek(0, io.SEEK_END)
     writer = csv.writer(expected, lineterminator="\n")
-    writer.writerow(COLUMNS)
     writer.writerows([(*r[:2], "true" if r[2] else "false", *r[3:]) for r in rows])
     assert written.getvalue() == expected.getvalue().encode("utf-8")
+
