@@ -199,3 +199,40 @@ def test_the_panel_csv_is_what_the_csv_module_writes(unit):
     writer.writerows([(*r[:2], "true" if r[2] else "false", *r[3:]) for r in rows])
     assert written.getvalue() == expected.getvalue().encode("utf-8")
 
+
+def test_a_parquet_copy_is_made_a_few_rows_at_a_time_and_a_text_keeps_its_column_text(monkeypatch):
+    """A copy is made CHUNK rows at a time, its column types decided for all its rows first: a column
+    with a value that is no number of its Table Schema type (a text, an integer beyond float64's)
+    is text throughout, so that verification names the cell, not the copy."""
+    from flows.format.edition import edition_named
+    from flows.release import analysis
+
+    class Files(dict):
+        def __init__(self):
+            super().__init__()
+            self.sha256, self.size = {}, {}
+
+        def __setitem__(self, name, content):
+            super().__setitem__(name, content)
+            self.sha256[name], self.size[name] = hashlib.sha256(content).hexdigest(), len(content)
+
+        def copy(self, name, path):
+            self[name] = Path(path).read_bytes()
+
+    monkeypatch.setattr(analysis, "CHUNK", 2)
+    types = {"units": {"n": "integer", "x": "number", "y": "number", "t": "integer"}}
+    copies = analysis.AnalysisCopies(edition_named("2021"), types, "b")
+    copies._figures = lambda: None  # views over the statistical tables, none here
+    copies.take("data/units.csv", b"n,x,y,t,s\n1,0.5,0.5,1,a\n2,3,3,2,1\n3,,2.5,abc,\n,9007199254740993,1,4,d\n")
+    files = Files()
+    copies.finish(files)
+    table = pq.read_table(io.BytesIO(files[analysis.parquet_path("units")]))
+    assert [str(t) for t in table.schema.types] == ["int64", "string", "double", "string", "string"]
+    assert table.to_pydict() == {
+        "n": [1, 2, 3, None],
+        "x": ["0.5", "3", None, "9007199254740993"],
+        "y": [0.5, 3.0, 2.5, 1.0],
+        "t": ["1", "2", "abc", "4"],
+        "s": ["a", "1", None, "d"],
+    }
+    assert pq.ParquetFile(io.BytesIO(files[analysis.parquet_path("units")])).metadata.num_row_groups == 2
