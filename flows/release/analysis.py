@@ -190,6 +190,7 @@ class AnalysisCopies:
 
 
 def _array(values: list, kind: pa.DataType) -> pa.Array:
+    """Values as SQLite gives them, as a column of the type _arrow_type chose: any as text in a text column."""
     if kind == pa.string():
         return pa.array([None if v is None else str(v) for v in values], type=kind)
     return pa.array(values, type=kind)

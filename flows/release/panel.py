@@ -99,7 +99,9 @@ def _release(release: Path, year: int, version: str, live: bool) -> Iterator[pa.
             yield _figures(pa.Table.from_batches([block]), header, code, codes, year, version, live)
 
 
-def _figures(table: pa.Table, header: list[str], code: str, codes: list[str], year: int, version: str, live: bool):
+def _figures(
+    table: pa.Table, header: list[str], code: str, codes: list[str], year: int, version: str, live: bool
+) -> pa.Table:
     """The figures of some rows of a release's table `code`, in the panel's columns."""
     cells = [table.column(c) for c in codes]
     filled = np.column_stack([pc.not_equal(cell, "").to_numpy(zero_copy_only=False) for cell in cells])
