@@ -431,7 +431,7 @@ def _template_row(draw) -> bytes:
     cells = []
     for column in draw(st.lists(st.sampled_from([0, 1, 3, 25, 26]), max_size=4)):
         ref = bounds.cell_name(r - 1, column).encode()
-        inner = draw(st.sampled_from([None, b"", b"<v>7</v>", b"<f>A1+1</f><v>8</v>", b'<f t="shared" si="0"/>']))
+        inner = draw(st.sampled_from([None, b"", b"<v>7</v>", b"<f>A1+1</f><v>8</v>", b"<f t='shared' si='0'/>"]))
         typed = draw(st.sampled_from([b"", b' s="1"', b' t="s"', b' s="2" t="s"']))
         cells.append(b'<c r="%s"%s%s' % (ref, typed, b"/>" if inner is None else b">" + inner + b"</c>"))
     return b'<row r="%d" spans="1:4">' % r + b"".join(cells) + b"</row>"

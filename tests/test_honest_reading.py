@@ -227,8 +227,8 @@ def test_a_formula_referring_to_another_workbook_is_an_error(tmp_path):
     cells = {
         (REVIEW, "A5"): '<c r="A5" s="5"><f>[1]Sheet1!A5</f><v>2</v></c>',
         # Excel shares one formula along a row: B5 and C5 say only that they share A5's text.
-        (REVIEW, "K5"): '<c r="K5" s="5"><f t="shared" ref="K5:L5" si="0">\'[1]Sheet 1\'!K5*1</f><v>1</v></c>',
-        (REVIEW, "L5"): '<c r="L5" s="5"><f t="shared" si="0"/><v>1</v></c>',
+        (REVIEW, "K5"): '<c r="K5" s="5"><f t=\'shared\' ref="K5:L5" si="0">\'[1]Sheet 1\'!K5*1</f><v>1</v></c>',
+        (REVIEW, "L5"): '<c r="L5" s="5"><f t=\'shared\' si="0"/><v>1</v></c>',
     }
     path = edited(tmp_path, cells, LINK, calc=calculation(EXCEL_CALC), link=LINKED)
     findings = found(path, "I5", "I4")
