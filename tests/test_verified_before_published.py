@@ -7,16 +7,15 @@ import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
 import pytest
 
 from flows import places
-from flows.release import package
+from flows.release import package, verify
 from flows.release.sign import keygen
-from flows.release.verify import verify, verify_staged
+from flows.release.verify import verify_staged
 from flows.release.versions import NotVerified
 from flows.run import run_year
 from tests.test_release import bump_figure, snapshot
@@ -93,32 +92,51 @@ def test_what_is_verified_before_publishing_passes_on_a_signed_release(sources_c
     assert release is not None
     staged = verify_staged(release, private)
     assert [v.passed for v in staged] == [True] * 4 and "签名" in staged[-1].name
-    assert all(v.passed for v in verify(release, public))  # and so does everything `nianbao verify` checks
+    assert all(v.passed for v in verify.verify(release, public))  # and so does everything `nianbao verify` checks
 
 
-def test_the_tables_are_validated_alike_in_worker_processes(sources_copy, tmp_path):
+def test_the_tables_are_validated_alike_in_worker_processes(sources_copy, tmp_path, monkeypatch):
     """A large bureau's tables are validated by its run's worker processes (flows/flow.py's
-    _chunked_map), each table in the package it belongs to: the same verdict, the same words."""
+    _chunked_map), each large table alone and the small ones together, each share in a package of
+    its own: the same verdict, the same words as all of them in one package, in this process."""
     from flows.flow import _chunked_map
 
     release = run_year(2021, sources_copy, tmp_path / "outputs").release
     assert release is not None
     staged = tmp_path / "staged"
     shutil.copytree(release, staged)
-    table = staged / "data/applications.csv"
-    lines = table.read_text("utf-8").split("\n")
-    table.write_text("\n".join([lines[0], lines[1] + "三", *lines[2:]]), "utf-8")  # a word for a figure
-    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
-        pooled = verify_staged(staged, None, partial(_chunked_map, pool))
+    for name in ("applications", "review_litigation"):  # 6,018 and 521 bytes
+        table = staged / f"data/{name}.csv"
+        lines = table.read_text("utf-8").split("\n")
+        table.write_text("\n".join([lines[0], lines[1] + "三", *lines[2:]]), "utf-8")  # a word for a figure
     alone = verify_staged(staged)
+    monkeypatch.setattr(verify, "ALONE_BYTES", 1000)  # applications, proactive_disclosure, findings alone
+    shares: list[list[str]] = []
+
+    def shared_out(function, *iterables):
+        items = [list(i) for i in iterables]
+        shares.extend(items[-1])  # the tables' names, a list a share
+        return _chunked_map(pool, function, *items)
+
+    with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as pool:
+        pooled = verify_staged(staged, None, shared_out)
+    assert shares[:3] == [["applications"], ["proactive_disclosure"], ["findings"]] and len(shares) == 4
+    assert sorted(shares[3]) == ["changes", "exceptions", "reports", "review_litigation", "submissions", "units"]
     assert [(v.name, v.problems) for v in pooled] == [(v.name, v.problems) for v in alone]
     assert [v.passed for v in pooled] == [True, True, False]
-    assert pooled[2].problems[0].startswith("applications 第 2 行")
+    said = [p.split("：")[0] for p in pooled[2].problems]  # the word, then the file's hash and size
+    assert said == [
+        "applications 第 2 行",
+        *["applications"] * 2,
+        "review_litigation 第 2 行",
+        *["review_litigation"] * 2,
+    ]
 
 
-def test_a_worker_process_that_ends_is_no_verdict_on_the_release(sources_copy, tmp_path):
+def test_a_worker_process_that_ends_is_no_verdict_on_the_release(sources_copy, tmp_path, monkeypatch):
     release = run_year(2021, sources_copy, tmp_path / "outputs").release
     assert release is not None
+    monkeypatch.setattr(verify, "ALONE_BYTES", 0)  # every table alone, by `map`
 
     def ended(*_):
         raise BrokenProcessPool("a worker process ended")
