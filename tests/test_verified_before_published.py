@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
@@ -17,7 +18,7 @@ from flows.release import package, verify
 from flows.release.sign import keygen
 from flows.release.verify import verify_staged
 from flows.release.versions import NotVerified
-from flows.run import run_year
+from flows.run import Steps, publish_outcome, run_year
 from tests.test_release import bump_figure, snapshot
 
 
@@ -131,6 +132,64 @@ def test_the_tables_are_validated_alike_in_worker_processes(sources_copy, tmp_pa
         "review_litigation 第 2 行",
         *["review_litigation"] * 2,
     ]
+
+
+def test_the_large_tables_are_validated_while_the_rest_is_written(sources_copy, tmp_path, monkeypatch):
+    """A large table is handed to the workers as soon as it and units.csv (what its foreign key
+    refers to) are written, before the release's descriptor is, and is not validated again at the
+    end; a word for a figure there stops the publication all the same, in the same words."""
+    monkeypatch.setattr(verify, "ALONE_BYTES", 1000)  # of the tables written first: applications, proactive_disclosure
+    handed: list[tuple[list[str], bool]] = []
+
+    def eager(function, *iterables):  # as a process pool's map does: every item handed on at once
+        items = [list(i) for i in iterables]
+        if function is verify._tables_report:
+            described = (Path(items[0][0]) / "datapackage.json").exists() if items[0] else None
+            handed.extend((names, described) for names in items[-1])
+        return iter([function(*arguments) for arguments in zip(*items, strict=True)])
+
+    def publishing(outcome, outputs, reason, key):
+        return publish_outcome(outcome, outputs, reason, key, eager)
+
+    outcome = run_year(2021, sources_copy, tmp_path / "outputs", steps=Steps(publish=publishing))
+    assert outcome.release is not None
+    assert [names for names, described in handed if not described] == [["applications"], ["proactive_disclosure"]]
+    at_the_end = sorted(name for names, described in handed if described for name in names)
+    assert at_the_end == ["changes", "exceptions", "findings", "reports", "review_litigation", "submissions", "units"]
+
+    table_lines = package.table_lines
+
+    def with_a_word_for_a_figure(layout, report):
+        lines = table_lines(layout, report)
+        return lines.replace("\n", "三\n", 1) if layout.code == "applications" else lines
+
+    monkeypatch.setattr(package, "table_lines", with_a_word_for_a_figure)
+    with pytest.raises(
+        NotVerified, match="「各表格（cells 除外）符合其 Table Schema（frictionless）」：applications 第 2 行"
+    ):
+        run_year(2021, sources_copy, tmp_path / "refused", steps=Steps(publish=publishing))
+
+
+def test_a_table_described_otherwise_than_when_it_was_validated_is_validated_again(sources_copy, tmp_path, monkeypatch):
+    monkeypatch.setattr(verify, "ALONE_BYTES", 1000)
+    release = run_year(2021, sources_copy, tmp_path / "outputs").release
+    assert release is not None
+    descriptor = json.loads((release / "datapackage.json").read_text("utf-8"))
+    written = [r for r in descriptor["resources"] if r["name"] in ("applications", "units")]
+    written[0] = {**written[0], "schema": {**written[0]["schema"], "primaryKey": ["unit_id"]}}  # not as published
+    validated: list[list[str]] = []
+
+    def recorded(function, *iterables):
+        validated.extend(iterables[-1])
+        return map(function, *iterables)
+
+    started = verify.start_validating(release, {"$schema": descriptor["$schema"], "resources": written}, recorded)
+    assert validated == [["applications"]]
+    assert next(iter(started.reports))[0]["valid"] is False  # unit_id repeats, row by row
+    started = verify.start_validating(release, {"$schema": descriptor["$schema"], "resources": written}, recorded)
+    staged = verify_staged(release, None, recorded, started)
+    assert [v.passed for v in staged] == [True, True, True]  # validated again, as described
+    assert validated[2:4] == [["applications"], ["proactive_disclosure"]]
 
 
 def test_a_worker_process_that_ends_is_no_verdict_on_the_release(sources_copy, tmp_path, monkeypatch):

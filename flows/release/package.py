@@ -29,6 +29,7 @@ from flows.merge import Merged
 from flows.release.analysis import AnalysisCopies
 from flows.release.child import ChildReport
 from flows.release.dcat import release_jsonld
+from flows.release.verify import Started, start_validating
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 # (name, type, title, description) of the findings published with the release.
@@ -354,6 +355,7 @@ class PackageFiles:  # noqa: PLW1641 - equal by its files, which grow: unhashabl
         # Given every file's bytes as written, in whole lines (analysis.AnalysisCopies.take): the
         # copies for analysts are made from the published CSVs, with or without a folder.
         self.tap: Callable[[str, bytes], None] | None = None
+        self.started: Started | None = None  # the large tables in the folder, validating (build_package)
 
     def __setitem__(self, name: str, content: bytes) -> None:
         self.sha256[name], self.size[name] = hashlib.sha256(content).hexdigest(), len(content)
@@ -437,6 +439,8 @@ def build_package(
     copies = map(_copy, [(r.file, r.kept, r.sha256, name, files.folder) for name, r in submitted.items()])
     resources = _tables(files, edition, units, bureau)
     resources.append(_units(files, bureau, merged.departments))
+    if files.folder is not None:  # validated while the rest is written, by the workers done with the above
+        files.started = start_validating(files.folder, {"$schema": PROFILE, "resources": resources}, map)
     # Findings by unit; within a unit in the order they were found (reading order): deterministic.
     warnings = sorted((f for f in findings if not f.is_error and _published(f)), key=lambda f: f.unit)
     accepted_errors = sorted((a for a in accepted if a.finding.is_error), key=lambda a: a.finding.unit)

@@ -47,7 +47,7 @@ from flows.merge import Merged
 from flows.release.dcat import catalog_jsonld
 from flows.release.package import TABLE_FILES, PackageFiles, base_url, build_package
 from flows.release.sign import MANIFEST, SIGNATURE, manifest_bytes, sign
-from flows.release.verify import verify_staged
+from flows.release.verify import Started, verify_staged
 
 FIRST_VERSION = "1.0.0"
 
@@ -157,10 +157,10 @@ class NotVerified(Exception):
     (the CLI says so in one line, exit 1, with the check reports written)."""
 
 
-def _verified(staging: Path, version: str, key: Path | None, map=map) -> None:
+def _verified(staging: Path, version: str, key: Path | None, map=map, started: Started | None = None) -> None:
     """NotVerified, in one line naming each verification failed and its first problems, unless the
     staged release passes what publication verifies (flows.release.verify.verify_staged)."""
-    failed = [v for v in verify_staged(staging, key, map) if not v.passed]
+    failed = [v for v in verify_staged(staging, key, map, started) if not v.passed]
     if failed:
         said = "；".join(
             f"「{v.name}」：{'；'.join(v.problems[:3])}" + ("……" if len(v.problems) > 3 else "") for v in failed
@@ -409,9 +409,10 @@ def _write(build, year_folder: Path, version: str, key: Path | None, map=map) ->
     archive = None
     try:
         archive = ReleaseZip(partial_zip)
-        _sealed(build(files=PackageFiles(staging, archive)), key)
+        files = _sealed(build(files=PackageFiles(staging, archive)), key)
         archive.close()
-        _verified(staging, version, key, map)  # before anything is moved into place: a failure leaves no trace
+        # Before anything is moved into place: a failure leaves no trace.
+        _verified(staging, version, key, map, files.started)
         if target.exists() and _hashes(target) != _hashes(staging):
             raise _VersionTaken(version)
         if zipped.exists() and _sha256_of(zipped) != _sha256_of(partial_zip):
