@@ -13,6 +13,7 @@ import pytest
 
 from flows.documents.template import write_workbook
 from flows.intake.workbook import read_workbook
+from flows.release import versions
 from flows.release.versions import next_version
 from flows.run import run_year
 
@@ -87,6 +88,26 @@ def test_a_change_of_warnings_only_is_a_patch(sources, tmp_path):
     )
     patch = run_year(2021, sources, outputs).publication
     assert (patch.version, patch.new) == ("1.0.1", True)  # X1 joins the findings; no figure changed
+
+
+def test_a_release_is_built_once_when_a_submitted_file_changed(sources, tmp_path, monkeypatch):
+    """A release is built again in memory, to compare with the live one, only when every submitted
+    file is the one the live release was made from: otherwise it differs, and is built once."""
+    outputs = tmp_path / "outputs"
+    run_year(2021, sources, outputs)
+    built = []
+    build_package = versions.build_package
+    monkeypatch.setattr(versions, "build_package", lambda *a, **k: built.append(k["version"]) or build_package(*a, **k))
+    path = sources / "2021" / "household.xlsx"
+    report, _ = read_workbook(path, 2021, "household")
+    write_workbook(path, report.edition, 2021, report)  # saved again: other bytes, the same figures
+    resaved = run_year(2021, sources, outputs).publication
+    assert (resaved.version, resaved.new, built) == ("1.0.1", True, ["1.0.1"])  # a patch: no figure changed
+    again = run_year(2021, sources, outputs).publication
+    assert (again.version, again.new, built[1:]) == ("1.0.1", False, ["1.0.1"])  # compared, not published
+    bump_figure(sources)
+    corrected = run_year(2021, sources, outputs).publication
+    assert (corrected.version, corrected.new, built[2:]) == ("1.1.0", True, ["1.1.0"])
 
 
 def test_rebuilding_the_same_inputs_gives_the_same_bytes(sources, tmp_path, monkeypatch):

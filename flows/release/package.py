@@ -549,6 +549,13 @@ def _tables(files: PackageFiles, edition: Edition, units: tuple[Report, ...], bu
     return resources
 
 
+def table_hashes(merged: Merged, bureau: Bureau) -> dict[str, str]:
+    """The SHA-256 of each of the three tables (TABLE_FILES) as build_package writes them."""
+    files = PackageFiles()
+    _tables(files, merged.bureau.edition, (merged.bureau, *merged.departments), bureau)
+    return {name: files.sha256[name] for name in TABLE_FILES}
+
+
 def _units(files: PackageFiles, bureau: Bureau, departments: tuple[Report, ...]) -> dict:
     """data/units.csv: the bureau and each department published (unit_id, name, level, parent), the
     table every other table's unit_id refers to; its resource."""

@@ -45,7 +45,7 @@ from flows.intake.previous import (
 )
 from flows.merge import Merged
 from flows.release.dcat import catalog_jsonld
-from flows.release.package import TABLE_FILES, PackageFiles, base_url, build_package
+from flows.release.package import TABLE_FILES, PackageFiles, base_url, build_package, table_hashes
 from flows.release.sign import MANIFEST, SIGNATURE, manifest_bytes, sign
 from flows.release.verify import Started, verify_staged
 
@@ -128,18 +128,20 @@ def publish(
         return _catalogued(_write_next(build, year_folder, _published(outputs, year), True, key, map), bureau)
     _link_latest(year_folder, latest.name)  # restored from the catalog, if the link was lost
     current, meta = latest.name, _meta_of(latest)
-    again = _sealed(
-        build(
-            version=current,
-            changes=_changes_of(latest),
-            reason=meta.get("reason"),
-            previous_version=meta.get("previous_version"),
-        ),
-        key,
-    )
-    if _same_release(again, latest):
-        return _catalogued(Publication(latest, current, new=False), bureau)
-    figures_changed = any(again.sha256.get(name) != _sha256_of(latest / name) for name in TABLE_FILES)
+    if not _submissions_differ(merged, latest):  # else this release differs from the live one, whatever else does
+        again = _sealed(
+            build(
+                version=current,
+                changes=_changes_of(latest),
+                reason=meta.get("reason"),
+                previous_version=meta.get("previous_version"),
+            ),
+            key,
+        )
+        if _same_release(again, latest):
+            return _catalogued(Publication(latest, current, new=False), bureau)
+    tables = table_hashes(merged, bureau)
+    figures_changed = any(tables[name] != _sha256_of(latest / name) for name in TABLE_FILES)
     _, old = load_release(latest)
     build = partial(build, changes=changed_cells(old, merged), reason=reason, previous_version=current)
     return _catalogued(_write_next(build, year_folder, _published(outputs, year), figures_changed, key, map), bureau)
@@ -329,6 +331,20 @@ def _sealed(files: PackageFiles, key: Path | None) -> PackageFiles:
     if key is not None:
         files[SIGNATURE] = sign(manifest, key)
     return files
+
+
+def _submissions_differ(merged: Merged, release: Path) -> bool:
+    """Whether the published `release` was made from other submitted files than `merged` (each
+    unit's SHA-256, as its submissions.csv lists them), and so differs from what this run makes:
+    then the release need not be built again in memory to be compared (a third of a bureau's
+    publication in a rollup, where every bureau that runs has a child that changed). False when
+    its submissions.csv does not tell."""
+    try:
+        with open(release / "data" / "submissions.csv", encoding="utf-8", newline="") as handle:
+            published = sorted((row["unit_id"], row["sha256"]) for row in csv.DictReader(handle))
+    except (OSError, KeyError, UnicodeDecodeError, csv.Error):
+        return False
+    return published != sorted((r.unit, r.sha256 or "") for r in merged.departments if r.file is not None)
 
 
 def _same_release(files: PackageFiles, release: Path) -> bool:
