@@ -208,7 +208,7 @@ def verify_table_schemas(
     as they were written are not validated again if the descriptor gives them as they were then."""
     import frictionless
 
-    tables = [r for r in descriptor["resources"] if r.get("type") == "table" and r.get("name") not in STAGED_SKIPS]
+    tables = _staged_tables(descriptor)
     chosen = {**descriptor, "resources": tables}
     try:
         package = frictionless.Package(chosen, basepath=str(folder))
@@ -223,8 +223,8 @@ def verify_table_schemas(
         for share in _shares([tables[i] for i in rest], [_size(folder, tables[i]) for i in rest])
     ]
     names = [[tables[i]["name"] for i in share] for share in shares]
-    if len(shares) == 1:  # nothing to share out: the package just opened validates them, here
-        found = [_validated(package, names[0])]
+    if len(shares) <= 1:  # nothing to share out: the package just opened validates them, here
+        found = [_validated(package, share) for share in names]
     else:
         packages = [_with_references(chosen, [tables[i] for i in share]) for share in shares]
         found = map(_tables_report, [str(folder)] * len(shares), packages, names)
@@ -268,7 +268,7 @@ def start_validating(folder: Path, package: dict, map=map) -> Started:
     verify_table_schemas would give it: it takes these reports only if the finished descriptor
     gives the same package. The files are written once and never again, so these are their bytes."""
     package = json.loads(json.dumps(package))  # as the descriptor is read back: nothing shared with the writer
-    tables = [r for r in package["resources"] if r.get("type") == "table" and r.get("name") not in STAGED_SKIPS]
+    tables = _staged_tables(package)
     sizes = [_size(folder, t) for t in tables]
     shares = [share for share in _shares(tables, sizes) if sizes[share[0]] >= ALONE_BYTES]
     packages = [_with_references(package, [tables[i] for i in share]) for share in shares]
@@ -294,6 +294,11 @@ def _started_reports(started: Started, package: dict) -> dict[int, dict]:
     except frictionless.FrictionlessException:
         pass
     return found
+
+
+def _staged_tables(descriptor: dict) -> list[dict]:
+    """The resources of a release that publication validates with frictionless (see STAGED_SKIPS)."""
+    return [r for r in descriptor["resources"] if r.get("type") == "table" and r.get("name") not in STAGED_SKIPS]
 
 
 def _size(folder: Path, resource: dict) -> int:
