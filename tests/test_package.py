@@ -200,7 +200,6 @@ def test_cells_csv_lines_are_what_csv_writer_writes(raws, sheet):
                     figures(report.values[table], layout)[i],
                     neutralised(source.text) if source else "",
                     "d1.xlsx",
-                    report.sha256,
                     neutralised(source.sheet) if source else "",
                     source.cell if source else "",
                     "",  # release_version and release_manifest_sha256: a child bureau's only

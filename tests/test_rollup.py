@@ -6,6 +6,7 @@ from the top level down to the department's workbook cell."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import shutil
@@ -297,8 +298,10 @@ def test_trace_follows_a_province_figure_to_a_departments_workbook_cell(province
     with zipfile.ZipFile(children["b"]) as archive:
         from openpyxl import load_workbook
 
-        sheet = load_workbook(io.BytesIO(archive.read("submissions/d00002.xlsx")))[bottom.sheet]
+        workbook = archive.read("submissions/d00002.xlsx")
+        sheet = load_workbook(io.BytesIO(workbook))[bottom.sheet]
         assert str(sheet[bottom.cell].value) == bottom.value
+    assert bottom.sha256 == hashlib.sha256(workbook).hexdigest()
     assert trace(province.parent / "1.0.0.zip", "applications", "new", "total", "city/b/d00002") == hops
     shown = lines(hops)
     assert (
@@ -314,7 +317,7 @@ def test_trace_says_where_the_chain_breaks(province, tmp_path):
     inner = copy / "submissions" / "city.zip"
     inner.write_bytes(inner.read_bytes() + b"\0")
     with pytest.raises(
-        BrokenChain, match=re.escape("1.0.0 的 submissions/city.zip 的 SHA-256 与 cells.csv 不符：追溯链在此断开")
+        BrokenChain, match=re.escape("1.0.0 的 submissions/city.zip 的 SHA-256 与 submissions.csv 不符：追溯链在此断开")
     ):
         trace(copy, "applications", "new", "total", "city/b/d00002")
     with pytest.raises(TraceError, match="没有单位 nobody"):
@@ -449,7 +452,6 @@ def test_a_childs_figures_are_held_to_its_own_in_the_parents_release_of_last_yea
 def test_verify_refuses_a_parent_whose_child_release_was_swapped(tmp_path, children):
     """A forger replaces a child's release inside the parent's and fixes the hashes the parent lists:
     the child's own verification, inside the parent's, still fails."""
-    import hashlib
     import json
 
     sources = parent_sources(tmp_path, "city", "prefecture", children)
@@ -461,8 +463,8 @@ def test_verify_refuses_a_parent_whose_child_release_was_swapped(tmp_path, child
         hashlib.sha256(swapped).hexdigest(),
     )
     (forged / "submissions" / "b.zip").write_bytes(swapped)
-    for name in ("data/submissions.csv", "data/cells.csv"):
-        (forged / name).write_text((forged / name).read_text("utf-8").replace(old, new), "utf-8")
+    listed = forged / "data" / "submissions.csv"
+    listed.write_text(listed.read_text("utf-8").replace(old, new), "utf-8")
     descriptor = json.loads((forged / "datapackage.json").read_text("utf-8"))
     for resource in descriptor["resources"]:
         content = (forged / resource["path"]).read_bytes()

@@ -123,8 +123,12 @@ CELL_FIELDS = (
     ("column", "string", "列代码", "与该表 CSV 的列名相同"),
     ("value", "number", "数值", "读取并规范化后的数值（金额按该列单位）"),
     ("raw", "string", "填写原文", "单元格中原样填写的内容，空白即为空；下级机关的数字不是填写的，为空"),
-    ("file", "string", "来源文件", "submissions/ 中的文件名：部门的工作簿，或下级机关的发布包（zip）"),
-    ("sha256", "string", "文件 SHA-256", "来源文件的 SHA-256"),
+    (
+        "file",
+        "string",
+        "来源文件",
+        "submissions/ 中的文件名：部门的工作簿，或下级机关的发布包（zip）；其 SHA-256 见 submissions.csv",
+    ),
     ("sheet", "string", "工作表", "来源工作表；下级机关为空"),
     (
         "cell",
@@ -200,7 +204,7 @@ def cell_lines(report: Report, file: str) -> str:
     bureau.SAFE_ID, codes plain words."""
     if isinstance(report, ChildReport):
         return _child_cell_lines(report, file)
-    lines, unit, middle = [], report.unit, f",{file},{report.sha256 or ''},"
+    lines, unit, middle = [], report.unit, f",{file},"
     for code, layout in report.edition.tables.items():
         keys, texts = _cell_keys(report.edition.code, code), figures(report.values[code], layout)
         provenance = report.provenance.get(code)
@@ -225,9 +229,9 @@ def cell_lines(report: Report, file: str) -> str:
 
 def _child_cell_lines(report: ChildReport, file: str) -> str:
     """A child bureau's cells: each figure of its bureau row, pointing to its release (`file`, the
-    zip in submissions/, by SHA-256) and to the version and manifest verified; the figure's place
+    zip in submissions/, whose SHA-256 submissions.csv gives) and to the version and manifest verified; the figure's place
     there is the same table, row and column of the child's bureau row (docs/rollup.md)."""
-    end = f",{file},{report.sha256 or ''},,,{report.version},{report.manifest_sha256}\n"
+    end = f",{file},,,{report.version},{report.manifest_sha256}\n"
     return "".join(
         f"{report.unit},{key}{text},{end}"
         for code, layout in report.edition.tables.items()

@@ -32,8 +32,9 @@ class TraceError(Exception):
 
 
 class BrokenChain(TraceError):
-    """A level does not match the one above it (a child's zip, manifest or figure other than its
-    parent's cells.csv says): the release is not what it claims. The message says where."""
+    """A level does not match the one above it (a child's zip other than its parent's
+    submissions.csv hashes, a manifest or figure other than its cells.csv says): the release is not
+    what it claims. The message says where."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class Hop:
     """One level of the chain. `unit` and its `level` (units.csv: province … department); `value`
     as that level publishes it. A bureau's hop names its release (`version`, `manifest_sha256`: the
     SHA-256 of its MANIFEST.sha256); the bottom hop, a department's, the file in its bureau's
-    release (`file`, its `sha256`), the `sheet` and `cell` it was typed in and what was typed (`raw`)."""
+    release (`file`, its `sha256` from submissions.csv), the `sheet` and `cell` it was typed in and what was typed (`raw`)."""
 
     unit: str
     level: str | None
@@ -76,6 +77,7 @@ class _Release:
         self.bureau, self.version = str(self.descriptor["nianbao"]["bureau"]), str(self.descriptor["version"])
         self.manifest_sha256 = hashlib.sha256(self.read(MANIFEST)).hexdigest()
         self.levels = {u["unit_id"]: u["level"] or None for u in self.rows("units")}
+        self._submitted: dict[str, str] | None = None
 
     def read(self, name: str) -> bytes:
         if self.archive is None:
@@ -101,6 +103,12 @@ class _Release:
             r["unit_id"]: r for r in self.rows("cells") if (r["table"], r["row"], r["column"]) == (table, row, column)
         }
 
+    def submitted_sha256(self, file: str) -> str | None:
+        """The SHA-256 submissions.csv gives of a file in submissions/ (None if it lists no such file)."""
+        if self._submitted is None:
+            self._submitted = {r["file"]: r["sha256"] for r in self.rows("submissions")}
+        return self._submitted.get(file)
+
     def figure(self, unit: str, table: str, row: str, column: str) -> str:
         """A unit's figure as its table publishes it."""
         for r in self.rows(table):
@@ -114,8 +122,8 @@ class _Release:
         """The child bureau's release a cells row points to, held to that row."""
         data = self.read(cell["file"])
         where = f"{self.name} 的 {cell['file']}"
-        if hashlib.sha256(data).hexdigest() != cell["sha256"]:
-            raise BrokenChain(f"{where} 的 SHA-256 与 cells.csv 不符：追溯链在此断开")
+        if hashlib.sha256(data).hexdigest() != self.submitted_sha256(cell["file"]):
+            raise BrokenChain(f"{where} 的 SHA-256 与 submissions.csv 不符：追溯链在此断开")
         child = _Release(data=data, name=where)
         pinned = (cell.get("release_version"), cell.get("release_manifest_sha256"))
         if (child.bureau, (child.version, child.manifest_sha256)) != (cell["unit_id"], pinned):
@@ -174,7 +182,7 @@ def _trace(release: Path, table: str, row: str, column: str, unit: str | None) -
                     current.levels.get(step),
                     cell["value"],
                     file=cell["file"] or None,
-                    sha256=cell["sha256"] or None,
+                    sha256=current.submitted_sha256(cell["file"]) if cell["file"] else None,
                     sheet=cell["sheet"] or None,
                     cell=cell["cell"] or None,
                     raw=cell["raw"] or None,
