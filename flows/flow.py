@@ -260,10 +260,12 @@ def _untagged_tasks():
 
 
 @contextmanager
-def _worker_processes(wanted: bool | None, sources: Path, year: int, warm_up: Callable[[], None] = run.warm_up):
+def _worker_processes(
+    wanted: bool | None, sources: Path, year: int, warm_up: Callable[[], None] = run.warm_up, most: int = 0
+):
     """The run's worker processes (worker_pool) while the flow runs, if wanted and not already
-    started (run_flow starts them before the flow, while Prefect starts its server); each runs
-    `warm_up` as it starts."""
+    started (run_flow starts them before the flow, while Prefect starts its server): one per core,
+    or `most` if fewer; each runs `warm_up` as it starts."""
     if wanted is None:
         folder = places.year_folder(sources, year)
         wanted = folder.is_dir() and sum(1 for _ in folder.iterdir()) > run.BATCH_SIZE
@@ -272,14 +274,15 @@ def _worker_processes(wanted: bool | None, sources: Path, year: int, warm_up: Ca
         return
     # Spawned, not forked: this process runs Prefect's threads, and a fork copies their locks. Each
     # worker is killed by the kernel if this process dies (kill -9 included), not left running.
+    count = min(most, os.cpu_count() or 1) if most else os.cpu_count() or 1
     with ProcessPoolExecutor(
-        os.cpu_count(), mp_context=get_context("spawn"), initializer=end_with_parent, initargs=(os.getpid(),)
+        count, mp_context=get_context("spawn"), initializer=end_with_parent, initargs=(os.getpid(),)
     ) as pool:
         # Each worker starts and imports now, not at its first batch; and from this thread, which
         # holds the pool: the kernel's parent of a process is the thread that started it (see
         # lifetime.end_with_parent). The pool starts a process per submit while none is idle, and
         # none is yet: all of them start here.
-        for _ in range(os.cpu_count() or 1):
+        for _ in range(count):
             pool.submit(warm_up)
         token = worker_pool.set(pool)
         try:
@@ -606,13 +609,15 @@ def run_rollup(
             )
             with _reporting():
                 return rollup_flow.with_options(task_runner=dask)(Path(tree), year)  # type: ignore[arg-type]  # as above
+        # Found while Prefect's temporary server starts, not after (10,000 files hashed), and before
+        # the workers: no more start than bureaus can run at once (one after one county
+        # republished: its path to the root runs a bureau at a time; none when nothing changed).
+        root, nodes = province.load_tree(Path(tree))
+        answered = Box(province.unchanged(Path(tree), root, nodes, year, run.code_fingerprint()))
+        ready = province.ready_at_once(nodes, answered.value)
         warm_up = partial(province.warm_up, year, run.run_in_tree)
-        with _worker_processes(runner == "processes", Path(tree), year, warm_up):
-            # Found while Prefect's temporary server starts, not after: 10,000 files hashed.
-            root, nodes = province.load_tree(Path(tree))
-            answered = Box(province.unchanged(Path(tree), root, nodes, year, run.code_fingerprint()))
-            with _reporting():
-                return rollup_flow(Path(tree), year, answered)
+        with _worker_processes(runner == "processes" and ready > 0, Path(tree), year, warm_up, ready), _reporting():
+            return rollup_flow(Path(tree), year, answered)
 
 
 def deployment_name(bureau: str, served: bool) -> str:

@@ -16,8 +16,9 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -284,14 +285,15 @@ def inputs_fingerprint(tree: Path, node: Node, year: int, code: str) -> str:
     return digest.hexdigest()
 
 
-def _last_built(outputs: Path, year: int, fingerprint: str) -> Built | None:
-    """The last run's Built, if it ran on these very inputs and its live version is still live."""
+def _last_built(outputs: Path, year: int, fingerprint: Callable[[], str]) -> Built | None:
+    """The last run's Built, if it ran on these very inputs and its live version is still live.
+    The inputs are hashed (`fingerprint`) only when there is such a run: not for a bureau never run."""
     try:
         stored = json.loads((outputs / BUILT.format(year=year)).read_text("utf-8"))
     except (OSError, ValueError):
         return None
     live = places.latest(outputs, year)
-    if stored.get("inputs") != fingerprint or stored.get("live") != (live.resolve().name if live.exists() else None):
+    if stored.get("live") != (live.resolve().name if live.exists() else None) or stored.get("inputs") != fingerprint():
         return None
     fields = {k: stored[k] for k in ("id", "published", "live", "handed_up")}
     return Built(**fields, errors=tuple(stored["errors"]), ran=False)
@@ -312,12 +314,18 @@ def unchanged(tree: Path, root: Node, nodes: dict[str, Node], year: int, code: s
             continue
         outputs = tree / OUTPUTS / node.id
         with year_lock(outputs, year):
-            built = _last_built(outputs, year, inputs_fingerprint(tree, node, year, code))
+            built = _last_built(outputs, year, partial(inputs_fingerprint, tree, node, year, code))
         if built is None:
             continue
         _hand_up(outputs, built, parents.get(node.id), year)
         found[node.id] = built
     return found
+
+
+def ready_at_once(nodes: dict[str, Node], skipped: Collection[str]) -> int:
+    """How many of the bureaus that must run (not `skipped`) can start at once: those with no child
+    left to run. After one county republished, one: its path to the root runs a bureau at a time."""
+    return sum(node.id not in skipped and all(c in skipped for c in node.children) for node in nodes.values())
 
 
 def _hand_up(outputs: Path, built: Built, parent: Node | None, year: int) -> None:
@@ -338,7 +346,7 @@ def build_bureau(tree: Path, node: Node, parent: Node | None, year: int, run: Ca
     key = Path(tree) / KEYS / f"{node.id}.key"
     with year_lock(outputs, year):
         fingerprint = inputs_fingerprint(tree, node, year, code)
-        built = _last_built(outputs, year, fingerprint)
+        built = _last_built(outputs, year, lambda: fingerprint)
         if built is None:
             outcome = run(year, node.sources, outputs, key if key.exists() else None)
             live = places.latest(outputs, year)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
+from flows import province
 from flows.intake.workbook import read_workbook
 from flows.province import (
     TreeError,
@@ -18,6 +19,7 @@ from flows.province import (
     load_tree,
     parse_levels,
     plan,
+    ready_at_once,
     unchanged,
     write_synthetic_tree,
 )
@@ -165,6 +167,8 @@ def test_a_tree_built_again_runs_only_the_path_from_what_changed_to_the_root(tmp
     assert {b.live for b in again.values()} == {"1.0.0"} and [b.id for b in again.values() if not b.handed_up] == ["p"]
     assert (tmp_path / "p/2021/p-c01.zip").stat().st_mtime_ns == handed.st_mtime_ns
     assert sorted(p.name for p in (tmp_path / "outputs/p/2021").iterdir()) == ["1.0.0", "1.0.0.zip", "latest"]
+    nodes = load_tree(tmp_path)[1]
+    assert ready_at_once(nodes, unchanged(tmp_path, *load_tree(tmp_path), YEAR)) == 0  # no worker is started
 
     other = tmp_path / "other"  # one county's department files other figures: a correction
     write_synthetic_tree(other, YEAR, parse_levels("city:2,county:2,department:1"), seed=8)
@@ -174,6 +178,7 @@ def test_a_tree_built_again_runs_only_the_path_from_what_changed_to_the_root(tmp
     (tmp_path / "p/2021/p-c01.zip").unlink()  # and a child's release lost from its parent's sources
     skipped = unchanged(tmp_path, *load_tree(tmp_path), YEAR)
     assert sorted(skipped) == ["p-c01", "p-c01-x01", "p-c01-x02", "p-c02-x02"] and ran == []
+    assert ready_at_once(nodes, skipped) == 1  # the county, then its city, then the province: one worker
     assert not any(b.ran for b in skipped.values()) and filecmp.cmp(
         tmp_path / "p/2021/p-c01.zip", tmp_path / "outputs/p-c01/2021/1.0.0.zip", shallow=False
     )
@@ -181,3 +186,13 @@ def test_a_tree_built_again_runs_only_the_path_from_what_changed_to_the_root(tmp
     assert ran == ["p-c02-x01", "p-c02", "p"]
     assert [corrected[b].live for b in ("p-c02-x01", "p-c02", "p")] == ["1.1.0"] * 3
     assert corrected["p-c01"].live == "1.0.0"
+
+
+def test_a_tree_never_built_is_not_hashed_and_every_county_can_start_at_once(tmp_path, monkeypatch):
+    write_synthetic_tree(tmp_path, YEAR, parse_levels("city:2,county:2,department:1"), seed=7)
+    hashed = []
+    monkeypatch.setattr(province, "inputs_fingerprint", lambda *arguments: hashed.append(arguments) or "")
+    root, nodes = load_tree(tmp_path)
+    skipped = unchanged(tmp_path, root, nodes, YEAR)
+    assert skipped == {} and hashed == []  # no bureau has a last run to compare its inputs with
+    assert ready_at_once(nodes, skipped) == 4
