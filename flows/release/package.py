@@ -229,8 +229,9 @@ def cell_lines(report: Report, file: str) -> str:
 
 def _child_cell_lines(report: ChildReport, file: str) -> str:
     """A child bureau's cells: each figure of its bureau row, pointing to its release (`file`, the
-    zip in submissions/, whose SHA-256 submissions.csv gives) and to the version and manifest verified; the figure's place
-    there is the same table, row and column of the child's bureau row (docs/rollup.md)."""
+    zip in submissions/, whose SHA-256 submissions.csv gives) and to the version and manifest
+    verified; the figure's place there is the same table, row and column of the child's bureau row
+    (docs/rollup.md)."""
     end = f",{file},,,{report.version},{report.manifest_sha256}\n"
     return "".join(
         f"{report.unit},{key}{text},{end}"

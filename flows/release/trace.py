@@ -42,7 +42,8 @@ class Hop:
     """One level of the chain. `unit` and its `level` (units.csv: province … department); `value`
     as that level publishes it. A bureau's hop names its release (`version`, `manifest_sha256`: the
     SHA-256 of its MANIFEST.sha256); the bottom hop, a department's, the file in its bureau's
-    release (`file`, its `sha256` from submissions.csv), the `sheet` and `cell` it was typed in and what was typed (`raw`)."""
+    release (`file`, its `sha256` as submissions.csv gives it), the `sheet` and `cell` it was typed
+    in and what was typed (`raw`)."""
 
     unit: str
     level: str | None
