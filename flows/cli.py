@@ -564,6 +564,10 @@ def _run_locked(args) -> int:
             import prefect_dask  # noqa: F401 - only whether it is installed
         except ImportError:
             raise UsageError("--runner dask 需要 prefect-dask：pip install 'nianbao[dask]'") from None
+    # Prefect's temporary server starts while the inputs are read (a bureau.yaml of 10,000
+    # departments and their files: over a second); one that a wrong input leaves unused is stopped.
+    _prefect_lines(args.verbose)
+    _start_temporary_server()
     try:
         inputs = prepare(Path(args.sources), Path(args.outputs), args.year, args.from_published)
         if args.sign:
@@ -645,8 +649,6 @@ def _run_prepared(args, inputs) -> int:
     # The terminal shows a progress bar and the verdict, or one line saying why the run stopped;
     # Prefect's own lines (a failed task's traceback among them) go to its logs, which the UI shows,
     # and with -v to stderr as well, in place of the progress bar (they say how far the run is).
-    _prefect_lines(args.verbose)
-    _start_temporary_server()
     from flows.flow import PrefectUnreachable, progress_bar, run_flow  # imports prefect: only here
 
     console = _console(stderr=args.json)
