@@ -320,6 +320,14 @@ def test_trace_says_where_the_chain_breaks(province, tmp_path):
         BrokenChain, match=re.escape("1.0.0 的 submissions/city.zip 的 SHA-256 与 submissions.csv 不符：追溯链在此断开")
     ):
         trace(copy, "applications", "new", "total", "city/b/d00002")
+    listed = copy / "data" / "submissions.csv"
+    listed.write_text(
+        "".join(line for line in listed.read_text("utf-8").splitlines(True) if "city.zip" not in line), "utf-8"
+    )
+    with pytest.raises(
+        BrokenChain, match=re.escape("1.0.0 的 submissions.csv 中没有 submissions/city.zip：追溯链在此断开")
+    ):
+        trace(copy, "applications", "new", "total", "city/b/d00002")
     with pytest.raises(TraceError, match="没有单位 nobody"):
         trace(province, "applications", "new", "total", "nobody")
 

@@ -123,7 +123,10 @@ class _Release:
         """The child bureau's release a cells row points to, held to that row."""
         data = self.read(cell["file"])
         where = f"{self.name} 的 {cell['file']}"
-        if hashlib.sha256(data).hexdigest() != self.submitted_sha256(cell["file"]):
+        listed = self.submitted_sha256(cell["file"])
+        if listed is None:
+            raise BrokenChain(f"{self.name} 的 submissions.csv 中没有 {cell['file']}：追溯链在此断开")
+        if hashlib.sha256(data).hexdigest() != listed:
             raise BrokenChain(f"{where} 的 SHA-256 与 submissions.csv 不符：追溯链在此断开")
         child = _Release(data=data, name=where)
         pinned = (cell.get("release_version"), cell.get("release_manifest_sha256"))
