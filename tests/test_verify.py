@@ -188,3 +188,47 @@ def test_an_unlisted_file_is_caught(release):
     assert failed(release)["每个文件与 MANIFEST.sha256 中的哈希一致，没有多出或缺少的文件"] == [
         "submissions/extra.xlsx：发布包中有，清单中没有"
     ]
+
+
+def test_a_release_whose_cells_name_each_files_sha256_still_verifies_and_traces(releases, tmp_path):
+    """Releases published before 0.3.0 repeat the file's SHA-256 on each cells.csv row; they stay
+    verifiable and traceable. Made here from a release of now, the column put back and every hash
+    that covers cells.csv made again, as that version wrote them."""
+    import csv
+    import io
+
+    from flows.release.sign import MANIFEST, manifest_bytes
+    from flows.release.trace import trace
+
+    old = Path(shutil.copytree(releases[2021], tmp_path / "1.0.0"))
+    with open(old / "data" / "submissions.csv", encoding="utf-8", newline="") as handle:
+        listed = {row["file"]: row["sha256"] for row in csv.DictReader(handle)}
+    with open(old / "data" / "cells.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    fields = list(rows[0])
+    fields.insert(fields.index("file") + 1, "sha256")
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({**row, "sha256": listed.get(row["file"], "")} for row in rows)
+    (old / "data" / "cells.csv").write_text(text.getvalue(), "utf-8")
+    descriptor = json.loads((old / "datapackage.json").read_text("utf-8"))
+    cells = next(r for r in descriptor["resources"] if r["name"] == "cells")
+    names = [f["name"] for f in cells["schema"]["fields"]]
+    sha256_field = {"name": "sha256", "type": "string", "title": "文件 SHA-256", "description": "来源文件的 SHA-256"}
+    cells["schema"]["fields"].insert(names.index("file") + 1, sha256_field)
+    content = (old / "data" / "cells.csv").read_bytes()
+    cells["hash"], cells["bytes"] = "sha256:" + hashlib.sha256(content).hexdigest(), len(content)
+    (old / "datapackage.json").write_text(json.dumps(descriptor, ensure_ascii=False, indent=2), "utf-8")
+    dcat = old / "dcat.jsonld"
+    before = hashlib.sha256((releases[2021] / "data" / "cells.csv").read_bytes()).hexdigest()
+    assert before in dcat.read_text("utf-8") and content.startswith(b"unit_id,table,row,column,value,raw,file,sha256,")
+    dcat.write_text(dcat.read_text("utf-8").replace(before, hashlib.sha256(content).hexdigest()), "utf-8")
+    files = {p.relative_to(old).as_posix(): p for p in old.rglob("*") if p.is_file() and p.name != MANIFEST}
+    (old / MANIFEST).write_bytes(
+        manifest_bytes({n: hashlib.sha256(p.read_bytes()).hexdigest() for n, p in files.items()})
+    )
+
+    assert [v.name for v in verify(old) if not v.passed] == []
+    bottom = trace(old, "applications", "new", "total", "household")[-1]
+    assert bottom.file == "submissions/household.xlsx" and bottom.sha256 == listed["submissions/household.xlsx"]
