@@ -17,6 +17,11 @@ then the cold-start wall time of `nianbao check` on one workbook. Each step runs
 its own, so each peak memory is that step's. --keep DIR keeps the synthetic bureaus (writing ten
 thousand workbooks takes a minute or two) for the next run.
 
+Each `nianbao run` and `nianbao rollup` is noted with what creating a file cost just before it, and
+no run's outputs are removed until the benchmark ends: on a file system without a journal (this
+project's virtual machines' ext4), creating files after tens of thousands were removed costs up to
+twenty times as much for minutes, and a run writes tens of thousands (docs/performance.md).
+
     python tests/benchmark.py --province city:14,county:10,department:70 [--keep DIR]
 
 measures a tree of bureaus instead (`nianbao synth --levels`), each figure beside its goal:
@@ -45,6 +50,8 @@ YEAR = 2021
 # The floor and nianbao's reading are each timed as the best of this many loops, as timeit does: on
 # this 2-core virtual machine one loop of the same code takes up to half as long again as another.
 REPEATS = 3
+# Where the runs write their outputs (scratch()), removed only when the benchmark ends: main sets it.
+SCRATCH = Path(tempfile.gettempdir())
 
 
 # -- the steps, each run in a child process: python tests/benchmark.py --step NAME FOLDER ---------
@@ -98,6 +105,22 @@ def _timed(step, paths: list[Path]) -> float:
 
 
 # -- measuring ------------------------------------------------------------------------------------
+def scratch() -> Path:
+    """A folder for a run's outputs, removed when the benchmark ends (SCRATCH), not before the next run."""
+    return Path(tempfile.mkdtemp(dir=SCRATCH))
+
+
+def file_creation(folder: Path, count: int = 1000) -> str:
+    """What creating an empty file in `folder`'s file system costs now, as a note."""
+    probe = Path(tempfile.mkdtemp(dir=folder))
+    start = time.perf_counter()
+    for i in range(count):
+        os.close(os.open(probe / str(i), os.O_CREAT | os.O_WRONLY, 0o644))
+    seconds = time.perf_counter() - start
+    shutil.rmtree(probe)
+    return f"creating a file {seconds / count * 1000:.2f} ms"
+
+
 def measured(command: list[str], env: dict | None = None) -> tuple[float, float, subprocess.CompletedProcess]:
     """Wall time and peak memory (MiB, summed over the process and its children) of a command."""
     start = time.perf_counter()
@@ -162,16 +185,17 @@ def benchmark(n: int, root: Path, sample: int) -> None:
         peer["peak_mib"],
         f"nianbao is {peer_seconds / ours['seconds']:.0f}× faster",
     )
-    with tempfile.TemporaryDirectory() as outputs, tempfile.TemporaryDirectory() as storage:
-        # Prefect's results in a folder of their own: no batch is in the cache (a cold run). Then
-        # the same run again, as a re-run that finds nothing changed.
-        command = ["nianbao", "run", str(YEAR), "--sources", str(folder), "--outputs", outputs, "--quiet"]
-        for label in ("nianbao run, cold: read … publish", "nianbao run again, nothing changed"):
-            seconds, peak, result = measured(command, {**os.environ, "PREFECT_LOCAL_STORAGE_PATH": storage})
-            if result.returncode:
-                raise SystemExit(f"nianbao run failed:\n{result.stderr[-3000:]}")
-            size = sum(p.stat().st_size for p in Path(outputs).rglob("*") if p.is_file()) / 2**20
-            row(label, seconds, n, peak, f"outputs {size:.0f} MiB")
+    # Prefect's results in a folder of their own: no batch is in the cache (a cold run). Then the
+    # same run again, as a re-run that finds nothing changed.
+    outputs, storage = scratch(), scratch()
+    command = ["nianbao", "run", str(YEAR), "--sources", str(folder), "--outputs", str(outputs), "--quiet"]
+    for label in ("nianbao run, cold: read … publish", "nianbao run again, nothing changed"):
+        creation = file_creation(outputs)
+        seconds, peak, result = measured(command, {**os.environ, "PREFECT_LOCAL_STORAGE_PATH": str(storage)})
+        if result.returncode:
+            raise SystemExit(f"nianbao run failed:\n{result.stderr[-3000:]}")
+        size = sum(p.stat().st_size for p in outputs.rglob("*") if p.is_file()) / 2**20
+        row(label, seconds, n, peak, f"outputs {size:.0f} MiB; {creation}")
 
 
 # -- a province of bureaus, level by level (issue 20) -------------------------------------------------
@@ -195,12 +219,13 @@ def _fresh_copy(tree: Path, into: Path) -> Path:
     return into
 
 
-def _rollup(tree: Path, storage: str) -> tuple[float, float, dict]:
+def _rollup(tree: Path, storage: Path) -> tuple[float, float, dict, str]:
     command = ["nianbao", "rollup", str(tree), "--year", str(YEAR), "--json"]
-    seconds, peak, result = measured(command, {**os.environ, "PREFECT_LOCAL_STORAGE_PATH": storage})
+    creation = file_creation(tree)
+    seconds, peak, result = measured(command, {**os.environ, "PREFECT_LOCAL_STORAGE_PATH": str(storage)})
     if result.returncode:
         raise SystemExit(f"nianbao rollup failed:\n{result.stderr[-3000:]}{result.stdout[-3000:]}")
-    return seconds, peak, json.loads(result.stdout)
+    return seconds, peak, json.loads(result.stdout), creation
 
 
 def root_run(tree: Path) -> None:
@@ -218,39 +243,38 @@ def province_benchmark(root: Path, levels: str) -> None:
     departments = sum(1 for _ in tree.glob("*/2021/*.xlsx"))
     bureaus = sum(1 for _ in tree.glob("*/bureau.yaml"))
     print(f"province {levels}: {bureaus} bureaus, {departments} departments{'':>8}wall      goal    peak", flush=True)
-    with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as storage:
-        copy = _fresh_copy(tree, Path(work) / "tree")
-        seconds, peak, built = _rollup(copy, storage)
-        ran = sum(b["ran"] for b in built["bureaus"])
-        print(
-            f"  {'rollup, cold: workbooks … the root':<42}{seconds:9.2f} s {PROVINCE_FLOORS['cold']:6.0f} s {peak:7.0f} MiB  ({ran} bureaus ran)",
-            flush=True,
-        )
-        county = sorted(copy.glob("p-*-x01"))[0]  # its first department files other figures
-        other = Path(work) / "other"
-        from flows.synth import write_synthetic_bureau
+    work, storage = scratch(), scratch()
+    copy = _fresh_copy(tree, work / "tree")
+    seconds, peak, built, creation = _rollup(copy, storage)
+    ran = sum(b["ran"] for b in built["bureaus"])
+    print(
+        f"  {'rollup, cold: workbooks … the root':<42}{seconds:9.2f} s {PROVINCE_FLOORS['cold']:6.0f} s {peak:7.0f} MiB  ({ran} bureaus ran; {creation})",
+        flush=True,
+    )
+    county = sorted(copy.glob("p-*-x01"))[0]  # its first department files other figures
+    other = work / "other"
+    from flows.synth import write_synthetic_bureau
 
-        write_synthetic_bureau(other, YEAR, 1, seed=999)
-        shutil.copyfile(other / str(YEAR) / "d00001.xlsx", county / str(YEAR) / "d00001.xlsx")
-        seconds, peak, built = _rollup(copy, storage)
-        ran = [b["id"] for b in built["bureaus"] if b["ran"]]
-        print(
-            f"  {'rollup after one county republished':<42}{seconds:9.2f} s {PROVINCE_FLOORS['one county again']:6.0f} s {peak:7.0f} MiB  (ran: {', '.join(ran)})",
-            flush=True,
-        )
+    write_synthetic_bureau(other, YEAR, 1, seed=999)
+    shutil.copyfile(other / str(YEAR) / "d00001.xlsx", county / str(YEAR) / "d00001.xlsx")
+    seconds, peak, built, creation = _rollup(copy, storage)
+    ran = [b["id"] for b in built["bureaus"] if b["ran"]]
+    print(
+        f"  {'rollup after one county republished':<42}{seconds:9.2f} s {PROVINCE_FLOORS['one county again']:6.0f} s {peak:7.0f} MiB  (ran: {', '.join(ran)}; {creation})",
+        flush=True,
+    )
     wide = province_tree(root, "county:100,department:1")
-    with tempfile.TemporaryDirectory() as work, tempfile.TemporaryDirectory() as storage:
-        copy = _fresh_copy(wide, Path(work) / "tree")
-        _rollup(copy, storage)
-        shutil.rmtree(copy / "outputs" / "p")
-        result = subprocess.run([sys.executable, __file__, "--root-run", str(copy)], capture_output=True, text=True)
-        if result.returncode:
-            raise SystemExit(f"the root's run failed:\n{result.stderr[-3000:]}")
-        seconds = json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
-        print(
-            f"  {'root of 100 child releases: verify+merge+publish':<42}{seconds:9.2f} s {PROVINCE_FLOORS['root of 100 children']:6.0f} s",
-            flush=True,
-        )
+    copy = _fresh_copy(wide, scratch() / "tree")
+    _rollup(copy, scratch())
+    shutil.rmtree(copy / "outputs" / "p")  # the root's release alone: a few files
+    result = subprocess.run([sys.executable, __file__, "--root-run", str(copy)], capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"the root's run failed:\n{result.stderr[-3000:]}")
+    seconds = json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
+    print(
+        f"  {'root of 100 child releases: verify+merge+publish':<42}{seconds:9.2f} s {PROVINCE_FLOORS['root of 100 children']:6.0f} s",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -266,14 +290,12 @@ def main() -> None:
         "--province", metavar="LEVELS", help="measure a tree of bureaus instead, e.g. city:14,county:10,department:70"
     )
     args = parser.parse_args()
+    global SCRATCH
     root = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="nianbao-bench-"))
-    if args.province:
-        try:
-            return province_benchmark(root, args.province)
-        finally:
-            if not args.keep:
-                shutil.rmtree(root, ignore_errors=True)
+    SCRATCH = Path(tempfile.mkdtemp(prefix="nianbao-bench-runs-"))
     try:
+        if args.province:
+            return province_benchmark(root, args.province)
         for n in args.departments:
             benchmark(n, root, args.peer_sample)
         one = next((root / f"bureau-{args.departments[0]}" / str(YEAR)).glob("*.xlsx"))
@@ -282,6 +304,7 @@ def main() -> None:
             f"`nianbao check` one workbook, cold start: {seconds * 1000:.0f} ms wall, {peak:.0f} MiB (exit {result.returncode})"
         )
     finally:
+        shutil.rmtree(SCRATCH, ignore_errors=True)
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
 
