@@ -46,7 +46,13 @@ from prefect.context import TagsContext
 from prefect.futures import PrefectFuture, as_completed
 from prefect.runtime import flow_run
 from prefect.schedules import Cron
-from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, get_current_settings, temporary_settings
+from prefect.settings import (
+    PREFECT_API_URL,
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+    PREFECT_UI_URL,
+    get_current_settings,
+    temporary_settings,
+)
 from prefect.states import Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -466,7 +472,12 @@ def _reporting():
     before = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = url
     try:
-        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_UI_URL: ""}):  # it serves no UI to link to
+        # It serves no UI to link to, and no one watches its flow runs' heartbeats for crashed runs:
+        # the server ends with the command. Prefect's heartbeat thread sleeps a second at a time
+        # and the flow's end waits for it to wake (up to a second at the end of every run).
+        with temporary_settings(
+            updates={PREFECT_API_URL: url, PREFECT_UI_URL: "", PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+        ):
             yield
     finally:
         if before is None:

@@ -67,3 +67,20 @@ def test_a_server_a_run_has_reported_to_is_kept_when_another_is_configured(tmp_p
         assert temporary_server._process.poll() is None
     finally:
         temporary_server.stop()
+
+
+def test_flow_runs_on_the_temporary_server_send_no_heartbeats_and_on_a_lasting_one_they_do(monkeypatch):
+    """Heartbeats tell a server that lasts which runs crashed; nothing reads them on the temporary
+    server, and each flow's end waited for Prefect's heartbeat thread to wake (up to a second)."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    from flows import flow
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setattr(flow, "_temporary_server", lambda: "http://127.0.0.1:9/api")
+    lasting = get_current_settings().flows.heartbeat_frequency
+    assert lasting is not None  # Prefect's default: on
+    with temporary_settings(updates={PREFECT_API_URL: None}), flow._reporting():
+        assert get_current_settings().flows.heartbeat_frequency is None
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}), flow._reporting():
+        assert get_current_settings().flows.heartbeat_frequency == lasting
